@@ -1,0 +1,68 @@
+"""Replay a model's forward pass, capturing the target layer's output on the way.
+
+Building a derived `keras.Model(inputs, inner_layer.output)` fails with "Graph
+disconnected" when the layer sits inside a nested model. Instead the layers are called
+again, in graph order, on the real tensors of the compiled function: a nested model
+holding the target is replayed recursively, every other layer is called as is. Nothing
+is added to the served model (calls on concrete tensors create no graph nodes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+OnTarget = Callable[[tf.Tensor], tf.Tensor]
+OnOutputLayer = Callable[[keras.layers.Layer, tf.Tensor], None]
+
+
+def output_layer(model: keras.Model) -> keras.layers.Layer:
+    """The layer that produces the model's first output."""
+    if isinstance(model, keras.Sequential):
+        return model.layers[-1]
+    return model.outputs[0]._keras_history.operation
+
+
+def replay(
+    model: keras.Model,
+    inputs: tf.Tensor,
+    target: tuple[str, ...],
+    on_target: OnTarget,
+    on_output_layer: OnOutputLayer | None = None,
+) -> Any:
+    """Run `model` on `inputs`; `on_target` sees (and may replace) the target's output.
+
+    `target` is the path of layer names from `model` down to the target layer.
+    `on_output_layer(layer, layer_input)` is called for the layer making the first output.
+    """
+    last = output_layer(model) if on_output_layer else None
+
+    def call(layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
+        if layer is last and on_output_layer is not None:
+            on_output_layer(layer, args[0])
+        if layer.name != target[0]:
+            return layer(*args, **kwargs)
+        if len(target) > 1:
+            return replay(layer, args[0], target[1:], on_target)
+        outputs = layer(*args, **kwargs)
+        if isinstance(outputs, list | tuple):
+            return type(outputs)([on_target(outputs[0]), *outputs[1:]])
+        return on_target(outputs)
+
+    if isinstance(model, keras.Sequential):
+        x = inputs
+        for layer in model.layers:
+            x = call(layer, x)
+        return x
+    # Keras' own graph walk (used by Functional.call) with our per-layer call.
+    return model._run_through_graph(inputs, operation_fn=lambda op: op, call_fn=call)
+
+
+def first_output(outputs: Any) -> tf.Tensor:
+    """Only the first output of a multi-output model is explained (as in ELI5)."""
+    while isinstance(outputs, list | tuple | dict):
+        outputs = list(outputs.values())[0] if isinstance(outputs, dict) else outputs[0]
+    return outputs

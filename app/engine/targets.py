@@ -1,0 +1,60 @@
+"""Expanding per-request targets into one row per (sample, target) map."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from app.errors import InvalidInput
+
+# Sentinel row target: "the sample's top prediction", resolved inside the compiled step.
+TOP_PREDICTION = -1
+
+Targets = Sequence[int] | Sequence[Sequence[int]] | None
+
+
+def expand_targets(
+    n_samples: int, targets: Targets, n_classes: int, model_name: str = "this model"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows to compute: `(sample index (N,), target (N,))`, both int32.
+
+    `targets` is None (each sample's top prediction), a list of class indices used for
+    every sample, or one such list per sample.
+    """
+    if targets is None:
+        sample = np.arange(n_samples, dtype=np.int32)
+        return sample, np.full(n_samples, TOP_PREDICTION, dtype=np.int32)
+    per_sample = per_sample_targets(n_samples, targets)
+    for sample_targets in per_sample:
+        check_targets(sample_targets, n_classes, model_name)
+    counts = [len(t) for t in per_sample]
+    sample = np.repeat(np.arange(n_samples, dtype=np.int32), counts)
+    flat = np.array([t for ts in per_sample for t in ts], dtype=np.int32)
+    return sample, flat
+
+
+def per_sample_targets(n_samples: int, targets: Sequence[object]) -> list[Sequence[object]]:
+    if len(targets) > 0 and all(is_sequence(t) for t in targets):
+        if len(targets) != n_samples:
+            raise InvalidInput(
+                f"got target lists for {len(targets)} samples but there are {n_samples} samples"
+            )
+        return [list(t) for t in targets]  # type: ignore[call-overload]
+    return [list(targets)] * n_samples
+
+
+def check_targets(targets: Sequence[object], n_classes: int, model_name: str) -> None:
+    if len(targets) == 0:
+        raise InvalidInput("targets must not be empty; omit them to explain the top prediction")
+    for target in targets:
+        if isinstance(target, bool) or not isinstance(target, int | np.integer):
+            raise InvalidInput(f"target {target!r} is not an integer class index")
+        if not 0 <= target < n_classes:
+            raise InvalidInput(
+                f"target {target} is out of range [0, {n_classes}) for model {model_name}"
+            )
+
+
+def is_sequence(value: object) -> bool:
+    return isinstance(value, Sequence | np.ndarray) and not isinstance(value, str)

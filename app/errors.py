@@ -1,0 +1,64 @@
+"""Domain errors that carry their HTTP status; one handler turns them into problem+json.
+
+Every layer below the API raises these; the API never needs to translate.
+"""
+
+from __future__ import annotations
+
+
+class ExplainError(Exception):
+    """Base class: a request-level failure with a status, a short title and a detail."""
+
+    status: int = 400
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, *, status: int | None = None, title: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        if title is not None:
+            self.title = title
+
+    @property
+    def type_slug(self) -> str:
+        """Stable, URL-safe name of the problem kind (used in the problem `type`)."""
+        return self.title.lower().replace(" ", "-")
+
+
+class InvalidInput(ExplainError):
+    """The request is well-formed but a value cannot be used (422)."""
+
+    status = 422
+    title = "Invalid input"
+
+
+class InvalidImage(ExplainError):
+    """The upload is not a decodable image or breaks an image limit (400)."""
+
+    status = 400
+    title = "Invalid image"
+
+
+class UnsupportedMediaType(ExplainError):
+    status = 415
+    title = "Unsupported media type"
+
+
+class PayloadTooLarge(ExplainError):
+    status = 413
+    title = "Payload too large"
+
+
+class ModelNotFound(ExplainError):
+    status = 404
+    title = "Model not found"
+
+
+class ModelNotReady(ExplainError):
+    status = 503
+    title = "Model not ready"
+
+
+class ModelError(Exception):
+    """A model or its card cannot be loaded or served: a start-up error, not a request error."""

@@ -1,0 +1,94 @@
+"""Model cards: `models/<id>/model.toml`, parsed with tomllib and validated by pydantic."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from app.errors import ModelError
+
+CARD_FILE = "model.toml"
+SCALINGS = ("unit", "symmetric", "raw")
+KERAS_PREPROCESS = re.compile(r"^keras\.applications\.[a-z0-9_]+$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ImageConfig(Strict):
+    size: tuple[int, int] = Field(description="(width, height) the model takes")
+    resize: Literal["nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"] = "bilinear"
+    color_mode: Literal["rgb", "grayscale"] = "rgb"
+    scaling: str = "unit"
+
+    @model_validator(mode="after")
+    def known_scaling(self) -> Self:
+        if self.scaling not in SCALINGS and not KERAS_PREPROCESS.match(self.scaling):
+            raise ValueError(
+                f"scaling must be one of {SCALINGS} or keras.applications.<module>, "
+                f"not {self.scaling!r}"
+            )
+        return self
+
+
+class TextConfig(Strict):
+    vocab_file: str
+    tokenizer: Literal["whitespace", "char"] = "whitespace"
+    lowercase: bool = True
+    sequence_length: int | None = Field(default=None, gt=0)
+    pad_id: int = 0
+    pad_token: str = "<pad>"
+    padding: Literal["post", "pre"] = "post"
+    oov_id: int = 1
+
+
+class ArchitectureConfig(Strict):
+    name: str = Field(description="a keras.applications constructor, e.g. MobileNetV2")
+    weights: str = Field(default="none", description="none (random, seeded), imagenet or a file")
+    seed: int = 0
+    input_shape: tuple[int, ...] | None = None
+
+
+class ModelCard(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    version: str = "1"
+    task: Literal["image", "text"]
+    description: str = ""
+    model_file: str | None = None
+    architecture: ArchitectureConfig | None = None
+    labels_file: str | None = None
+    default_layer: str | int | None = None
+    score: Literal["logit", "output"] = "logit"
+    required: bool = True
+    sha256: dict[str, str] = Field(default_factory=dict)
+    image: ImageConfig | None = None
+    text: TextConfig | None = None
+
+    @model_validator(mode="after")
+    def consistent(self) -> Self:
+        if (self.model_file is None) == (self.architecture is None):
+            raise ValueError("a card names exactly one of model_file or [architecture]")
+        if self.task == "image" and self.image is None:
+            raise ValueError("an image model needs an [image] section")
+        if self.task == "text" and self.text is None:
+            raise ValueError("a text model needs a [text] section")
+        return self
+
+
+def read_card(folder: Path) -> ModelCard:
+    """Parse and validate `folder/model.toml`; the id must equal the folder name."""
+    path = folder / CARD_FILE
+    try:
+        card = ModelCard.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ModelError(f"model card {path}: cannot be read: {exc}") from exc
+    except ValidationError as exc:
+        raise ModelError(f"model card {path}: {exc}") from exc
+    if card.id != folder.name:
+        raise ModelError(f"model card {path}: id {card.id!r} must equal its folder name")
+    return card

@@ -1,0 +1,70 @@
+"""Loading the Keras model a card describes: a `.keras` file or a keras.applications net."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from app.errors import ModelError
+from app.registry.card import ArchitectureConfig, ImageConfig, ModelCard
+from app.registry.files import card_file
+
+Scaling = Callable[[np.ndarray], np.ndarray]
+
+
+def load_keras_model(models_dir: Path, card: ModelCard) -> keras.Model:
+    if card.model_file is not None:
+        path = card_file(models_dir, card, card.model_file)
+        try:
+            # safe_mode refuses Lambda layers and other arbitrary code in the file.
+            return keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as exc:  # Keras raises many types for a bad file.
+            raise ModelError(f"model {card.id}: cannot load {card.model_file}: {exc}") from exc
+    assert card.architecture is not None  # guaranteed by the card validator
+    return build_application(models_dir, card, card.architecture)
+
+
+def build_application(
+    models_dir: Path, card: ModelCard, arch: ArchitectureConfig
+) -> keras.Model:
+    constructor = getattr(keras.applications, arch.name, None)
+    if not callable(constructor):
+        raise ModelError(f"model {card.id}: keras.applications has no {arch.name!r}")
+    shape = arch.input_shape
+    if arch.weights == "none":
+        keras.utils.set_random_seed(arch.seed)  # random weights, reproducible
+        return constructor(weights=None, input_shape=shape)
+    if arch.weights == "imagenet":
+        try:
+            return constructor(weights="imagenet", input_shape=shape)
+        except Exception as exc:  # no network, or the weights cannot be fetched
+            raise ModelError(
+                f"model {card.id}: could not get the imagenet weights of {arch.name} "
+                f"(is the network reachable?): {exc}"
+            ) from exc
+    weights = card_file(models_dir, card, arch.weights)
+    model = constructor(weights=None, input_shape=shape)
+    try:
+        model.load_weights(weights)
+    except Exception as exc:
+        raise ModelError(f"model {card.id}: cannot load weights {arch.weights}: {exc}") from exc
+    return model
+
+
+def image_scaling(config: ImageConfig) -> Scaling:
+    """The function that maps 0..255 pixels to what the model was trained on."""
+    if config.scaling == "unit":
+        return lambda pixels: pixels / np.float32(255.0)
+    if config.scaling == "symmetric":
+        return lambda pixels: pixels / np.float32(127.5) - np.float32(1.0)
+    if config.scaling == "raw":
+        return lambda pixels: pixels
+    module_name = config.scaling.rsplit(".", 1)[-1]
+    module = getattr(keras.applications, module_name, None)
+    preprocess = getattr(module, "preprocess_input", None)
+    if preprocess is None:
+        raise ModelError(f"unknown scaling {config.scaling!r}: no preprocess_input there")
+    return lambda pixels: np.asarray(preprocess(pixels.copy()), dtype=np.float32)

@@ -1,0 +1,79 @@
+"""A model as the service holds it: card, Keras model, labels, input spec, Grad-CAMs."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from app.engine.gradcam import GradCam
+from app.engine.layers import LayerRef, LayerSpec, candidate_layers, resolve_layer
+from app.preprocess.text import TextSpec
+from app.registry.card import ModelCard
+from app.registry.loader import Scaling
+
+# Compiled functions kept per model: each layer a client asks for costs one trace.
+MAX_COMPILED_LAYERS = 8
+
+
+@dataclass
+class ServedModel:
+    card: ModelCard
+    model: keras.Model
+    labels: tuple[str, ...]
+    scaling: Scaling | None = None
+    text_spec: TextSpec | None = None
+    device: str | None = None
+    ready: bool = False
+    _cams: OrderedDict[tuple[str, ...], GradCam] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def id(self) -> str:
+        return self.card.id
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        return tuple(self.model.inputs[0].shape)
+
+    @property
+    def n_classes(self) -> int:
+        return self.default_gradcam().n_classes
+
+    def label(self, index: int) -> str | None:
+        return self.labels[index] if 0 <= index < len(self.labels) else None
+
+    def candidate_layers(self) -> list[LayerRef]:
+        return candidate_layers(self.model)
+
+    def default_gradcam(self) -> GradCam:
+        return self.gradcam(None)
+
+    def gradcam(self, layer: LayerSpec) -> GradCam:
+        """The compiled Grad-CAM for `layer` (None: the card's default, else automatic)."""
+        spec = self.card.default_layer if layer is None else layer
+        ref = resolve_layer(self.model, spec)
+        with self._lock:
+            cam = self._cams.pop(ref.path, None)
+            if cam is None:
+                cam = GradCam(self.model, ref.name, name=self.id, device=self.device)
+            self._cams[ref.path] = cam  # most recently used last
+            while len(self._cams) > MAX_COMPILED_LAYERS:
+                self._cams.popitem(last=False)
+            return cam
+
+    @property
+    def trace_count(self) -> int:
+        with self._lock:
+            return sum(cam.trace_count for cam in self._cams.values())
+
+    def warm_up(self) -> None:
+        """One real explain on a blank input so the first request does not pay the trace."""
+        cam = self.default_gradcam()
+        shape = [1, *(dim or 1 for dim in self.input_shape[1:])]
+        blank = np.zeros(shape, dtype=self.model.inputs[0].dtype)
+        cam.explain(blank, score=self.card.score)
+        self.ready = True

@@ -1,0 +1,45 @@
+"""Tiny Keras models built in fixtures and round-tripped through `.keras` files."""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+
+def round_trip(model: keras.Model, folder: Path) -> keras.Model:
+    path = folder / f"{model.name}.keras"
+    model.save(path)
+    return keras.saving.load_model(path, compile=False, safe_mode=True)
+
+
+@pytest.fixture
+def image_model(tmp_path: Path) -> keras.Model:
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="conv_a")(inputs)
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv_b")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
+    return round_trip(keras.Model(inputs, outputs, name="tiny_image"), tmp_path)
+
+
+@pytest.fixture
+def nested_model(tmp_path: Path) -> keras.Model:
+    """Transfer-learning shape: a frozen functional base inside a new head."""
+    keras.utils.set_random_seed(2)
+    base_in = keras.Input((16, 16, 3))
+    y = keras.layers.Conv2D(4, 3, activation="relu", name="base_conv1")(base_in)
+    y = keras.layers.Conv2D(5, 3, activation="relu", name="base_conv2")(y)
+    base = keras.Model(base_in, y, name="base")
+    base.trainable = False
+    inputs = keras.Input((16, 16, 3))
+    x = base(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="head")(x)
+    return round_trip(keras.Model(inputs, outputs, name="nested"), tmp_path)
+
+
+@pytest.fixture
+def images() -> np.ndarray:
+    return np.random.default_rng(0).random((4, 16, 16, 3), dtype=np.float32)
