@@ -50,6 +50,11 @@ class PayloadTooLarge(ExplainError):
     title = "Payload too large"
 
 
+class NotAcceptable(ExplainError):
+    status = 406
+    title = "Not acceptable"
+
+
 class ModelNotFound(ExplainError):
     status = 404
     title = "Model not found"

@@ -64,5 +64,5 @@ def replay(
 def first_output(outputs: Any) -> tf.Tensor:
     """Only the first output of a multi-output model is explained (as in ELI5)."""
     while isinstance(outputs, list | tuple | dict):
-        outputs = list(outputs.values())[0] if isinstance(outputs, dict) else outputs[0]
+        outputs = next(iter(outputs.values())) if isinstance(outputs, dict) else outputs[0]
     return outputs

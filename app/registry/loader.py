@@ -27,9 +27,7 @@ def load_keras_model(models_dir: Path, card: ModelCard) -> keras.Model:
     return build_application(models_dir, card, card.architecture)
 
 
-def build_application(
-    models_dir: Path, card: ModelCard, arch: ArchitectureConfig
-) -> keras.Model:
+def build_application(models_dir: Path, card: ModelCard, arch: ArchitectureConfig) -> keras.Model:
     constructor = getattr(keras.applications, arch.name, None)
     if not callable(constructor):
         raise ModelError(f"model {card.id}: keras.applications has no {arch.name!r}")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.engine.devices import resolve_device
 from app.errors import ExplainError, ModelError, ModelNotFound, ModelNotReady
 from app.preprocess.text import TextSpec
 from app.registry.card import CARD_FILE, ModelCard, read_card
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 class Registry:
     models: dict[str, ServedModel] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # id -> why it is not served
+    loaded: bool = False
 
     def __iter__(self) -> Iterator[ServedModel]:
         return iter(self.models.values())
@@ -38,7 +40,7 @@ class Registry:
 
     @property
     def ready(self) -> bool:
-        return all(served.ready for served in self)
+        return self.loaded and all(served.ready for served in self)
 
     def warm_up(self) -> None:
         for served in self:
@@ -63,13 +65,14 @@ def load_registry(models_dir: Path, *, device: str | None = None) -> Registry:
                 raise
             log.warning("model %s is not served: %s", card.id, exc)
             registry.failures[card.id] = str(exc)
+    registry.loaded = True
     return registry
 
 
 def load_served_model(models_dir: Path, card: ModelCard, device: str | None) -> ServedModel:
     model = load_keras_model(models_dir, card)
     labels = read_lines(card_file(models_dir, card, card.labels_file)) if card.labels_file else ()
-    served = ServedModel(card=card, model=model, labels=labels, device=device)
+    served = ServedModel(card=card, model=model, labels=labels, device=resolve_device(device))
     if card.image is not None:
         served.scaling = image_scaling(card.image)
     if card.text is not None:

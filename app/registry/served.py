@@ -26,7 +26,7 @@ class ServedModel:
     labels: tuple[str, ...]
     scaling: Scaling | None = None
     text_spec: TextSpec | None = None
-    device: str | None = None
+    device: str = "/CPU:0"
     ready: bool = False
     _cams: OrderedDict[tuple[str, ...], GradCam] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,7 +71,10 @@ class ServedModel:
             return sum(cam.trace_count for cam in self._cams.values())
 
     def warm_up(self) -> None:
-        """One real explain on a blank input so the first request does not pay the trace."""
+        """One real explain on a blank input so the first request does not pay the trace.
+
+        Warming also checks the model end to end: a failure here stops start-up.
+        """
         cam = self.default_gradcam()
         shape = [1, *(dim or 1 for dim in self.input_shape[1:])]
         blank = np.zeros(shape, dtype=self.model.inputs[0].dtype)

@@ -1,0 +1,37 @@
+"""Health in the Open Inference Protocol style: live, ready, per-model ready."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api.deps import RegistryDep
+from app.api.schemas import LiveResponse, ModelReadyResponse, ReadyResponse
+from app.errors import ModelNotReady
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/v2/health/live", summary="The process is up")
+def live() -> LiveResponse:
+    return LiveResponse(live=True)
+
+
+@router.get(
+    "/v2/health/ready",
+    summary="Every model is loaded and warmed (503 until then)",
+    responses={503: {"description": "not ready"}},
+)
+def ready(registry: RegistryDep) -> ReadyResponse:
+    if not registry.ready:
+        raise ModelNotReady("the service is still loading or warming its models")
+    return ReadyResponse(ready=True)
+
+
+@router.get(
+    "/v2/models/{model_id}/ready",
+    summary="One model is loaded and warmed (503 until then, 404 if unknown)",
+    responses={503: {"description": "not ready"}, 404: {"description": "unknown model"}},
+)
+def model_ready(model_id: str, registry: RegistryDep) -> ModelReadyResponse:
+    served = registry.get(model_id)
+    return ModelReadyResponse(name=served.id, ready=served.ready)

@@ -1,0 +1,42 @@
+"""GET /v1/models and GET /v1/models/{model_id}."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api.deps import ModelDep, RegistryDep
+from app.api.schemas import LayerInfo, ModelDetailResponse, ModelListResponse, ModelSummary
+
+router = APIRouter(tags=["models"])
+
+
+@router.get("/v1/models", summary="List the models in the registry")
+def list_models(registry: RegistryDep) -> ModelListResponse:
+    models = [
+        ModelSummary(id=m.id, version=m.card.version, task=m.card.task, ready=m.ready)
+        for m in registry
+    ]
+    return ModelListResponse(models=models)
+
+
+@router.get("/v1/models/{model_id}", summary="A model's card, inputs, labels and layers")
+def get_model(served: ModelDep) -> ModelDetailResponse:
+    gradcam = served.default_gradcam()
+    return ModelDetailResponse(
+        id=served.id,
+        version=served.card.version,
+        task=served.card.task,
+        ready=served.ready,
+        description=served.card.description,
+        input_shape=list(served.input_shape),
+        n_classes=gradcam.n_classes,
+        labels=list(served.labels),
+        default_layer=gradcam.layer.name,
+        score=served.card.score,
+        device=served.device,
+        candidate_layers=[
+            LayerInfo(name=ref.name, index=ref.index, output_shape=list(ref.output_shape))
+            for ref in served.candidate_layers()
+        ],
+        card=served.card.model_dump(mode="json", exclude_none=True),
+    )

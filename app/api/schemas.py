@@ -1,0 +1,155 @@
+"""Request and response schemas of the HTTP API (`<Thing>Request` / `<Thing>Response`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+ScoreMode = Literal["logit", "output"]
+InterpolationKind = Literal[
+    "linear", "nearest", "nearest-up", "zero", "slinear", "quadratic", "cubic", "previous", "next"
+]
+OverlayFormat = Literal["png", "jpeg", "webp"]
+MAX_TARGETS = 64
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, from_attributes=True)
+
+
+class ExplainParameters(Schema):
+    """Explanation options; every field is optional."""
+
+    targets: Annotated[list[StrictInt], Field(min_length=1, max_length=MAX_TARGETS)] | None = Field(
+        default=None, description="class indices to explain; null: each sample's top prediction"
+    )
+    layer: StrictInt | str | None = Field(
+        default=None,
+        description="target layer: name, nested path (outer/inner) or index; null: automatic",
+    )
+    relu: bool = Field(default=True, description="keep only what raises the score")
+    counterfactual: bool = Field(default=False, description="explain what lowers the score")
+    score: ScoreMode | None = Field(
+        default=None, description="differentiate the logit or the output; null: model default"
+    )
+    colormap: str | None = Field(default=None, description="overlay colormap; null: server default")
+    alpha_limit: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="maximum overlay opacity; null: server default"
+    )
+    overlay: bool = Field(default=True, description="include base64 overlay images")
+    overlay_format: OverlayFormat = "png"
+    pad_value: StrictInt | str | None = Field(
+        default=None, description="text: id or token that marks padding; null: the model's pad"
+    )
+    padding: Literal["post", "pre"] | None = Field(
+        default=None, description="text: side holding the padding; null: the model's side"
+    )
+    interpolation_kind: InterpolationKind = Field(
+        default="linear", description="text: scipy interp1d kind mapping the map to tokens"
+    )
+
+
+class ImageData(Schema):
+    b64: str = Field(description="standard base64 of a JPEG, PNG, WebP or GIF file")
+
+
+class Instance(Schema):
+    """One sample: an image, free text, tokens, or tokens with their ids (`doc`)."""
+
+    image: ImageData | None = None
+    text: str | None = None
+    tokens: list[str] | None = None
+    doc: list[StrictInt] | None = None
+
+    @model_validator(mode="after")
+    def one_kind(self) -> Self:
+        kinds = [self.image is not None, self.text is not None, self.tokens is not None]
+        if sum(kinds) != 1:
+            raise ValueError("an instance has exactly one of image, text or tokens")
+        if self.doc is not None and self.tokens is None:
+            raise ValueError("doc (token ids) needs the matching tokens")
+        return self
+
+
+class ExplainRequest(Schema):
+    instances: list[Instance] = Field(min_length=1)
+    parameters: ExplainParameters = Field(default_factory=ExplainParameters)
+
+
+class ImageSize(Schema):
+    width: int
+    height: int
+
+
+class WeightedSpans(Schema):
+    document: str
+    spans: list[tuple[str, list[tuple[int, int]], float]]
+
+
+class TargetExplanation(Schema):
+    target: int
+    label: str | None
+    score: float = Field(description="model output at the target")
+    scale: float = Field(description="max |raw map|: heatmap x (scale + 1e-7) gives raw values")
+    heatmap: list[list[float]] | list[float]
+    overlay: str | None = Field(default=None, description="data URL of the overlay image")
+    weighted_spans: WeightedSpans | None = None
+    html: str | None = None
+
+
+class Explanation(Schema):
+    image: ImageSize | None = None
+    tokens: list[str] | None = None
+    targets: list[TargetExplanation]
+
+
+class ExplainResponse(Schema):
+    model_id: str
+    model_version: str
+    method: Literal["gradcam"] = "gradcam"
+    layer: str
+    predictions: list[list[float]]
+    explanations: list[Explanation]
+
+
+class ModelSummary(Schema):
+    id: str
+    version: str
+    task: Literal["image", "text"]
+    ready: bool
+
+
+class ModelListResponse(Schema):
+    models: list[ModelSummary]
+
+
+class LayerInfo(Schema):
+    name: str
+    index: int | None
+    output_shape: list[int | None]
+
+
+class ModelDetailResponse(ModelSummary):
+    description: str
+    input_shape: list[int | None]
+    n_classes: int
+    labels: list[str]
+    default_layer: str
+    score: ScoreMode
+    device: str
+    candidate_layers: list[LayerInfo]
+    card: dict[str, object]
+
+
+class LiveResponse(Schema):
+    live: bool
+
+
+class ReadyResponse(Schema):
+    ready: bool
+
+
+class ModelReadyResponse(Schema):
+    name: str
+    ready: bool

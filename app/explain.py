@@ -1,0 +1,215 @@
+"""explain_images / explain_texts: preprocess -> engine -> render, for one model.
+
+Results are plain dataclasses whose field names match the API's response schemas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from app.engine.gradcam import CamBatch, GradCam
+from app.errors import InvalidInput
+from app.preprocess.image import ImageLimits, cap_longest_side, decode_image, to_model_array
+from app.preprocess.text import check_ids, pad_sequence, token_ids, tokenize
+from app.registry.served import ServedModel
+from app.render.encode import data_url, encode_image
+from app.render.html import highlight_html
+from app.render.overlay import blend_overlay
+from app.render.text_spans import resize_to_tokens, strip_padding, weighted_spans
+
+
+@dataclass(frozen=True)
+class ExplainOptions:
+    targets: list[int] | None = None
+    layer: int | str | None = None
+    relu: bool = True
+    counterfactual: bool = False
+    score: str | None = None  # None: the model card's default
+    colormap: str = "viridis"
+    alpha_limit: float = 0.65
+    overlay: bool = True
+    overlay_format: str = "png"
+    overlay_max_side: int = 1024
+    pad_value: int | str | None = None  # None: the model's pad id
+    padding: str | None = None  # None: the model's padding side
+    interpolation_kind: str = "linear"
+
+
+@dataclass(frozen=True)
+class TextInput:
+    text: str | None = None
+    tokens: list[str] | None = None
+    doc: list[int] | None = None
+
+
+@dataclass
+class WeightedSpansResult:
+    document: str
+    spans: list[tuple[str, list[tuple[int, int]], float]]
+
+
+@dataclass
+class TargetResult:
+    target: int
+    label: str | None
+    score: float
+    scale: float
+    heatmap: list[list[float]] | list[float]
+    overlay: str | None = None
+    overlay_bytes: bytes | None = None  # for `Accept: image/*` responses
+    weighted_spans: WeightedSpansResult | None = None
+    html: str | None = None
+
+
+@dataclass
+class ImageSizeResult:
+    width: int
+    height: int
+
+
+@dataclass
+class ExplanationResult:
+    targets: list[TargetResult] = field(default_factory=list)
+    image: ImageSizeResult | None = None
+    tokens: list[str] | None = None
+
+
+@dataclass
+class ExplainResult:
+    model_id: str
+    model_version: str
+    layer: str
+    predictions: list[list[float]]
+    explanations: list[ExplanationResult]
+    media_type: str = ""  # of the overlay bytes
+
+
+def explain_images(
+    served: ServedModel, uploads: list[bytes], options: ExplainOptions, limits: ImageLimits
+) -> ExplainResult:
+    require_task(served, "image")
+    config = served.card.image
+    assert config is not None and served.scaling is not None
+    images = [decode_image(data, limits) for data in uploads]
+    arrays = [to_model_array(img, config.size, config.resize, config.color_mode) for img in images]
+    gradcam, cams = run_gradcam(served, served.scaling(np.stack(arrays)), options)
+    result = new_result(served, gradcam, cams, options)
+    for index, image in enumerate(images):
+        shown = cap_longest_side(image, options.overlay_max_side) if options.overlay else image
+        explanation = ExplanationResult(image=ImageSizeResult(*image.size))
+        for row in np.flatnonzero(cams.sample == index):
+            target = target_result(served, cams, int(row), cams.heatmaps[row].tolist())
+            if options.overlay:
+                add_overlay(target, shown, cams.heatmaps[row], options)
+            explanation.targets.append(target)
+        result.explanations.append(explanation)
+    return result
+
+
+def explain_texts(
+    served: ServedModel, inputs: list[TextInput], options: ExplainOptions
+) -> ExplainResult:
+    require_task(served, "text")
+    spec = served.text_spec
+    assert spec is not None
+    padding = options.padding or spec.padding
+    sequences = [pad_sequence(*tokens_and_ids(item, served), spec, padding) for item in inputs]
+    lengths = {len(ids) for _, ids in sequences}
+    if len(lengths) > 1:
+        raise InvalidInput("instances of a variable-length model must have the same length")
+    ids = np.array([ids for _, ids in sequences], dtype=served.model.inputs[0].dtype)
+    gradcam, cams = run_gradcam(served, ids, options)
+    result = new_result(served, gradcam, cams, options)
+    pad_value = spec.pad_id if options.pad_value is None else options.pad_value
+    for index, (tokens, sample_ids) in enumerate(sequences):
+        explanation = ExplanationResult()
+        for row in np.flatnonzero(cams.sample == index):
+            per_token = resize_to_tokens(
+                cams.heatmaps[row], len(tokens), options.interpolation_kind
+            )
+            kept, weights = strip_padding(
+                tokens, sample_ids, per_token, pad_value=pad_value, padding=padding
+            )
+            target = target_result(served, cams, int(row), weights.tolist())
+            document, spans = weighted_spans(kept, weights)
+            target.weighted_spans = WeightedSpansResult(document, spans)
+            target.html = highlight_html(document, spans)
+            explanation.tokens = kept
+            explanation.targets.append(target)
+        result.explanations.append(explanation)
+    return result
+
+
+def require_task(served: ServedModel, task: str) -> None:
+    if served.card.task != task:
+        raise InvalidInput(
+            f"model {served.id} explains {served.card.task} inputs; this request sent {task}"
+        )
+
+
+def tokens_and_ids(item: TextInput, served: ServedModel) -> tuple[list[str], list[int]]:
+    spec = served.text_spec
+    assert spec is not None
+    if item.text is not None:
+        tokens = tokenize(item.text, spec)
+        return tokens, token_ids(tokens, spec)
+    tokens = list(item.tokens or [])
+    if item.doc is None:
+        return tokens, token_ids(tokens, spec)
+    if len(item.doc) != len(tokens):
+        raise InvalidInput(f"tokens has {len(tokens)} entries but doc has {len(item.doc)} ids")
+    check_ids(item.doc, spec)
+    return tokens, list(item.doc)
+
+
+def run_gradcam(
+    served: ServedModel, inputs: np.ndarray, options: ExplainOptions
+) -> tuple[GradCam, CamBatch]:
+    gradcam = served.gradcam(options.layer)
+    cams = gradcam.explain(
+        inputs,
+        options.targets,
+        relu=options.relu,
+        counterfactual=options.counterfactual,
+        score=options.score or served.card.score,
+    )
+    return gradcam, cams
+
+
+def new_result(
+    served: ServedModel, gradcam: GradCam, cams: CamBatch, options: ExplainOptions
+) -> ExplainResult:
+    return ExplainResult(
+        model_id=served.id,
+        model_version=served.card.version,
+        layer=gradcam.layer.name,
+        predictions=cams.predictions.tolist(),
+        explanations=[],
+        media_type=f"image/{options.overlay_format}",
+    )
+
+
+def target_result(
+    served: ServedModel, cams: CamBatch, row: int, heatmap: list[float] | list[list[float]]
+) -> TargetResult:
+    target = int(cams.targets[row])
+    return TargetResult(
+        target=target,
+        label=served.label(target),
+        score=float(cams.scores[row]),
+        scale=float(cams.scales[row]),
+        heatmap=heatmap,
+    )
+
+
+def add_overlay(
+    target: TargetResult, image: Image.Image, heatmap: np.ndarray, options: ExplainOptions
+) -> None:
+    picture = blend_overlay(
+        image, heatmap, colormap=options.colormap, alpha_limit=options.alpha_limit
+    )
+    target.overlay_bytes = encode_image(picture, options.overlay_format)
+    target.overlay = data_url(target.overlay_bytes, options.overlay_format)

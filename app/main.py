@@ -1,0 +1,76 @@
+"""create_app(settings) -> FastAPI: lifespan, routers, error handlers, OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+
+from app import __version__
+from app.api.openapi_docs import add_request_schemas
+from app.api.problems import install_problem_handlers
+from app.api.routes import explain, health, models
+from app.engine.devices import configure_devices
+from app.registry.registry import Registry, load_registry
+from app.settings import Settings
+
+DESCRIPTION = (
+    "Explains the predictions of Keras image and text classifiers with Grad-CAM: "
+    "JSON heatmaps and base64 overlay images. Errors are application/problem+json."
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_devices()
+        registry = await run_in_threadpool(
+            load_registry, settings.models_dir, device=settings.device
+        )
+        if settings.warm_up:
+            await run_in_threadpool(registry.warm_up)
+        else:
+            for served in registry:
+                served.ready = True
+        app.state.registry = registry
+        yield
+
+    app = FastAPI(
+        title="gradcam-server",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    app.state.settings = settings
+    app.state.registry = Registry()  # empty and not ready until the lifespan loads it
+    install_problem_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+        )
+    for module in (explain, models, health):
+        app.include_router(module.router)
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    return app
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        app.openapi_schema = add_request_schemas(schema)
+    return app.openapi_schema

@@ -1,0 +1,97 @@
+"""Text to tokens and vocabulary ids, padded to the model's sequence length."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from app.errors import InvalidInput, ModelError
+
+TOKENIZERS = ("whitespace", "char")
+PADDING_SIDES = ("post", "pre")
+
+
+@dataclass(frozen=True)
+class TextSpec:
+    """How a text model reads its input; `vocab[i]` is the token with id i."""
+
+    vocab: tuple[str, ...]
+    tokenizer: str  # "whitespace" | "char"
+    lowercase: bool
+    sequence_length: int | None  # None: the model takes any length, no padding
+    pad_id: int
+    pad_token: str
+    padding: str  # "post" | "pre": the side padding goes on
+    oov_id: int  # id of tokens missing from the vocabulary
+
+    def __post_init__(self) -> None:
+        # A bad spec is a model card error, found at start-up.
+        if not self.vocab:
+            raise ModelError("the vocabulary is empty")
+        if self.tokenizer not in TOKENIZERS:
+            raise ModelError(f"tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}")
+        if self.padding not in PADDING_SIDES:
+            raise ModelError(f"padding must be one of {PADDING_SIDES}, got {self.padding!r}")
+        if self.sequence_length is not None and self.sequence_length < 1:
+            raise ModelError(f"sequence_length must be at least 1, got {self.sequence_length}")
+        for name, token_id in (("pad_id", self.pad_id), ("oov_id", self.oov_id)):
+            if not 0 <= token_id < len(self.vocab):
+                raise ModelError(
+                    f"{name} {token_id} is outside the vocabulary [0, {len(self.vocab)})"
+                )
+
+    @cached_property
+    def token_index(self) -> dict[str, int]:
+        """Token -> id; a token listed twice keeps its first line."""
+        index: dict[str, int] = {}
+        for token_id, token in enumerate(self.vocab):
+            index.setdefault(token, token_id)
+        return index
+
+
+def tokenize(text: str, spec: TextSpec) -> list[str]:
+    """Split `text` on whitespace or into characters, lowercased when the spec says so."""
+    if spec.lowercase:
+        text = text.lower()
+    return text.split() if spec.tokenizer == "whitespace" else list(text)
+
+
+def token_ids(tokens: list[str], spec: TextSpec) -> list[int]:
+    """Vocabulary ids of `tokens`; unknown tokens get the spec's OOV id."""
+    index = spec.token_index
+    if spec.lowercase:
+        return [index.get(token.lower(), spec.oov_id) for token in tokens]
+    return [index.get(token, spec.oov_id) for token in tokens]
+
+
+def check_ids(ids: list[int], spec: TextSpec) -> None:
+    """Refuse ids that are not in the vocabulary, naming the first few."""
+    size = len(spec.vocab)
+    bad = [
+        (position, token_id) for position, token_id in enumerate(ids) if not 0 <= token_id < size
+    ]
+    if bad:
+        shown = ", ".join(f"{token_id} at position {position}" for position, token_id in bad[:5])
+        raise InvalidInput(f"token ids must be in [0, {size}); got {shown}")
+
+
+def pad_sequence(
+    tokens: list[str], ids: list[int], spec: TextSpec, padding: str
+) -> tuple[list[str], list[int]]:
+    """Pad tokens and ids to the spec's sequence length on the `padding` side."""
+    if not tokens:
+        raise InvalidInput("the text has no tokens")
+    if len(tokens) != len(ids):
+        raise InvalidInput(f"{len(tokens)} tokens but {len(ids)} token ids")
+    if padding not in PADDING_SIDES:
+        raise InvalidInput(f"padding must be 'post' or 'pre', got {padding!r}")
+    length = spec.sequence_length
+    if length is None:
+        return tokens, ids
+    if len(tokens) > length:
+        raise InvalidInput(f"text has {len(tokens)} tokens; model takes at most {length}")
+    missing = length - len(tokens)
+    pad_tokens, pad_ids = [spec.pad_token] * missing, [spec.pad_id] * missing
+    if padding == "post":
+        return tokens + pad_tokens, ids + pad_ids
+    return pad_tokens + tokens, pad_ids + ids

@@ -1,0 +1,45 @@
+"""Heatmap overlays: ELI5 0.16's `format_as_image`, step for step."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from app.errors import InvalidInput
+from app.render.colormap import colorize
+
+
+def blend_overlay(
+    image: Image.Image,
+    heatmap: np.ndarray,
+    *,
+    colormap: str = "viridis",
+    alpha_limit: float = 0.65,
+    resample: Image.Resampling = Image.Resampling.LANCZOS,
+) -> Image.Image:
+    """Lay a coloured heatmap over `image`; returns an RGBA image of the image's size.
+
+    `heatmap` has shape (h, w) at the target layer's resolution with values in
+    [0, 1] (or [-1, 1] when relu is off). The heatmap is coloured at its own
+    resolution and only then resized, as ELI5 does; its opacity is its value,
+    capped at `alpha_limit`, so unimportant regions stay see-through.
+    """
+    if heatmap.ndim != 2:
+        raise InvalidInput(f"an image heatmap must be 2-D, got shape {heatmap.shape}")
+    if not 0.0 <= alpha_limit <= 1.0:
+        raise InvalidInput(f"alpha_limit must be between 0 and 1, got {alpha_limit}")
+    # The overlay shows positive evidence: negative values (relu off) become 0,
+    # i.e. transparent. Unclipped they would make a negative alpha (no uint8 value).
+    positive = np.clip(heatmap, 0.0, 1.0)
+    heatmap_image = _heatmap_image(positive, colormap, alpha_limit)
+    heatmap_image = heatmap_image.resize(image.size, resample=resample)
+    return Image.alpha_composite(image.convert("RGBA"), heatmap_image)
+
+
+def _heatmap_image(heatmap: np.ndarray, colormap: str, alpha_limit: float) -> Image.Image:
+    rgba = colorize(heatmap, colormap)
+    # Keep the heatmap's own dtype here: ELI5 computes the alpha in it, and a
+    # float32 vs float64 minimum can land on the other side of a uint8 step.
+    rgba[..., 3] = np.minimum(heatmap, alpha_limit)
+    # ELI5 truncates (astype), it does not round; matching it keeps pixels equal.
+    return Image.fromarray((rgba * 255).astype(np.uint8))
