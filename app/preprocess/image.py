@@ -51,9 +51,10 @@ def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
     Raises UnsupportedMediaType for other image formats and InvalidImage for
     undecodable, truncated or too large images.
     """
-    # Bomb checks run inside Image.open, before our own limits can. On Python 3.11
-    # this filter is process-wide, so a concurrent request may briefly see only a
-    # logged warning; the limit check below still refuses the image then.
+    # Pillow's bomb check runs inside Image.open, before our limits can, and only
+    # warns below 2x its MAX_IMAGE_PIXELS: make that warning an error. On Python
+    # 3.11 the filter is process-wide, so a concurrent request can race it; the
+    # worst case is a logged warning, then our own limit check refuses the image.
     with warnings.catch_warnings(action="error", category=Image.DecompressionBombWarning):
         try:
             with _open_header(data) as image:
@@ -131,17 +132,17 @@ def to_model_array(
 ) -> np.ndarray:
     """A float32 (height, width, channels) array of 0..255 values for the model.
 
-    `size` is (height, width), as in the model's input shape; the image is
-    resized with the named Pillow filter only when its size differs. Channels
-    are 3 for "rgb" and 1 for "grayscale" (ITU-R 601 luma, as Keras's load_img).
+    `size` is (width, height) like Pillow's `Image.size` and the model card's
+    `size`; the image is resized with the named Pillow filter only when its size
+    differs. Channels are 3 for "rgb" and 1 for "grayscale" (ITU-R 601 luma, as
+    Keras's load_img).
     """
     _check_choice("resample filter", resample, tuple(RESAMPLE_FILTERS))
     _check_choice("color mode", color_mode, COLOR_MODES)
     # Convert, then resize: the order Keras's load_img uses.
     converted = image.convert("L" if color_mode == "grayscale" else "RGB")
-    height, width = size
-    if converted.size != (width, height):
-        converted = converted.resize((width, height), resample=RESAMPLE_FILTERS[resample])
+    if converted.size != size:
+        converted = converted.resize(size, resample=RESAMPLE_FILTERS[resample])
     array = np.asarray(converted, dtype=np.float32)
     return array[..., np.newaxis] if array.ndim == 2 else array
 

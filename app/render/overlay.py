@@ -38,8 +38,7 @@ def blend_overlay(
 
 def _heatmap_image(heatmap: np.ndarray, colormap: str, alpha_limit: float) -> Image.Image:
     rgba = colorize(heatmap, colormap)
-    # Keep the heatmap's own dtype here: ELI5 computes the alpha in it, and a
-    # float32 vs float64 minimum can land on the other side of a uint8 step.
+    # Alpha computed in the heatmap's own dtype (no cast), as ELI5 does.
     rgba[..., 3] = np.minimum(heatmap, alpha_limit)
     # ELI5 truncates (astype), it does not round; matching it keeps pixels equal.
     return Image.fromarray((rgba * 255).astype(np.uint8))

@@ -68,7 +68,9 @@ def test_heatmaps_are_normalised_with_scale(image_model, images):
     result = GradCam(image_model).explain(images, relu=False)
     peak = np.abs(result.cams).reshape(len(result.cams), -1).max(axis=1)
     np.testing.assert_allclose(result.scales, peak, rtol=1e-6)
-    np.testing.assert_allclose(result.heatmaps * (peak[:, None, None] + 1e-7), result.cams, atol=1e-6)
+    np.testing.assert_allclose(
+        result.heatmaps * (peak[:, None, None] + 1e-7), result.cams, atol=1e-6
+    )
     assert np.abs(result.heatmaps).max() <= 1.0
 
 
@@ -113,7 +115,11 @@ def test_named_inner_layer_of_nested_model(nested_model, images):
     result = gradcam.explain(images, [0])
     base = nested_model.get_layer("base")
     body = keras.Model(base.inputs, base.get_layer("base_conv1").output)
-    conv2, gap, head = base.get_layer("base_conv2"), nested_model.get_layer("gap"), nested_model.get_layer("head")
+    conv2, gap, head = (
+        base.get_layer("base_conv2"),
+        nested_model.get_layer("gap"),
+        nested_model.get_layer("head"),
+    )
 
     def rest(x):
         return tf.matmul(gap(conv2(x)), head.kernel) + head.bias
@@ -125,7 +131,7 @@ def test_named_inner_layer_of_nested_model(nested_model, images):
 def test_derived_model_approach_fails_where_ours_works(nested_model):
     """Why the engine replays the graph: the usual derived model cannot be built."""
     inner = nested_model.get_layer("base").get_layer("base_conv1")
-    with pytest.raises(ValueError, match="(?i)disconnected|not connected|not reachable"):
+    with pytest.raises(ValueError, match=r"(?i)disconnected|not connected|not reachable"):
         keras.Model(nested_model.inputs, [inner.output, nested_model.output])
 
 

@@ -8,7 +8,9 @@ from app.errors import InvalidInput
 
 
 def text_model(*layers):
-    return keras.Sequential([keras.Input((10,)), keras.layers.Embedding(20, 4, name="embed"), *layers])
+    return keras.Sequential(
+        [keras.Input((10,)), keras.layers.Embedding(20, 4, name="embed"), *layers]
+    )
 
 
 def test_image_auto_picks_last_rank4_layer(image_model):
@@ -81,7 +83,9 @@ def test_bad_layer_specs(image_model, spec, message):
 
 
 def test_model_without_spatial_layer_has_no_automatic_choice():
-    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
     with pytest.raises(InvalidInput, match="Could not find a suitable target layer"):
         resolve_layer(model, None)
 

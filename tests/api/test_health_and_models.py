@@ -1,0 +1,61 @@
+"""Health (Open Inference Protocol style) and the model listing."""
+
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from tests.api.conftest import MODELS_DIR
+
+
+def test_live_and_ready(client):
+    assert client.get("/v2/health/live").json() == {"live": True}
+    ready = client.get("/v2/health/ready")
+    assert ready.status_code == 200 and ready.json() == {"ready": True}
+    assert client.get("/v2/models/shapes/ready").json() == {"name": "shapes", "ready": True}
+
+
+def test_not_ready_before_the_lifespan_has_loaded_the_models():
+    app = create_app(Settings(models_dir=MODELS_DIR, _env_file=None))
+    cold = TestClient(app)  # no `with`: the lifespan has not run
+    assert cold.get("/v2/health/live").status_code == 200
+    response = cold.get("/v2/health/ready")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_unknown_model_ready_is_404(client):
+    response = client.get("/v2/models/nope/ready")
+    assert response.status_code == 404
+    assert "nope" in response.json()["detail"]
+
+
+def test_list_models(client):
+    models = {m["id"]: m for m in client.get("/v1/models").json()["models"]}
+    assert set(models) == {"shapes", "keywords", "mobilenet_v2"}
+    assert models["shapes"] == {"id": "shapes", "version": "1", "task": "image", "ready": True}
+    assert models["keywords"]["task"] == "text"
+
+
+def test_model_detail_lists_labels_and_candidate_layers(client):
+    detail = client.get("/v1/models/shapes").json()
+    assert detail["labels"] == ["circle", "square", "triangle", "cross"]
+    assert detail["n_classes"] == 4
+    assert detail["input_shape"] == [None, 64, 64, 3]
+    assert detail["device"] == "/CPU:0"
+    names = [layer["name"] for layer in detail["candidate_layers"]]
+    assert detail["default_layer"] in names
+    assert all(len(layer["output_shape"]) == 4 for layer in detail["candidate_layers"])
+    assert detail["card"]["image"]["size"] == [64, 64]
+
+
+def test_text_model_detail(client):
+    detail = client.get("/v1/models/keywords").json()
+    assert detail["labels"] == ["sports", "finance", "weather", "music"]
+    assert detail["input_shape"] == [None, 48]
+    assert all(len(layer["output_shape"]) == 3 for layer in detail["candidate_layers"])
+
+
+def test_mobilenet_detail_has_its_automatic_layer(client):
+    detail = client.get("/v1/models/mobilenet_v2").json()
+    assert detail["default_layer"] == "out_relu"
+    assert detail["n_classes"] == 1000

@@ -1,0 +1,169 @@
+"""Model cards and the registry: loading, confinement, checksums, safe mode, failures."""
+
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from app.errors import ModelError, ModelNotFound, ModelNotReady
+from app.registry.card import read_card
+from app.registry.files import file_sha256
+from app.registry.registry import load_registry
+
+CARD = """
+id = "{id}"
+version = "3"
+task = "image"
+model_file = "{file}"
+labels_file = "labels.txt"
+{extra}
+
+[image]
+size = [16, 16]
+scaling = "unit"
+"""
+
+
+def tiny_model() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+
+
+def add_model(root: Path, model_id: str, *, file="model.keras", extra="", model=None) -> Path:
+    folder = root / model_id
+    folder.mkdir(parents=True)
+    (model or tiny_model()).save(folder / "model.keras")
+    (folder / "labels.txt").write_text("cat\ndog\n")
+    (folder / "model.toml").write_text(CARD.format(id=model_id, file=file, extra=extra))
+    return folder
+
+
+def test_loads_a_dropped_in_folder(tmp_path):
+    add_model(tmp_path, "tiny")
+    registry = load_registry(tmp_path)
+    served = registry.models["tiny"]
+    assert served.labels == ("cat", "dog")
+    assert served.card.version == "3"
+    assert served.default_gradcam().layer.name == "conv"
+    assert not registry.ready  # loaded but not warmed
+    registry.warm_up()
+    assert registry.ready and registry.get("tiny") is served
+
+
+def test_scaling_unit_divides_by_255(tmp_path):
+    add_model(tmp_path, "tiny")
+    served = load_registry(tmp_path).models["tiny"]
+    assert served.scaling is not None
+    np.testing.assert_allclose(served.scaling(np.full((1, 2), 255.0, np.float32)), 1.0)
+
+
+def test_unknown_model_is_404(tmp_path):
+    add_model(tmp_path, "tiny")
+    registry = load_registry(tmp_path)
+    with pytest.raises(ModelNotFound, match="'other' is not in the registry"):
+        registry.get("other")
+
+
+def test_path_escaping_the_models_dir_is_refused(tmp_path):
+    add_model(tmp_path / "models", "tiny", file="../../secret.keras")
+    tiny_model().save(tmp_path / "secret.keras")
+    with pytest.raises(ModelError, match="outside the models directory"):
+        load_registry(tmp_path / "models")
+
+
+def test_sha256_mismatch_is_refused_and_match_accepted(tmp_path):
+    folder = add_model(tmp_path, "tiny", extra='[sha256]\n"model.keras" = "' + "0" * 64 + '"')
+    with pytest.raises(ModelError, match="does not match its sha256"):
+        load_registry(tmp_path)
+    digest = file_sha256(folder / "model.keras")
+    card = (folder / "model.toml").read_text().replace("0" * 64, digest)
+    (folder / "model.toml").write_text(card)
+    assert "tiny" in load_registry(tmp_path).models
+
+
+def test_lambda_layer_is_refused_by_safe_mode(tmp_path):
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Lambda(lambda t: t * 2)(inputs)
+    x = keras.layers.Conv2D(2, 3)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    add_model(tmp_path, "lambda", model=model)
+    with pytest.raises(ModelError, match=r"model lambda: cannot load model\.keras"):
+        load_registry(tmp_path)
+
+
+def test_missing_and_corrupt_files(tmp_path):
+    folder = add_model(tmp_path, "tiny")
+    (folder / "model.keras").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="model tiny: cannot load"):
+        load_registry(tmp_path)
+    (folder / "model.keras").unlink()
+    with pytest.raises(ModelError, match=r"'model\.keras' is missing"):
+        load_registry(tmp_path)
+
+
+def test_optional_model_that_fails_is_not_ready_and_others_serve(tmp_path):
+    add_model(tmp_path, "good")
+    broken = add_model(tmp_path, "broken", extra="required = false")
+    (broken / "model.keras").write_bytes(b"corrupt")
+    registry = load_registry(tmp_path)
+    registry.warm_up()
+    assert registry.get("good").ready
+    with pytest.raises(ModelNotReady, match="model broken is not available"):
+        registry.get("broken")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('id = "x"\ntask = "image"\nmodel_file = "m.keras"', "needs an \\[image\\] section"),
+        ('id = "x"\ntask = "audio"', "task"),
+        ('id = "x"\ntask = "text"\n[text]\nvocab_file = "v"', "exactly one of model_file"),
+        ('id = "other"\ntask = "image"', "must equal its folder name|exactly one"),
+        ("id = ", "cannot be read"),
+        (
+            'id = "x"\ntask = "image"\nmodel_file = "m"\nsurprise = 1\n[image]\nsize = [1, 1]',
+            "surprise",
+        ),
+    ],
+)
+def test_bad_cards_fail_with_the_card_path(tmp_path, text, message):
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "model.toml").write_text(text)
+    with pytest.raises(ModelError, match=message):
+        read_card(folder)
+
+
+def test_keras_applications_card_with_random_seeded_weights(tmp_path):
+    folder = tmp_path / "mnet"
+    folder.mkdir()
+    (folder / "model.toml").write_text(
+        'id = "mnet"\ntask = "image"\n[architecture]\nname = "MobileNetV2"\nseed = 3\n'
+        "input_shape = [32, 32, 3]\n[image]\nsize = [32, 32]\n"
+        'scaling = "keras.applications.mobilenet_v2"\n'
+    )
+    first = load_registry(tmp_path).models["mnet"]
+    second = load_registry(tmp_path).models["mnet"]
+    assert first.default_gradcam().layer.name == "out_relu"
+    for a, b in zip(first.model.get_weights()[:3], second.model.get_weights()[:3], strict=True):
+        np.testing.assert_array_equal(a, b)
+    pixels = np.full((1, 2, 2, 3), 255.0, np.float32)
+    np.testing.assert_allclose(first.scaling(pixels), 1.0)
+
+
+def test_bundled_models_dir_loads():
+    root = Path(__file__).resolve().parents[2] / "models"
+    registry = load_registry(root)
+    assert {"shapes", "keywords", "mobilenet_v2"} <= set(registry.models)
+
+
+def test_copying_a_folder_adds_a_model(tmp_path):
+    root = Path(__file__).resolve().parents[2] / "models"
+    shutil.copytree(root / "keywords", tmp_path / "keywords")
+    assert set(load_registry(tmp_path).models) == {"keywords"}
