@@ -12,9 +12,17 @@ class ExplainError(Exception):
     status: int = 400
     title: str = "Bad request"
 
-    def __init__(self, detail: str, *, status: int | None = None, title: str | None = None):
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers or {}
         if status is not None:
             self.status = status
         if title is not None:
@@ -63,6 +71,46 @@ class ModelNotFound(ExplainError):
 class ModelNotReady(ExplainError):
     status = 503
     title = "Model not ready"
+
+
+class Overloaded(ExplainError):
+    """The model's queue is full: come back later (sent with Retry-After)."""
+
+    status = 503
+    title = "Overloaded"
+
+
+class DeadlineExceeded(ExplainError):
+    status = 504
+    title = "Deadline exceeded"
+
+
+class ClientClosedRequest(ExplainError):
+    """The client disconnected before the answer (nginx's 499; nobody reads it)."""
+
+    status = 499
+    title = "Client closed request"
+
+
+class Unauthorized(ExplainError):
+    """No valid API key; sent with WWW-Authenticate."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class RequestTimeout(ExplainError):
+    """The request body stopped arriving: a slow or stalled client."""
+
+    status = 408
+    title = "Request timeout"
+
+
+class ShuttingDown(ExplainError):
+    """The server is draining after SIGTERM: send the request to another instance."""
+
+    status = 503
+    title = "Shutting down"
 
 
 class ModelError(Exception):

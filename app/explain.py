@@ -87,17 +87,71 @@ class ExplainResult:
     media_type: str = ""  # of the overlay bytes
 
 
+@dataclass
+class PreparedImages:
+    images: list[Image.Image]  # decoded, EXIF-oriented originals
+    inputs: np.ndarray  # (B, H, W, C) scaled for the model
+
+
+@dataclass
+class PreparedTexts:
+    sequences: list[tuple[list[str], list[int]]]  # padded tokens and ids per sample
+    inputs: np.ndarray  # (B, T) ids
+    padding: str
+
+
 def explain_images(
     served: ServedModel, uploads: list[bytes], options: ExplainOptions, limits: ImageLimits
 ) -> ExplainResult:
+    """Synchronous explain of images, straight on the engine (no batching)."""
+    prepared = prepare_images(served, uploads, limits)
+    gradcam, cams = run_gradcam(served, prepared.inputs, options)
+    return render_images(served, gradcam.layer.name, prepared, cams, options)
+
+
+def explain_texts(
+    served: ServedModel, inputs: list[TextInput], options: ExplainOptions
+) -> ExplainResult:
+    """Synchronous explain of texts, straight on the engine (no batching)."""
+    prepared = prepare_texts(served, inputs, options)
+    gradcam, cams = run_gradcam(served, prepared.inputs, options)
+    return render_texts(served, gradcam.layer.name, prepared, cams, options)
+
+
+def prepare_images(
+    served: ServedModel, uploads: list[bytes], limits: ImageLimits
+) -> PreparedImages:
     require_task(served, "image")
     config = served.card.image
     assert config is not None and served.scaling is not None
     images = [decode_image(data, limits) for data in uploads]
     arrays = [to_model_array(img, config.size, config.resize, config.color_mode) for img in images]
-    gradcam, cams = run_gradcam(served, served.scaling(np.stack(arrays)), options)
-    result = new_result(served, gradcam, cams, options)
-    for index, image in enumerate(images):
+    return PreparedImages(images, served.scaling(np.stack(arrays)))
+
+
+def prepare_texts(
+    served: ServedModel, inputs: list[TextInput], options: ExplainOptions
+) -> PreparedTexts:
+    require_task(served, "text")
+    spec = served.text_spec
+    assert spec is not None
+    padding = options.padding or spec.padding
+    sequences = [pad_sequence(*tokens_and_ids(item, served), spec, padding) for item in inputs]
+    if len({len(ids) for _, ids in sequences}) > 1:
+        raise InvalidInput("instances of a variable-length model must have the same length")
+    ids = np.array([ids for _, ids in sequences], dtype=served.model.inputs[0].dtype)
+    return PreparedTexts(sequences, ids, padding)
+
+
+def render_images(
+    served: ServedModel,
+    layer: str,
+    prepared: PreparedImages,
+    cams: CamBatch,
+    options: ExplainOptions,
+) -> ExplainResult:
+    result = new_result(served, layer, cams, options)
+    for index, image in enumerate(prepared.images):
         shown = cap_longest_side(image, options.overlay_max_side) if options.overlay else image
         explanation = ExplanationResult(image=ImageSizeResult(*image.size))
         for row in np.flatnonzero(cams.sample == index):
@@ -109,29 +163,24 @@ def explain_images(
     return result
 
 
-def explain_texts(
-    served: ServedModel, inputs: list[TextInput], options: ExplainOptions
+def render_texts(
+    served: ServedModel,
+    layer: str,
+    prepared: PreparedTexts,
+    cams: CamBatch,
+    options: ExplainOptions,
 ) -> ExplainResult:
-    require_task(served, "text")
     spec = served.text_spec
     assert spec is not None
-    padding = options.padding or spec.padding
-    sequences = [pad_sequence(*tokens_and_ids(item, served), spec, padding) for item in inputs]
-    lengths = {len(ids) for _, ids in sequences}
-    if len(lengths) > 1:
-        raise InvalidInput("instances of a variable-length model must have the same length")
-    ids = np.array([ids for _, ids in sequences], dtype=served.model.inputs[0].dtype)
-    gradcam, cams = run_gradcam(served, ids, options)
-    result = new_result(served, gradcam, cams, options)
+    result = new_result(served, layer, cams, options)
     pad_value = spec.pad_id if options.pad_value is None else options.pad_value
-    for index, (tokens, sample_ids) in enumerate(sequences):
+    for index, (tokens, ids) in enumerate(prepared.sequences):
         explanation = ExplanationResult()
         for row in np.flatnonzero(cams.sample == index):
-            per_token = resize_to_tokens(
-                cams.heatmaps[row], len(tokens), options.interpolation_kind
-            )
+            kind = options.interpolation_kind
+            per_token = resize_to_tokens(cams.heatmaps[row], len(tokens), kind)
             kept, weights = strip_padding(
-                tokens, sample_ids, per_token, pad_value=pad_value, padding=padding
+                tokens, ids, per_token, pad_value=pad_value, padding=prepared.padding
             )
             target = target_result(served, cams, int(row), weights.tolist())
             document, spans = weighted_spans(kept, weights)
@@ -180,12 +229,12 @@ def run_gradcam(
 
 
 def new_result(
-    served: ServedModel, gradcam: GradCam, cams: CamBatch, options: ExplainOptions
+    served: ServedModel, layer: str, cams: CamBatch, options: ExplainOptions
 ) -> ExplainResult:
     return ExplainResult(
         model_id=served.id,
         model_version=served.card.version,
-        layer=gradcam.layer.name,
+        layer=layer,
         predictions=cams.predictions.tolist(),
         explanations=[],
         media_type=f"image/{options.overlay_format}",

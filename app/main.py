@@ -12,10 +12,14 @@ from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
+from app.api import instrumentation
+from app.api.instrumentation import RequestMetricsMiddleware
 from app.api.openapi_docs import add_request_schemas
 from app.api.problems import install_problem_handlers
 from app.api.routes import explain, health, models
 from app.engine.devices import configure_devices
+from app.metrics import Metrics
+from app.pipeline import build_batchers, watch_models
 from app.registry.registry import Registry, load_registry
 from app.settings import Settings
 
@@ -27,6 +31,7 @@ DESCRIPTION = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,7 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for served in registry:
                 served.ready = True
         app.state.registry = registry
+        app.state.batchers = build_batchers(registry, settings, metrics)
+        watch_models(metrics, registry)
         yield
+        for batcher in app.state.batchers.values():
+            await batcher.close()
 
     app = FastAPI(
         title="gradcam-server",
@@ -53,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.registry = Registry()  # empty and not ready until the lifespan loads it
+    app.state.batchers = {}
+    app.state.metrics = metrics
     install_problem_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -61,7 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
         )
-    for module in (explain, models, health):
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    for module in (explain, models, health, instrumentation):
         app.include_router(module.router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app

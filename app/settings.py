@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.render.colormap import COLORMAPS
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
+PRINTABLE_KEY = re.compile(r"[\x21-\x7e]+")  # header-safe: printable ASCII, no spaces
 
 
 class Settings(BaseSettings):
@@ -29,6 +32,16 @@ class Settings(BaseSettings):
     )
     warm_up: bool = True
 
+    # Batching and overload (per model).
+    max_batch_size: int | None = Field(
+        default=None, ge=1, le=1024, description="maps per compiled call; default 8 CPU, 32 GPU"
+    )
+    batch_max_wait_ms: float = Field(
+        default=0.0, ge=0.0, le=1000.0, description="hold a small batch this long for more"
+    )
+    max_queue: int = Field(default=16, ge=1, description="requests waiting per model before 503")
+    request_timeout: float = Field(default=30.0, gt=0.0, description="seconds before a 504")
+
     # Overlay defaults (a request may override them).
     colormap: str = "viridis"
     alpha_limit: float = Field(default=0.65, ge=0.0, le=1.0)
@@ -41,15 +54,27 @@ class Settings(BaseSettings):
     max_image_side: int = Field(default=8192, gt=0)
     max_instances: int = Field(default=64, ge=1)
     max_tokens: int = Field(default=4096, ge=1)
+    max_form_fields: int = Field(default=16, ge=1, description="multipart fields besides the file")
+    max_form_field_bytes: int = Field(default=64 * KiB, gt=0, description="each non-file field")
+    body_read_timeout: float = Field(
+        default=30.0, gt=0.0, description="seconds a request body may stall before a 408"
+    )
+
+    # Shutdown: after SIGTERM readiness is 503 and in-flight requests get this long to finish.
+    shutdown_grace: float = Field(default=25.0, ge=0.0, description="seconds of draining")
+
+    # API keys: when any is set, every route but health needs one.
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    api_keys_file: FilePath | None = Field(default=None, description="one key a line, # comments")
 
     # Browsers and docs.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     docs_enabled: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "api_keys", mode="before")
     @classmethod
-    def split_origins(cls, value: object) -> object:
+    def split_list(cls, value: object) -> object:
         """`GRADCAM_CORS_ORIGINS=https://a.example,https://b.example` (or a JSON list)."""
         if isinstance(value, str):
             text = value.strip()
@@ -57,6 +82,14 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [origin.strip() for origin in text.split(",") if origin.strip()]
         return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def printable_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        # Header values: printable ASCII without spaces. Never echo a key in the message.
+        if not all(PRINTABLE_KEY.fullmatch(key.get_secret_value()) for key in keys):
+            raise ValueError("API keys must be printable ASCII without spaces")
+        return keys
 
     @field_validator("colormap")
     @classmethod

@@ -44,7 +44,7 @@ def problem(
 
 async def explain_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, ExplainError)
-    return problem(exc.status, exc.title, exc.detail, slug=exc.type_slug)
+    return problem(exc.status, exc.title, exc.detail, slug=exc.type_slug, headers=exc.headers)
 
 
 async def validation_error(request: Request, exc: Exception) -> ProblemResponse:

@@ -121,6 +121,14 @@ class ModelSummary(Schema):
 
 
 class ModelListResponse(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"models": [{"id": "shapes", "version": "1", "task": "image", "ready": True}]}
+            ]
+        }
+    )
+
     models: list[ModelSummary]
 
 
@@ -131,6 +139,30 @@ class LayerInfo(Schema):
 
 
 class ModelDetailResponse(ModelSummary):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "shapes",
+                    "version": "1",
+                    "task": "image",
+                    "ready": True,
+                    "description": "64x64 shapes: circle, square, triangle, cross",
+                    "input_shape": [None, 64, 64, 3],
+                    "n_classes": 4,
+                    "labels": ["circle", "square", "triangle", "cross"],
+                    "default_layer": "last_conv",
+                    "score": "logit",
+                    "device": "/CPU:0",
+                    "candidate_layers": [
+                        {"name": "last_conv", "index": 7, "output_shape": [None, 16, 16, 64]}
+                    ],
+                    "card": {"id": "shapes", "task": "image", "model_file": "model.keras"},
+                }
+            ]
+        }
+    )
+
     description: str
     input_shape: list[int | None]
     n_classes: int
@@ -143,13 +175,19 @@ class ModelDetailResponse(ModelSummary):
 
 
 class LiveResponse(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"live": True}]})
+
     live: bool
 
 
 class ReadyResponse(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ready": True}]})
+
     ready: bool
 
 
 class ModelReadyResponse(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "shapes", "ready": True}]})
+
     name: str
     ready: bool

@@ -33,6 +33,19 @@ class CamBatch:
     heatmaps: np.ndarray  # (N, *spatial): cams / (scale + 1e-7), in [0,1] or [-1,1]
     scales: np.ndarray  # (N,): max |cam| of each map
 
+    def samples(self, start: int, stop: int) -> CamBatch:
+        """The maps of input samples `start..stop-1`, renumbered from 0."""
+        rows = (self.sample >= start) & (self.sample < stop)
+        return CamBatch(
+            predictions=self.predictions[start:stop],
+            sample=self.sample[rows] - start,
+            targets=self.targets[rows],
+            scores=self.scores[rows],
+            cams=self.cams[rows],
+            heatmaps=self.heatmaps[rows],
+            scales=self.scales[rows],
+        )
+
 
 class GradCam:
     """Grad-CAM for one model and one target layer, compiled once."""
@@ -80,7 +93,7 @@ class GradCam:
         score: str = "logit",
     ) -> CamBatch:
         """Grad-CAM maps for a batch `inputs` (B, ...) already preprocessed for the model."""
-        use_logit = self._use_logit(score)
+        use_logit = self.check_score(score)
         sample, rows = expand_targets(len(inputs), targets, self.n_classes, self.name)
         batch = np.asarray(inputs)[sample]
         with tf.device(self.device):
@@ -98,7 +111,8 @@ class GradCam:
             scales=scale.numpy(),
         )
 
-    def _use_logit(self, score: str) -> bool:
+    def check_score(self, score: str) -> bool:
+        """Whether `score` means the logit; an error when it is unknown or unavailable."""
         if score not in SCORE_MODES:
             raise InvalidInput(f"score must be one of {', '.join(SCORE_MODES)}, not {score!r}")
         if score == "logit" and not self.supports_logit:

@@ -10,8 +10,10 @@ from app.errors import InvalidInput
 
 # Sentinel row target: "the sample's top prediction", resolved inside the compiled step.
 TOP_PREDICTION = -1
+TOP_ONLY: Sequence[int] = (TOP_PREDICTION,)
 
-Targets = Sequence[int] | Sequence[Sequence[int]] | None
+# None (top prediction for all), one list for every sample, or per sample a list or None.
+Targets = Sequence[int] | Sequence[Sequence[int] | None] | None
 
 
 def expand_targets(
@@ -20,14 +22,15 @@ def expand_targets(
     """Rows to compute: `(sample index (N,), target (N,))`, both int32.
 
     `targets` is None (each sample's top prediction), a list of class indices used for
-    every sample, or one such list per sample.
+    every sample, or one entry per sample: a list, or None for its top prediction.
     """
     if targets is None:
         sample = np.arange(n_samples, dtype=np.int32)
         return sample, np.full(n_samples, TOP_PREDICTION, dtype=np.int32)
     per_sample = per_sample_targets(n_samples, targets)
     for sample_targets in per_sample:
-        check_targets(sample_targets, n_classes, model_name)
+        if sample_targets is not TOP_ONLY:
+            check_targets(sample_targets, n_classes, model_name)
     counts = [len(t) for t in per_sample]
     sample = np.repeat(np.arange(n_samples, dtype=np.int32), counts)
     flat = np.array([t for ts in per_sample for t in ts], dtype=np.int32)
@@ -35,12 +38,12 @@ def expand_targets(
 
 
 def per_sample_targets(n_samples: int, targets: Sequence[object]) -> list[Sequence[object]]:
-    if len(targets) > 0 and all(is_sequence(t) for t in targets):
+    if len(targets) > 0 and all(t is None or is_sequence(t) for t in targets):
         if len(targets) != n_samples:
             raise InvalidInput(
                 f"got target lists for {len(targets)} samples but there are {n_samples} samples"
             )
-        return [list(t) for t in targets]  # type: ignore[call-overload]
+        return [TOP_ONLY if t is None else list(t) for t in targets]  # type: ignore[call-overload]
     return [list(targets)] * n_samples
 
 

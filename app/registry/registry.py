@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,7 @@ def load_registry(models_dir: Path, *, device: str | None = None) -> Registry:
 
 
 def load_served_model(models_dir: Path, card: ModelCard, device: str | None) -> ServedModel:
+    started = time.perf_counter()
     model = load_keras_model(models_dir, card)
     labels = read_lines(card_file(models_dir, card, card.labels_file)) if card.labels_file else ()
     served = ServedModel(card=card, model=model, labels=labels, device=resolve_device(device))
@@ -81,6 +83,7 @@ def load_served_model(models_dir: Path, card: ModelCard, device: str | None) -> 
         served.default_gradcam()  # resolve the default layer now: a bad card fails at start-up
     except ExplainError as exc:
         raise ModelError(f"model {card.id}: default layer: {exc.detail}") from exc
+    served.load_seconds = time.perf_counter() - started
     return served
 
 

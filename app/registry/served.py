@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ class ServedModel:
     text_spec: TextSpec | None = None
     device: str = "/CPU:0"
     ready: bool = False
+    load_seconds: float = 0.0  # loading plus warming, for the metrics
     _cams: OrderedDict[tuple[str, ...], GradCam] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -75,8 +77,10 @@ class ServedModel:
 
         Warming also checks the model end to end: a failure here stops start-up.
         """
+        started = time.perf_counter()
         cam = self.default_gradcam()
         shape = [1, *(dim or 1 for dim in self.input_shape[1:])]
         blank = np.zeros(shape, dtype=self.model.inputs[0].dtype)
         cam.explain(blank, score=self.card.score)
+        self.load_seconds += time.perf_counter() - started
         self.ready = True

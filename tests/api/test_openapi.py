@@ -17,9 +17,17 @@ def test_committed_openapi_matches_the_app():
 
 def test_every_route_has_a_summary_and_examples():
     document = json.loads(openapi_text())
+    schemas = document["components"]["schemas"]
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             assert operation.get("summary"), f"{method} {path} has no summary"
+            content = operation["responses"]["200"]["content"]
+            media = content.get("application/json") or next(iter(content.values()))
+            ref = media.get("schema", {}).get("$ref", "")
+            example = media.get("example") or schemas.get(ref.rsplit("/", 1)[-1], {}).get(
+                "examples"
+            )
+            assert example, f"{method} {path} has no response example"
     explain = document["paths"]["/v1/models/{model_id}:explain"]["post"]
     content = explain["requestBody"]["content"]
     assert {"application/json", "multipart/form-data", "image/jpeg", "image/png"} <= set(content)

@@ -176,3 +176,19 @@ def test_logit_needs_a_separable_last_layer(images):
     with pytest.raises(InvalidInput, match="use score 'output'"):
         gradcam.explain(images)
     assert gradcam.explain(images, score="output").cams.shape == (4, 14, 14)
+
+
+def test_per_sample_none_means_top_prediction(image_model, images):
+    result = GradCam(image_model).explain(images[:3], [None, [0, 1], None])
+    top = image_model.predict(images[:3], verbose=0).argmax(axis=1)
+    assert result.sample.tolist() == [0, 1, 1, 2]
+    assert result.targets.tolist() == [top[0], 0, 1, top[2]]
+
+
+def test_samples_slice_renumbers_rows(image_model, images):
+    result = GradCam(image_model).explain(images, [[0], [1, 2], [0], [2]])
+    part = result.samples(1, 3)
+    assert part.sample.tolist() == [0, 0, 1]
+    assert part.targets.tolist() == [1, 2, 0]
+    np.testing.assert_array_equal(part.predictions, result.predictions[1:3])
+    np.testing.assert_array_equal(part.heatmaps, result.heatmaps[1:4])

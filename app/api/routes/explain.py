@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import RegistryDep, SettingsDep
-from app.api.encodings import ParsedExplain, parse_explain
+from app.api.deps import BatchersDep, RegistryDep, SettingsDep
+from app.api.disconnect import cancel_on_disconnect
+from app.api.encodings import parse_explain
 from app.api.negotiation import explain_response, wanted_image_format
 from app.api.openapi_docs import EXPLAIN_OPENAPI, EXPLAIN_RESPONSES
-from app.api.schemas import ExplainResponse
-from app.explain import ExplainOptions, ExplainResult, explain_images, explain_texts
+from app.api.schemas import ExplainParameters, ExplainResponse
+from app.explain import ExplainOptions
+from app.pipeline import ExplainInputs, explain_request
 from app.preprocess.image import ImageLimits
-from app.registry.served import ServedModel
 from app.settings import Settings
 
 router = APIRouter(tags=["explain"])
@@ -26,28 +26,37 @@ router = APIRouter(tags=["explain"])
     openapi_extra=EXPLAIN_OPENAPI,
 )
 async def explain(
-    model_id: str, request: Request, registry: RegistryDep, settings: SettingsDep
+    model_id: str,
+    request: Request,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    batchers: BatchersDep,
 ) -> Response:
     """Heatmaps (and overlays) for each instance and target, as JSON or as an image."""
     served = registry.get(model_id)
     parsed = await parse_explain(request, settings)
     image_format = wanted_image_format(request.headers.get("accept", ""))
-    result = await run_in_threadpool(run_explain, served, parsed, settings, image_format)
+    work = explain_request(
+        served,
+        ExplainInputs(parsed.images, parsed.texts),
+        explain_options(parsed.parameters, settings, image_format),
+        limits=ImageLimits(settings.max_image_pixels, settings.max_image_side),
+        batcher=batchers[served.id],
+        timeout=settings.request_timeout,
+        metrics=request.app.state.metrics,
+    )
+    result = await cancel_on_disconnect(request, work)
     return explain_response(result, image_format)
 
 
-def run_explain(
-    served: ServedModel, parsed: ParsedExplain, settings: Settings, image_format: str | None
-) -> ExplainResult:
-    params = parsed.parameters
-    options = ExplainOptions(
+def explain_options(
+    params: ExplainParameters, settings: Settings, image_format: str | None
+) -> ExplainOptions:
+    """The request's options, with the server's defaults where the request says nothing."""
+    return ExplainOptions(
         **params.model_dump(exclude={"colormap", "alpha_limit", "overlay_format"}),
         colormap=params.colormap or settings.colormap,
         alpha_limit=settings.alpha_limit if params.alpha_limit is None else params.alpha_limit,
         overlay_format=image_format or params.overlay_format,
         overlay_max_side=settings.overlay_max_side,
     )
-    if parsed.images:
-        limits = ImageLimits(settings.max_image_pixels, settings.max_image_side)
-        return explain_images(served, parsed.images, options, limits)
-    return explain_texts(served, parsed.texts, options)

@@ -1,0 +1,218 @@
+"""Dynamic batching: concurrent requests for one compiled Grad-CAM run as one call.
+
+Requests wait in a bounded per-model queue. One worker per model takes the oldest
+request plus every queued request with the same (layer, relu, counterfactual, score),
+up to `max_batch` maps, and runs them in one call of the compiled function on the
+model's own thread. While a batch computes, new requests gather for the next one;
+`max_wait` optionally holds a small batch a little longer. A full queue refuses at
+once (503 + Retry-After); a request past its deadline gets 504 and leaves the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.engine.gradcam import CamBatch, GradCam
+from app.engine.targets import expand_targets
+from app.errors import DeadlineExceeded, Overloaded
+from app.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    relu: bool = True
+    counterfactual: bool = False
+    score: str = "logit"
+
+
+@dataclass(eq=False)
+class Job:
+    gradcam: GradCam
+    options: BatchOptions
+    inputs: np.ndarray
+    targets: list[int] | None
+    future: asyncio.Future[CamBatch]
+    enqueued: float = field(default_factory=time.perf_counter)
+
+    @property
+    def rows(self) -> int:
+        """Maps this job adds to a batch: samples x targets."""
+        return len(self.inputs) * (len(self.targets) if self.targets else 1)
+
+    def joins(self, other: Job) -> bool:
+        return self.gradcam is other.gradcam and self.options == other.options
+
+
+class Batcher:
+    """The queue and the batching worker of one model."""
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        max_batch: int,
+        max_queue: int,
+        max_wait: float = 0.0,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.model_id = model_id
+        self.max_batch = max_batch
+        self.max_queue = max_queue
+        self.max_wait = max_wait
+        self.metrics = metrics
+        self._queue: deque[Job] = deque()
+        self._arrived = asyncio.Event()
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"gradcam-{model_id}")
+        self._worker: asyncio.Task[None] | None = None
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    async def explain(
+        self,
+        gradcam: GradCam,
+        inputs: np.ndarray,
+        targets: Sequence[int] | None,
+        options: BatchOptions,
+        *,
+        timeout: float,
+    ) -> CamBatch:
+        """Queue one request's samples and wait for its maps (or 503 / 504)."""
+        # Checked now, so a bad request never fails the batch it would have joined.
+        expand_targets(len(inputs), targets, gradcam.n_classes, gradcam.name)
+        gradcam.check_score(options.score)
+        if len(self._queue) >= self.max_queue:
+            raise Overloaded(
+                f"model {self.model_id} has {len(self._queue)} requests waiting; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        job = Job(
+            gradcam,
+            options,
+            inputs,
+            None if targets is None else list(targets),
+            asyncio.get_running_loop().create_future(),
+        )
+        self._enqueue(job)
+        try:
+            return await asyncio.wait_for(asyncio.shield(job.future), timeout)
+        except TimeoutError as exc:
+            raise DeadlineExceeded(
+                f"model {self.model_id} did not answer within {timeout:g} s"
+            ) from exc
+        finally:
+            self._discard(job)  # timed out or cancelled: free the queue slot
+
+    def _enqueue(self, job: Job) -> None:
+        self._queue.append(job)
+        self._report_depth()
+        self._arrived.set()
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work(), name=f"batcher-{self.model_id}")
+
+    def _discard(self, job: Job) -> None:
+        with contextlib.suppress(ValueError):
+            self._queue.remove(job)
+            self._report_depth()
+
+    async def _work(self) -> None:
+        while True:
+            if not self._queue:
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            await self._gather_more()
+            batch = self._take_batch()
+            await self._run(batch)
+
+    async def _gather_more(self) -> None:
+        """Hold a small batch up to `max_wait` seconds for more requests to join it."""
+        deadline = time.perf_counter() + self.max_wait
+        while self._queued_rows() < self.max_batch:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+
+    def _queued_rows(self) -> int:
+        head = self._queue[0]
+        return sum(job.rows for job in self._queue if job.joins(head))
+
+    def _take_batch(self) -> list[Job]:
+        """The oldest job and the queued jobs that can share its call, up to max_batch."""
+        head = self._queue[0]
+        batch: list[Job] = []
+        rows = 0
+        for job in list(self._queue):
+            if job.joins(head) and (not batch or rows + job.rows <= self.max_batch):
+                batch.append(job)
+                rows += job.rows
+                self._queue.remove(job)
+        self._report_depth()
+        return batch
+
+    async def _run(self, batch: list[Job]) -> None:
+        live = [job for job in batch if not job.future.done()]
+        if not live:
+            return
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        try:
+            cams = await loop.run_in_executor(self._thread, compute_batch, live)
+        except Exception as exc:  # an engine failure fails every request of the batch
+            for job in live:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            return
+        self._report_batch(live, started, time.perf_counter() - started)
+        offset = 0
+        for job in live:
+            if not job.future.done():
+                job.future.set_result(cams.samples(offset, offset + len(job.inputs)))
+            offset += len(job.inputs)
+
+    def _report_depth(self) -> None:
+        if self.metrics is not None:
+            self.metrics.queue_depth.labels(self.model_id).set(len(self._queue))
+
+    def _report_batch(self, jobs: list[Job], started: float, compute: float) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.batch_size.labels(self.model_id).observe(sum(job.rows for job in jobs))
+        self.metrics.stage_seconds.labels(self.model_id, "compute").observe(compute)
+        for job in jobs:
+            wait = started - job.enqueued
+            self.metrics.stage_seconds.labels(self.model_id, "queue_wait").observe(wait)
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+
+def compute_batch(jobs: list[Job]) -> CamBatch:
+    """One compiled call for every sample of `jobs` (same Grad-CAM and options)."""
+    head = jobs[0]
+    inputs = np.concatenate([job.inputs for job in jobs])
+    targets = [job.targets for job in jobs for _ in range(len(job.inputs))]
+    options = head.options
+    return head.gradcam.explain(
+        inputs,
+        targets,
+        relu=options.relu,
+        counterfactual=options.counterfactual,
+        score=options.score,
+    )

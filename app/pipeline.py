@@ -1,0 +1,116 @@
+"""One explain request as the service runs it: stages off the event loop, batched engine.
+
+Decoding and rendering run on the thread pool, in parallel with other requests'
+batches; the engine call goes through the model's batcher.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from app.engine.batching import Batcher, BatchOptions
+from app.explain import (
+    ExplainOptions,
+    ExplainResult,
+    PreparedImages,
+    PreparedTexts,
+    TextInput,
+    prepare_images,
+    prepare_texts,
+    render_images,
+    render_texts,
+)
+from app.metrics import Metrics, ModelStateCollector
+from app.preprocess.image import ImageLimits
+from app.registry.registry import Registry
+from app.registry.served import ServedModel
+from app.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ExplainInputs:
+    images: list[bytes]
+    texts: list[TextInput]
+
+
+async def explain_request(
+    served: ServedModel,
+    inputs: ExplainInputs,
+    options: ExplainOptions,
+    *,
+    limits: ImageLimits,
+    batcher: Batcher,
+    timeout: float,
+    metrics: Metrics | None = None,
+) -> ExplainResult:
+    def timed(stage: str, work: Callable[[], T]) -> Callable[[], T]:
+        def run() -> T:
+            started = time.perf_counter()
+            try:
+                return work()
+            finally:
+                if metrics is not None:
+                    elapsed = time.perf_counter() - started
+                    metrics.stage_seconds.labels(served.id, stage).observe(elapsed)
+
+        return run
+
+    prepared: PreparedImages | PreparedTexts
+    if inputs.images:
+        prepared = await run_in_threadpool(
+            timed("decode", lambda: prepare_images(served, inputs.images, limits))
+        )
+    else:
+        prepared = await run_in_threadpool(
+            timed("decode", lambda: prepare_texts(served, inputs.texts, options))
+        )
+    # Resolving a layer the model has not compiled yet traces it: keep that off the loop.
+    gradcam = await run_in_threadpool(served.gradcam, options.layer)
+    batch_options = BatchOptions(
+        options.relu, options.counterfactual, options.score or served.card.score
+    )
+    cams = await batcher.explain(
+        gradcam, prepared.inputs, options.targets, batch_options, timeout=timeout
+    )
+    layer = gradcam.layer.name
+    if isinstance(prepared, PreparedImages):
+        images = prepared
+        return await run_in_threadpool(
+            timed("render", lambda: render_images(served, layer, images, cams, options))
+        )
+    texts = prepared
+    return await run_in_threadpool(
+        timed("render", lambda: render_texts(served, layer, texts, cams, options))
+    )
+
+
+def build_batchers(registry: Registry, settings: Settings, metrics: Metrics) -> dict[str, Batcher]:
+    """One batcher (queue + worker) per served model."""
+    return {
+        served.id: Batcher(
+            served.id,
+            max_batch=settings.max_batch_size or default_batch_size(served.device),
+            max_queue=settings.max_queue,
+            max_wait=settings.batch_max_wait_ms / 1000,
+            metrics=metrics,
+        )
+        for served in registry
+    }
+
+
+def default_batch_size(device: str) -> int:
+    """A GPU needs bigger batches to be busy; on a CPU larger ones only add latency."""
+    return 32 if "GPU" in device.upper() else 8
+
+
+def watch_models(metrics: Metrics, registry: Registry) -> None:
+    metrics.watch(ModelStateCollector(lambda: [(m.id, m.device, m.trace_count) for m in registry]))
+    for served in registry:
+        metrics.model_load_seconds.labels(served.id).set(served.load_seconds)

@@ -1,0 +1,190 @@
+"""The dynamic batcher: batching, isolation of options, overload, deadlines, cancellation."""
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from app.engine.batching import Batcher, BatchOptions
+from app.engine.gradcam import GradCam
+from app.errors import DeadlineExceeded, InvalidInput, Overloaded
+from app.metrics import Metrics
+
+
+class CountingGradCam(GradCam):
+    """A real Grad-CAM that records its calls and can be held mid-call."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls: list[int] = []
+        self.release = threading.Event()
+        self.release.set()
+
+    def explain(self, inputs, targets=None, **options):
+        self.release.wait(10)
+        self.calls.append(len(inputs))
+        return super().explain(inputs, targets, **options)
+
+
+@pytest.fixture
+def gradcam(image_model):
+    return CountingGradCam(image_model)
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_concurrent_requests_share_one_call_and_get_their_own_maps(gradcam, images):
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=8, max_queue=16, max_wait=0.05)
+        jobs = [
+            batcher.explain(gradcam, images[i : i + 1], [i % 3], BatchOptions(), timeout=10)
+            for i in range(4)
+        ]
+        results = await asyncio.gather(*jobs)
+        await batcher.close()
+        return results
+
+    results = run(scenario())
+    assert gradcam.calls == [4]  # one compiled call for the four requests
+    alone = GradCam(gradcam.model).explain(images, [[0], [1], [2], [0]])
+    for i, result in enumerate(results):
+        assert result.sample.tolist() == [0]
+        assert result.targets.tolist() == [i % 3]
+        np.testing.assert_allclose(result.cams[0], alone.cams[i], rtol=1e-5, atol=1e-7)
+    assert gradcam.trace_count == 1
+
+
+def test_different_options_never_share_a_call(gradcam, images):
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=8, max_queue=16, max_wait=0.05)
+        plain = batcher.explain(gradcam, images[:2], None, BatchOptions(), timeout=10)
+        signed = batcher.explain(gradcam, images[2:], None, BatchOptions(relu=False), timeout=10)
+        results = await asyncio.gather(plain, signed)
+        await batcher.close()
+        return results
+
+    plain, signed = run(scenario())
+    assert sorted(gradcam.calls) == [2, 2]
+    assert signed.cams.min() < 0 <= plain.cams.min()
+
+
+def test_batches_are_capped_at_max_batch(gradcam, images):
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=3, max_queue=16, max_wait=0.05)
+        jobs = [
+            batcher.explain(gradcam, images[:1], [0], BatchOptions(), timeout=10) for _ in range(7)
+        ]
+        await asyncio.gather(*jobs)
+        await batcher.close()
+
+    run(scenario())
+    assert sum(gradcam.calls) == 7 and max(gradcam.calls) <= 3
+
+
+def test_full_queue_refuses_at_once_with_retry_after(gradcam, images):
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=1, max_queue=2)
+        gradcam.release.clear()  # the first request holds the worker
+        running = asyncio.ensure_future(
+            batcher.explain(gradcam, images[:1], None, BatchOptions(), timeout=10)
+        )
+        await asyncio.sleep(0.05)
+        queued = [
+            asyncio.ensure_future(
+                batcher.explain(gradcam, images[:1], None, BatchOptions(), timeout=10)
+            )
+            for _ in range(2)
+        ]
+        await asyncio.sleep(0.05)
+        assert batcher.depth == 2
+        with pytest.raises(Overloaded) as refused:
+            await batcher.explain(gradcam, images[:1], None, BatchOptions(), timeout=10)
+        gradcam.release.set()
+        await asyncio.gather(running, *queued)
+        await batcher.close()
+        return refused.value
+
+    error = run(scenario())
+    assert error.status == 503 and error.headers == {"Retry-After": "1"}
+
+
+def test_deadline_gives_504_and_frees_the_slot(gradcam, images):
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=1, max_queue=1)
+        gradcam.release.clear()
+        running = asyncio.ensure_future(
+            batcher.explain(gradcam, images[:1], None, BatchOptions(), timeout=10)
+        )
+        await asyncio.sleep(0.05)
+        with pytest.raises(DeadlineExceeded):
+            await batcher.explain(gradcam, images[:1], None, BatchOptions(), timeout=0.1)
+        assert batcher.depth == 0
+        gradcam.release.set()
+        await running
+        await batcher.close()
+
+    run(scenario())
+
+
+def test_cancelled_request_leaves_the_queue(gradcam, images):
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=1, max_queue=1)
+        gradcam.release.clear()
+        running = asyncio.ensure_future(
+            batcher.explain(gradcam, images[:1], None, BatchOptions(), timeout=10)
+        )
+        await asyncio.sleep(0.05)
+        waiting = asyncio.ensure_future(
+            batcher.explain(gradcam, images[:1], None, BatchOptions(), timeout=10)
+        )
+        await asyncio.sleep(0.05)
+        assert batcher.depth == 1
+        waiting.cancel()
+        await asyncio.sleep(0.01)
+        assert batcher.depth == 0
+        gradcam.release.set()
+        await running
+        await batcher.close()
+
+    run(scenario())
+    assert gradcam.calls == [1]  # the cancelled request was never computed
+
+
+def test_bad_request_is_refused_before_it_can_spoil_a_batch(gradcam, images):
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=8, max_queue=8, max_wait=0.05)
+        good = asyncio.ensure_future(
+            batcher.explain(gradcam, images[:1], [1], BatchOptions(), timeout=10)
+        )
+        with pytest.raises(InvalidInput, match="out of range"):
+            await batcher.explain(gradcam, images[:1], [9], BatchOptions(), timeout=10)
+        with pytest.raises(InvalidInput, match="score must be one of"):
+            await batcher.explain(gradcam, images[:1], [1], BatchOptions(score="x"), timeout=10)
+        result = await good
+        await batcher.close()
+        return result
+
+    assert run(scenario()).targets.tolist() == [1]
+
+
+def test_metrics_record_batches_and_stages(gradcam, images):
+    metrics = Metrics()
+
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=8, max_queue=8, max_wait=0.05, metrics=metrics)
+        jobs = [
+            batcher.explain(gradcam, images[:2], [0, 1], BatchOptions(), timeout=10)
+            for _ in range(2)
+        ]
+        await asyncio.gather(*jobs)
+        await batcher.close()
+
+    run(scenario())
+    value = metrics.registry.get_sample_value
+    assert value("gradcam_batch_size_count", {"model": "tiny"}) == 1
+    assert value("gradcam_batch_size_sum", {"model": "tiny"}) == 8  # 2 requests x 2 samples x 2
+    assert value("gradcam_stage_seconds_count", {"model": "tiny", "stage": "queue_wait"}) == 2
+    assert value("gradcam_queue_depth", {"model": "tiny"}) == 0
