@@ -13,15 +13,18 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.api import instrumentation
+from app.api.body_limits import BodyLimitMiddleware
 from app.api.instrumentation import RequestMetricsMiddleware
 from app.api.openapi_docs import add_request_schemas
 from app.api.problems import install_problem_handlers
 from app.api.routes import explain, health, models
+from app.api.security import ApiKeyMiddleware, document_api_keys, load_api_keys
 from app.engine.devices import configure_devices
 from app.metrics import Metrics
 from app.pipeline import build_batchers, watch_models
 from app.registry.registry import Registry, load_registry
 from app.settings import Settings
+from app.shutdown import DrainMiddleware, Lifecycle
 
 DESCRIPTION = (
     "Explains the predictions of Keras image and text classifiers with Grad-CAM: "
@@ -65,12 +68,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.batchers = {}
     app.state.metrics = metrics
     install_problem_handlers(app)
+    app.state.lifecycle = Lifecycle()
+    api_keys = load_api_keys(settings)
+    app.state.requires_api_key = bool(api_keys)
+    # Each add_middleware wraps the app so far: the last added runs first. Outermost
+    # first: metrics, CORS (answers preflights, labels refusals), drain, key, body limit.
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
+    if api_keys:
+        app.add_middleware(ApiKeyMiddleware, keys=api_keys)
+    app.add_middleware(DrainMiddleware, lifecycle=app.state.lifecycle)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
+            expose_headers=["Retry-After", "WWW-Authenticate"],
         )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     for module in (explain, models, health, instrumentation):
@@ -85,4 +98,6 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         app.openapi_schema = add_request_schemas(schema)
+        if app.state.requires_api_key:
+            document_api_keys(app.openapi_schema)
     return app.openapi_schema

@@ -19,7 +19,11 @@ PRINTABLE_KEY = re.compile(r"[\x21-\x7e]+")  # header-safe: printable ASCII, no 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="GRADCAM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="GRADCAM_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,  # a bad API key must not be echoed into the logs
     )
 
     models_dir: Path = Field(default=Path("models"), description="folder of model folders")

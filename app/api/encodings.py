@@ -9,22 +9,32 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from app.api.schemas import ExplainParameters, ExplainRequest, Instance
-from app.errors import InvalidImage, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from app.errors import (
+    ClientClosedRequest,
+    ExplainError,
+    InvalidImage,
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from app.explain import TextInput
+from app.preprocess.text import word_count
 from app.settings import Settings
 
 RAW_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
-MAX_FORM_FIELDS = 16
-MAX_FORM_FIELD_BYTES = 64 * 1024
+SMALL_INT = re.compile(r"-?[0-9]{1,18}")  # ASCII digits that int() takes and int64 holds
 
 
 @dataclass
@@ -57,11 +67,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body has {declared} bytes; the limit is {limit}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientClosedRequest("the client left before the body was complete") from None
     body = b"".join(chunks)
     request._body = body  # Starlette re-reads a consumed stream from here (form parsing).
     return body
@@ -78,6 +91,7 @@ def parse_json(body: bytes, settings: Settings) -> ParsedExplain:
         add_instance(result, index, instance)
     if result.images and result.texts:
         raise InvalidInput("a request holds either images or texts, not both")
+    check_token_counts(result.texts, settings.max_tokens)
     return result
 
 
@@ -92,9 +106,7 @@ def add_instance(result: ParsedExplain, index: int, instance: Instance) -> None:
 
 
 async def parse_multipart(request: Request, settings: Settings) -> ParsedExplain:
-    form = await request.form(
-        max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_FIELD_BYTES
-    )
+    form = await read_form(request, settings)
     try:
         upload = form.get("image")
         fields = {key: value for key, value in form.items() if key not in ("image", "text")}
@@ -105,10 +117,37 @@ async def parse_multipart(request: Request, settings: Settings) -> ParsedExplain
         if isinstance(upload, UploadFile):
             return ParsedExplain(parameters, images=[await upload.read()])
         if isinstance(text, str):
+            check_token_counts([TextInput(text=text)], settings.max_tokens)
             return ParsedExplain(parameters, texts=[TextInput(text=text)])
         raise InvalidInput("a multipart request needs a file field `image` or a field `text`")
     finally:
         await form.close()
+
+
+async def read_form(request: Request, settings: Settings) -> FormData:
+    """The form: one file, `max_form_fields` other fields of `max_form_field_bytes` each."""
+    try:
+        return await request.form(
+            max_files=1,
+            max_fields=settings.max_form_fields,
+            max_part_size=settings.max_form_field_bytes,
+        )
+    except HTTPException as exc:  # Starlette reports every multipart problem as a bare 400
+        raise form_error(str(exc.detail), settings) from None
+
+
+def form_error(message: str, settings: Settings) -> ExplainError:
+    if message.startswith(("Part exceeded", "Field exceeded")):
+        limit = settings.max_form_field_bytes
+        return PayloadTooLarge(f"a form field is larger than {limit} bytes ({message})")
+    if message.startswith(("Too many files", "Too many fields")):
+        return InvalidInput(
+            f"{message} A form holds one file, `image`, and at most "
+            f"{settings.max_form_fields} other fields"
+        )
+    return InvalidInput(
+        f"the multipart body is malformed: {message}", status=400, title="Invalid form"
+    )
 
 
 def parameters_from_strings(values: Mapping[str, str]) -> ExplainParameters:
@@ -139,9 +178,23 @@ def parse_int_list(text: str) -> list[int] | None:
 def int_or_text(text: str) -> int | str | None:
     if text in ("", "null"):
         return None
-    return int(text) if text.lstrip("-").isdigit() else text
+    return int(text) if SMALL_INT.fullmatch(text) else text
 
 
 def check_instance_count(count: int, settings: Settings) -> None:
     if count > settings.max_instances:
         raise InvalidInput(f"{count} instances; at most {settings.max_instances} per request")
+
+
+def check_token_counts(texts: list[TextInput], max_tokens: int) -> None:
+    """At most `max_tokens` tokens per instance, checked before any tokenizing: a text
+    is counted in words, which no tokenizer gives fewer tokens than."""
+    for index, item in enumerate(texts):
+        if item.text is not None:
+            count = word_count(item.text, stop_at=max_tokens + 1)
+        else:
+            count = max(len(item.tokens or ()), len(item.doc or ()))
+        if count > max_tokens:
+            raise InvalidInput(
+                f"instances[{index}] has more than {max_tokens} tokens, the limit per instance"
+            )

@@ -52,10 +52,14 @@ def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
     undecodable, truncated or too large images.
     """
     # Pillow's bomb check runs inside Image.open, before our limits can, and only
-    # warns below 2x its MAX_IMAGE_PIXELS: make that warning an error. On Python
-    # 3.11 the filter is process-wide, so a concurrent request can race it; the
-    # worst case is a logged warning, then our own limit check refuses the image.
-    with warnings.catch_warnings(action="error", category=Image.DecompressionBombWarning):
+    # warns below 2x its MAX_IMAGE_PIXELS: make that warning an error. Its other
+    # warnings note malformed metadata (corrupt EXIF): the image decodes or is
+    # refused either way, so they are noise. On Python 3.11 the filters are
+    # process-wide, so a concurrent request can race them; the worst case is a
+    # logged warning, then our own limit check refuses the image.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with _open_header(data) as image:
                 _check_limits(image.size, limits)

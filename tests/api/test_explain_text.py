@@ -90,7 +90,8 @@ def test_relu_off_and_counterfactual(client):
 
 
 def test_multipart_text_field(client):
-    response = client.post(URL, data={"text": "sahom goal vasho", "targets": "0"})
+    fields = {"text": (None, "sahom goal vasho"), "targets": (None, "0")}
+    response = client.post(URL, files=fields)  # multipart/form-data without a file
     assert response.status_code == 200, response.text
     assert response.json()["explanations"][0]["tokens"] == ["sahom", "goal", "vasho"]
 

@@ -58,7 +58,8 @@ CASES = {
         422,
     ),
     "doc without tokens": ("post", SHAPES, {"json": json_body(instances=[{"doc": [1]}])}, 422),
-    "multipart without image": ("post", SHAPES, {"data": {"targets": "1"}}, 422),
+    "multipart without image": ("post", SHAPES, {"files": {"targets": (None, "1")}}, 422),
+    "url-encoded form": ("post", SHAPES, {"data": {"targets": "1"}}, 415),
     "bad form targets": (
         "post",
         SHAPES,

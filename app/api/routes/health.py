@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from app.api.deps import RegistryDep
 from app.api.schemas import LiveResponse, ModelReadyResponse, ReadyResponse
-from app.errors import ModelNotReady
+from app.errors import ModelNotReady, ShuttingDown
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +21,9 @@ def live() -> LiveResponse:
     summary="Every model is loaded and warmed (503 until then)",
     responses={503: {"description": "not ready"}},
 )
-def ready(registry: RegistryDep) -> ReadyResponse:
+def ready(registry: RegistryDep, request: Request) -> ReadyResponse:
+    if request.app.state.lifecycle.draining:  # after SIGTERM: stop sending us traffic
+        raise ShuttingDown("the service is draining before it stops")
     if not registry.ready:
         raise ModelNotReady("the service is still loading or warming its models")
     return ReadyResponse(ready=True)

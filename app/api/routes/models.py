@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import ModelDep, RegistryDep
+from app.api.openapi_docs import problem_response
 from app.api.schemas import LayerInfo, ModelDetailResponse, ModelListResponse, ModelSummary
 
 router = APIRouter(tags=["models"])
@@ -19,7 +20,14 @@ def list_models(registry: RegistryDep) -> ModelListResponse:
     return ModelListResponse(models=models)
 
 
-@router.get("/v1/models/{model_id}", summary="A model's card, inputs, labels and layers")
+@router.get(
+    "/v1/models/{model_id}",
+    summary="A model's card, inputs, labels and layers",
+    responses={
+        404: problem_response("Model not found", "model 'nope' is not in the registry", 404),
+        503: problem_response("Model not ready", "model shapes is still loading", 503),
+    },
+)
 def get_model(served: ModelDep) -> ModelDetailResponse:
     gradcam = served.default_gradcam()
     return ModelDetailResponse(

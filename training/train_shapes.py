@@ -1,0 +1,194 @@
+"""Train the `shapes` demo image model: `python -m training.train_shapes`.
+
+Writes models/shapes/{model.keras, labels.txt, model.toml}.
+"""
+
+import argparse
+import hashlib
+import json
+import time
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from training.shapes_data import IMAGE_SIZE, LABELS, make_shapes, make_two_objects
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "shapes"
+TARGET_LAYER = "last_conv"
+SEED = 2024
+N_SINGLE = 24_000
+N_TWO = 8_000
+EPOCHS = 3
+BATCH_SIZE = 128
+LEARNING_RATE = 2e-3
+
+CARD_TEMPLATE = """\
+id = "shapes"
+version = "1"
+task = "image"
+model_file = "model.keras"
+labels_file = "labels.txt"
+default_layer = "{layer}"
+score = "logit"
+
+[sha256]
+"model.keras" = "{model_sha}"
+
+[image]
+size = [{size}, {size}]
+resize = "bilinear"
+color_mode = "rgb"
+scaling = "unit"
+"""
+
+
+def conv(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
+    return keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(x)
+
+
+def normalised_conv(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
+    """Conv -> BatchNorm -> ReLU: BatchNorm shortens the initial loss plateau."""
+    x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=name)(x)
+
+
+def build_model() -> keras.Model:
+    """Six 3x3 convs at three resolutions (64, 32, 16), `last_conv` at 16x16, GAP, Dense.
+
+    Global average pooling straight after `last_conv` makes its logit gradient the
+    same at every position, so Grad-CAM with score "logit" is exactly CAM: the map is
+    each cell's own evidence for the class.
+    """
+    pixels = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, 3), name="pixels")
+    # No BatchNorm at 64x64: on CPU it would double the cost of a training step.
+    x = conv(pixels, 16, "conv1")
+    x = keras.layers.MaxPooling2D(name="pool1")(x)
+    x = normalised_conv(x, 32, "conv2")
+    x = normalised_conv(x, 32, "conv3")
+    x = keras.layers.MaxPooling2D(name="pool2")(x)
+    x = normalised_conv(x, 64, "conv4")
+    x = normalised_conv(x, 64, "conv5")
+    x = conv(x, 64, TARGET_LAYER)
+    pooled = keras.layers.GlobalAveragePooling2D(name="average_evidence")(x)
+    scores = keras.layers.Dense(len(LABELS), activation="softmax", name="class_scores")(pooled)
+    return keras.Model(pixels, scores, name="shapes")
+
+
+def training_set(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-shape images with one-hot targets plus two-shape images with 0.5/0.5 targets.
+
+    The two-shape images teach the map what the pointing game asks of it: each class's
+    evidence sits on its own shape, not on the other one.
+    """
+    images, labels, _ = make_shapes(N_SINGLE, seed)
+    pairs, pair_labels, _ = make_two_objects(N_TWO, seed + 1)
+    targets = np.zeros((N_SINGLE + N_TWO, len(LABELS)), dtype=np.float32)
+    targets[np.arange(N_SINGLE), labels] = 1
+    for slot in range(2):
+        targets[N_SINGLE + np.arange(N_TWO), pair_labels[:, slot]] = 0.5
+    return np.concatenate([images, pairs]), targets
+
+
+def batches(images: np.ndarray, targets: np.ndarray, seed: int) -> tf.data.Dataset:
+    """Shuffled batches of `images / 255`; the uint8 arrays are scaled per batch to save memory."""
+    return (
+        tf.data.Dataset.from_tensor_slices((images, targets))
+        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        .batch(BATCH_SIZE)
+        .map(lambda x, y: (tf.cast(x, tf.float32) / 255, y))
+        .prefetch(2)
+    )
+
+
+def optimizer(steps: int) -> keras.optimizers.Optimizer:
+    """Adam with a short linear warm-up, then cosine decay to zero over `steps`."""
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, steps, warmup_target=LEARNING_RATE, warmup_steps=steps // 20
+    )
+    return keras.optimizers.Adam(schedule)
+
+
+def train(seed: int) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    # Costs nothing measurable here and makes a retrain reproduce the file byte for byte.
+    tf.config.experimental.enable_op_determinism()
+    images, targets = training_set(seed)
+    steps = EPOCHS * -(-len(images) // BATCH_SIZE)
+    model = build_model()
+    model.compile(optimizer(steps), loss="categorical_crossentropy", metrics=["accuracy"])
+    # shuffle=False: the dataset reshuffles itself each epoch (seeded).
+    model.fit(batches(images, targets, seed), epochs=EPOCHS, shuffle=False, verbose=2)
+    return model
+
+
+def save_model(model: keras.Model, path: Path) -> None:
+    """Save the weights in a fresh, uncompiled copy: the service loads with
+    compile=False, and `clone_model` would carry the optimizer state (3x the bytes)."""
+    served = build_model()
+    served.set_weights(model.get_weights())
+    served.save(path)
+    make_reproducible(path)
+
+
+def make_reproducible(path: Path) -> None:
+    """Rewrite the .keras zip without what changes from one save to the next (save
+    date, zip timestamps, Python object ids), so a retrain with the same seed
+    reproduces the file and its sha256 byte for byte."""
+    with zipfile.ZipFile(path) as archive:
+        entries = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in entries:
+            if info.filename == "metadata.json":
+                metadata = json.loads(data)
+                metadata.pop("date_saved", None)
+                data = json.dumps(metadata).encode()
+            if info.filename == "config.json":
+                data = json.dumps(renumber_shared_objects(json.loads(data))).encode()
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = info.compress_type
+            archive.writestr(fixed, data)
+
+
+def renumber_shared_objects(config: object, numbers: dict | None = None) -> object:
+    """Replace each `shared_object_id` (an `id()` of the process that saved) by its
+    order of first appearance; equal ids stay equal, so sharing survives loading."""
+    numbers = {} if numbers is None else numbers
+    if isinstance(config, list):
+        return [renumber_shared_objects(item, numbers) for item in config]
+    if not isinstance(config, dict):
+        return config
+    renumbered = {key: renumber_shared_objects(value, numbers) for key, value in config.items()}
+    if "shared_object_id" in config:
+        renumbered["shared_object_id"] = numbers.setdefault(
+            config["shared_object_id"], len(numbers) + 1
+        )
+    return renumbered
+
+
+def write_card(model_dir: Path) -> None:
+    model_sha = hashlib.sha256((model_dir / "model.keras").read_bytes()).hexdigest()
+    card = CARD_TEMPLATE.format(layer=TARGET_LAYER, model_sha=model_sha, size=IMAGE_SIZE)
+    (model_dir / "model.toml").write_text(card)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument("--seed", type=int, default=SEED)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    model = train(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_model(model, args.out / "model.keras")
+    (args.out / "labels.txt").write_text("\n".join(LABELS) + "\n")
+    write_card(args.out)
+    minutes, seconds = divmod(time.perf_counter() - started, 60)
+    print(f"trained {EPOCHS} epochs in {int(minutes)} min {seconds:.0f} s -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
