@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = Field(
         default=0.0, ge=0.0, le=1000.0, description="hold a small batch this long for more"
     )
-    max_queue: int = Field(default=16, ge=1, description="requests waiting per model before 503")
+    max_queue: int = Field(
+        default=16, ge=1, description="requests in progress per model before a 503"
+    )
     request_timeout: float = Field(default=30.0, gt=0.0, description="seconds before a 504")
 
     # Overlay defaults (a request may override them).

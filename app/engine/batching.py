@@ -1,11 +1,13 @@
 """Dynamic batching: concurrent requests for one compiled Grad-CAM run as one call.
 
-Requests wait in a bounded per-model queue. One worker per model takes the oldest
-request plus every queued request with the same (layer, relu, counterfactual, score),
-up to `max_batch` maps, and runs them in one call of the compiled function on the
-model's own thread. While a batch computes, new requests gather for the next one;
-`max_wait` optionally holds a small batch a little longer. A full queue refuses at
-once (503 + Retry-After); a request past its deadline gets 504 and leaves the queue.
+A request is admitted per model before its image or text is decoded: at most `max_queue`
+requests are in progress (decoding, waiting or computing); one more is refused at
+once (503 + Retry-After), so overload costs a refusal, not a decode. One worker per
+model takes the oldest waiting request plus every waiting request with the same
+(layer, relu, counterfactual, score), up to `max_batch` maps, and runs them in one call
+of the compiled function on the model's own thread. While a batch computes, new
+requests gather for the next one; `max_wait` optionally holds a small batch a little
+longer. A request past its deadline gets 504 and leaves the queue.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -72,10 +74,25 @@ class Batcher:
         self._arrived = asyncio.Event()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"gradcam-{model_id}")
         self._worker: asyncio.Task[None] | None = None
+        self._admitted = 0  # requests holding a place (only touched on the event loop)
 
     @property
     def depth(self) -> int:
         return len(self._queue)
+
+    @contextlib.contextmanager
+    def admit(self) -> Iterator[None]:
+        """Hold one of the model's `max_queue` places for a whole request, or refuse now."""
+        if self._admitted >= self.max_queue:
+            raise Overloaded(
+                f"model {self.model_id} has {self._admitted} requests in progress; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        self._admitted += 1
+        try:
+            yield
+        finally:
+            self._admitted -= 1
 
     async def explain(
         self,
@@ -90,11 +107,6 @@ class Batcher:
         # Checked now, so a bad request never fails the batch it would have joined.
         expand_targets(len(inputs), targets, gradcam.n_classes, gradcam.name)
         gradcam.check_score(options.score)
-        if len(self._queue) >= self.max_queue:
-            raise Overloaded(
-                f"model {self.model_id} has {len(self._queue)} requests waiting; retry shortly",
-                headers={"Retry-After": "1"},
-            )
         job = Job(
             gradcam,
             options,

@@ -53,7 +53,7 @@ class GradCam:
     def __init__(
         self,
         model: keras.Model,
-        layer: LayerSpec = None,
+        layer: LayerSpec | LayerRef = None,
         *,
         name: str | None = None,
         device: str | None = None,
@@ -61,7 +61,7 @@ class GradCam:
         self.model = model
         self.name = name or model.name
         self.device = device
-        self.layer: LayerRef = resolve_layer(model, layer)
+        self.layer = layer if isinstance(layer, LayerRef) else resolve_layer(model, layer)
         self.n_classes = int(first_output(model.outputs).shape[-1])
         self._logit_fn: LogitFn | None = logit_function(output_layer(model))
         model_input = model.inputs[0]

@@ -6,6 +6,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import keras
 import numpy as np
@@ -31,6 +32,7 @@ class ServedModel:
     ready: bool = False
     load_seconds: float = 0.0  # loading plus warming, for the metrics
     _cams: OrderedDict[tuple[str, ...], GradCam] = field(default_factory=OrderedDict)
+    _layers: dict[tuple[type, LayerSpec], LayerRef] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -48,6 +50,7 @@ class ServedModel:
     def label(self, index: int) -> str | None:
         return self.labels[index] if 0 <= index < len(self.labels) else None
 
+    @cached_property
     def candidate_layers(self) -> list[LayerRef]:
         return candidate_layers(self.model)
 
@@ -57,15 +60,26 @@ class ServedModel:
     def gradcam(self, layer: LayerSpec) -> GradCam:
         """The compiled Grad-CAM for `layer` (None: the card's default, else automatic)."""
         spec = self.card.default_layer if layer is None else layer
-        ref = resolve_layer(self.model, spec)
+        ref = self._resolve(spec)
         with self._lock:
             cam = self._cams.pop(ref.path, None)
             if cam is None:
-                cam = GradCam(self.model, ref.name, name=self.id, device=self.device)
+                cam = GradCam(self.model, ref, name=self.id, device=self.device)
             self._cams[ref.path] = cam  # most recently used last
             while len(self._cams) > MAX_COMPILED_LAYERS:
                 self._cams.popitem(last=False)
             return cam
+
+    def _resolve(self, spec: LayerSpec) -> LayerRef:
+        """Resolving walks every layer (ms on large nets): done once per valid spec."""
+        key = (type(spec), spec)
+        with self._lock:
+            ref = self._layers.get(key)
+        if ref is None:
+            ref = resolve_layer(self.model, spec)  # a bad spec raises and is not kept
+            with self._lock:
+                self._layers[key] = ref
+        return ref
 
     @property
     def trace_count(self) -> int:

@@ -84,31 +84,19 @@ def test_batches_are_capped_at_max_batch(gradcam, images):
     assert sum(gradcam.calls) == 7 and max(gradcam.calls) <= 3
 
 
-def test_full_queue_refuses_at_once_with_retry_after(gradcam, images):
-    async def scenario():
-        batcher = Batcher("tiny", max_batch=1, max_queue=2)
-        gradcam.release.clear()  # the first request holds the worker
-        running = asyncio.ensure_future(
-            batcher.explain(gradcam, images[:1], None, BatchOptions(), timeout=10)
-        )
-        await asyncio.sleep(0.05)
-        queued = [
-            asyncio.ensure_future(
-                batcher.explain(gradcam, images[:1], None, BatchOptions(), timeout=10)
-            )
-            for _ in range(2)
-        ]
-        await asyncio.sleep(0.05)
-        assert batcher.depth == 2
-        with pytest.raises(Overloaded) as refused:
-            await batcher.explain(gradcam, images[:1], None, BatchOptions(), timeout=10)
-        gradcam.release.set()
-        await asyncio.gather(running, *queued)
-        await batcher.close()
-        return refused.value
-
-    error = run(scenario())
-    assert error.status == 503 and error.headers == {"Retry-After": "1"}
+def test_admission_refuses_past_max_queue_with_retry_after():
+    batcher = Batcher("tiny", max_batch=1, max_queue=2)
+    with batcher.admit(), batcher.admit():
+        with pytest.raises(Overloaded) as refused, batcher.admit():
+            pass
+        assert refused.value.status == 503
+        assert refused.value.headers == {"Retry-After": "1"}
+    with batcher.admit():  # places are given back when requests end, errors included
+        pass
+    with pytest.raises(RuntimeError), batcher.admit():
+        raise RuntimeError("request failed")
+    with batcher.admit(), batcher.admit():
+        pass
 
 
 def test_deadline_gives_504_and_frees_the_slot(gradcam, images):

@@ -34,18 +34,22 @@ async def explain(
 ) -> Response:
     """Heatmaps (and overlays) for each instance and target, as JSON or as an image."""
     served = registry.get(model_id)
+    batcher = batchers[served.id]
     parsed = await parse_explain(request, settings)
-    image_format = wanted_image_format(request.headers.get("accept", ""))
-    work = explain_request(
-        served,
-        ExplainInputs(parsed.images, parsed.texts),
-        explain_options(parsed.parameters, settings, image_format),
-        limits=ImageLimits(settings.max_image_pixels, settings.max_image_side),
-        batcher=batchers[served.id],
-        timeout=settings.request_timeout,
-        metrics=request.app.state.metrics,
-    )
-    result = await cancel_on_disconnect(request, work)
+    # Admitted once the body is in (a slow upload holds no place), refused before the
+    # costly decode when the model is saturated.
+    with batcher.admit():
+        image_format = wanted_image_format(request.headers.get("accept", ""))
+        work = explain_request(
+            served,
+            ExplainInputs(parsed.images, parsed.texts),
+            explain_options(parsed.parameters, settings, image_format),
+            limits=ImageLimits(settings.max_image_pixels, settings.max_image_side),
+            batcher=batcher,
+            timeout=settings.request_timeout,
+            metrics=request.app.state.metrics,
+        )
+        result = await cancel_on_disconnect(request, work)
     return explain_response(result, image_format)
 
 

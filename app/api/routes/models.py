@@ -44,7 +44,7 @@ def get_model(served: ModelDep) -> ModelDetailResponse:
         device=served.device,
         candidate_layers=[
             LayerInfo(name=ref.name, index=ref.index, output_shape=list(ref.output_shape))
-            for ref in served.candidate_layers()
+            for ref in served.candidate_layers
         ],
         card=served.card.model_dump(mode="json", exclude_none=True),
     )
