@@ -36,6 +36,7 @@ class ExplainOptions:
     pad_value: int | str | None = None  # None: the model's pad id
     padding: str | None = None  # None: the model's padding side
     interpolation_kind: str = "linear"
+    max_tokens: int = 4096  # per instance, after tokenizing (char models make many)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,10 @@ def prepare_texts(
     spec = served.text_spec
     assert spec is not None
     padding = options.padding or spec.padding
-    sequences = [pad_sequence(*tokens_and_ids(item, served), spec, padding) for item in inputs]
+    sequences = [
+        pad_sequence(*tokens_and_ids(item, served, options.max_tokens), spec, padding)
+        for item in inputs
+    ]
     if len({len(ids) for _, ids in sequences}) > 1:
         raise InvalidInput("instances of a variable-length model must have the same length")
     ids = np.array([ids for _, ids in sequences], dtype=served.model.inputs[0].dtype)
@@ -199,11 +203,15 @@ def require_task(served: ServedModel, task: str) -> None:
         )
 
 
-def tokens_and_ids(item: TextInput, served: ServedModel) -> tuple[list[str], list[int]]:
+def tokens_and_ids(
+    item: TextInput, served: ServedModel, max_tokens: int
+) -> tuple[list[str], list[int]]:
     spec = served.text_spec
     assert spec is not None
     if item.text is not None:
         tokens = tokenize(item.text, spec)
+        if len(tokens) > max_tokens:
+            raise InvalidInput(f"the text has {len(tokens)} tokens; the limit is {max_tokens}")
         return tokens, token_ids(tokens, spec)
     tokens = list(item.tokens or [])
     if item.doc is None:

@@ -79,3 +79,13 @@ def test_pre_and_post_padding_give_the_same_token_maps(served):
     ]
     maps = [r.explanations[0].targets[0].heatmap for r in results]
     np.testing.assert_allclose(maps[0], maps[1], atol=1e-6)
+
+
+def test_token_cap_holds_after_tokenizing(served):
+    from dataclasses import replace
+
+    from app.errors import InvalidInput
+
+    char_model = replace(served, text_spec=replace(served.text_spec, tokenizer="char"))
+    with pytest.raises(InvalidInput, match="the text has 11 tokens; the limit is 10"):
+        explain_texts(char_model, [TextInput(text="sahom goals")], ExplainOptions(max_tokens=10))

@@ -4,16 +4,14 @@ Writes models/keywords/{model.keras, vocab.txt, keywords.json, labels.txt, model
 """
 
 import argparse
-import hashlib
-import json
 import time
-import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from training.keras_files import file_sha256, save_for_serving
 from training.keywords_data import (
     LABELS,
     OOV_ID,
@@ -113,39 +111,14 @@ def train(vocab: list[str], keywords: dict[str, list[str]], seed: int) -> keras.
     return model
 
 
-def save_model(model: keras.Model, path: Path) -> None:
-    """Save an uncompiled copy: the service loads with compile=False, so optimizer
-    state would only bloat the file."""
-    served = keras.models.clone_model(model)
-    served.set_weights(model.get_weights())
-    served.save(path)
-    strip_save_time(path)
-
-
-def strip_save_time(path: Path) -> None:
-    """Drop the save timestamps from the .keras zip so a retrain with the same seed
-    reproduces the committed file (and its sha256) byte for byte."""
-    with zipfile.ZipFile(path) as archive:
-        entries = [(info, archive.read(info)) for info in archive.infolist()]
-    with zipfile.ZipFile(path, "w") as archive:
-        for info, data in entries:
-            if info.filename == "metadata.json":
-                metadata = json.loads(data)
-                metadata.pop("date_saved", None)
-                data = json.dumps(metadata).encode()
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = info.compress_type
-            archive.writestr(fixed, data)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def save_model(model: keras.Model, path: Path, vocab_size: int) -> None:
+    save_for_serving(model, build_model(vocab_size), path)
 
 
 def write_card(model_dir: Path) -> None:
     card = CARD_TEMPLATE.format(
-        model_sha=sha256(model_dir / "model.keras"),
-        vocab_sha=sha256(model_dir / "vocab.txt"),
+        model_sha=file_sha256(model_dir / "model.keras"),
+        vocab_sha=file_sha256(model_dir / "vocab.txt"),
         sequence_length=SEQUENCE_LENGTH,
         pad_id=PAD_ID,
         pad_token=PAD_TOKEN,
@@ -163,7 +136,7 @@ def main() -> None:
     vocab, keywords = build_vocabulary()
     model = train(vocab, keywords, args.seed)
     save_vocabulary(args.out, vocab, keywords)
-    save_model(model, args.out / "model.keras")
+    save_model(model, args.out / "model.keras", len(vocab))
     write_card(args.out)
     print(f"wrote {args.out} in {time.perf_counter() - started:.1f} s")
 

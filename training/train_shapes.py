@@ -4,16 +4,14 @@ Writes models/shapes/{model.keras, labels.txt, model.toml}.
 """
 
 import argparse
-import hashlib
-import json
 import time
-import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from training.keras_files import file_sha256, save_for_serving
 from training.shapes_data import IMAGE_SIZE, LABELS, make_shapes, make_two_objects
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "shapes"
@@ -126,51 +124,11 @@ def train(seed: int) -> keras.Model:
 
 
 def save_model(model: keras.Model, path: Path) -> None:
-    """Save the weights in a fresh, uncompiled copy: the service loads with
-    compile=False, and `clone_model` would carry the optimizer state (3x the bytes)."""
-    served = build_model()
-    served.set_weights(model.get_weights())
-    served.save(path)
-    make_reproducible(path)
-
-
-def make_reproducible(path: Path) -> None:
-    """Rewrite the .keras zip without what changes from one save to the next (save
-    date, zip timestamps, Python object ids), so a retrain with the same seed
-    reproduces the file and its sha256 byte for byte."""
-    with zipfile.ZipFile(path) as archive:
-        entries = [(info, archive.read(info)) for info in archive.infolist()]
-    with zipfile.ZipFile(path, "w") as archive:
-        for info, data in entries:
-            if info.filename == "metadata.json":
-                metadata = json.loads(data)
-                metadata.pop("date_saved", None)
-                data = json.dumps(metadata).encode()
-            if info.filename == "config.json":
-                data = json.dumps(renumber_shared_objects(json.loads(data))).encode()
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = info.compress_type
-            archive.writestr(fixed, data)
-
-
-def renumber_shared_objects(config: object, numbers: dict | None = None) -> object:
-    """Replace each `shared_object_id` (an `id()` of the process that saved) by its
-    order of first appearance; equal ids stay equal, so sharing survives loading."""
-    numbers = {} if numbers is None else numbers
-    if isinstance(config, list):
-        return [renumber_shared_objects(item, numbers) for item in config]
-    if not isinstance(config, dict):
-        return config
-    renumbered = {key: renumber_shared_objects(value, numbers) for key, value in config.items()}
-    if "shared_object_id" in config:
-        renumbered["shared_object_id"] = numbers.setdefault(
-            config["shared_object_id"], len(numbers) + 1
-        )
-    return renumbered
+    save_for_serving(model, build_model(), path)
 
 
 def write_card(model_dir: Path) -> None:
-    model_sha = hashlib.sha256((model_dir / "model.keras").read_bytes()).hexdigest()
+    model_sha = file_sha256(model_dir / "model.keras")
     card = CARD_TEMPLATE.format(layer=TARGET_LAYER, model_sha=model_sha, size=IMAGE_SIZE)
     (model_dir / "model.toml").write_text(card)
 

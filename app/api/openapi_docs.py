@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.api.problems import PROBLEM_BASE
 from app.api.schemas import ExplainParameters, ExplainRequest
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -27,7 +28,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 def problem_response(description: str, detail: str, status: int) -> dict[str, Any]:
     example = {
-        "type": "https://gradcam-server.dev/problems/invalid-input",
+        "type": PROBLEM_BASE + description.lower().replace(" ", "-"),
         "title": description,
         "status": status,
         "detail": detail,

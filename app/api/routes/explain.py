@@ -63,4 +63,5 @@ def explain_options(
         alpha_limit=settings.alpha_limit if params.alpha_limit is None else params.alpha_limit,
         overlay_format=image_format or params.overlay_format,
         overlay_max_side=settings.overlay_max_side,
+        max_tokens=settings.max_tokens,
     )
