@@ -1,0 +1,56 @@
+"""Every library app/ imports is a declared runtime dependency (a fresh `pip install .`
+must be enough to serve), and the README and CI run the same test command."""
+
+import ast
+import re
+import sys
+import tomllib
+from importlib.metadata import packages_distributions, requires
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OPTIONAL = {"app/serve_ray.py": {"ray"}}  # the `ray` extra
+
+
+def declared_runtime() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {
+        re.split(r"[\[<>=!~ ;]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]
+    }
+    # What a declared package itself requires is installed with it (fastapi -> starlette).
+    for name in list(names):
+        for requirement in requires(name) or []:
+            if "extra ==" not in requirement:
+                names.add(re.split(r"[\[<>=!~ ;(]", requirement, maxsplit=1)[0].lower())
+    return {name.replace("_", "-") for name in names}
+
+
+def imported_top_level(path: Path) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module.split(".")[0])
+    return modules - set(sys.stdlib_module_names) - {"app", "__future__"}
+
+
+def test_app_imports_only_declared_runtime_dependencies():
+    declared = declared_runtime()
+    distributions = packages_distributions()
+    missing = []
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        relative = str(path.relative_to(ROOT))
+        for module in imported_top_level(path) - OPTIONAL.get(relative, set()):
+            dists = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
+            if not dists & declared:
+                missing.append(f"{relative}: {module} ({', '.join(sorted(dists))})")
+    assert not missing, "not in [project.dependencies]: " + "; ".join(missing)
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    command = "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/pytest"
+    assert command in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert command.replace(" -e", " -q -e") in ci or command in ci
