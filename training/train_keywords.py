@@ -35,6 +35,7 @@ CARD_TEMPLATE = """\
 id = "keywords"
 version = "1"
 task = "text"
+description = "Embedding, Conv1D(k=1) and max pooling trained here on generated texts with one sports, finance, weather or music keyword."
 model_file = "model.keras"
 labels_file = "labels.txt"
 score = "logit"

@@ -27,6 +27,7 @@ CARD_TEMPLATE = """\
 id = "shapes"
 version = "1"
 task = "image"
+description = "A small CNN trained here on generated 64x64 images of one filled circle, square, triangle or cross."
 model_file = "model.keras"
 labels_file = "labels.txt"
 default_layer = "{layer}"
