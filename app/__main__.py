@@ -5,15 +5,23 @@ from __future__ import annotations
 import sys
 
 import uvicorn
+from pydantic import ValidationError
 from uvicorn.config import STARTUP_FAILURE
 
 from app.main import create_app
 from app.settings import Settings
 from app.shutdown import FINAL_CLOSE_SECONDS, DrainingServer
 
+# Exit status for settings that do not validate (like a command-line usage error).
+BAD_SETTINGS = 2
+
 
 def main() -> None:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(settings_problem(exc), file=sys.stderr)
+        sys.exit(BAD_SETTINGS)
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -26,6 +34,15 @@ def main() -> None:
     server.run()
     if not server.started:  # the lifespan failed: a model could not be loaded
         sys.exit(STARTUP_FAILURE)
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """One line per invalid setting, named as the environment variable that sets it."""
+    lines = [
+        f"  GRADCAM_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+        for error in exc.errors()
+    ]
+    return "gradcam-server cannot start, invalid settings:\n" + "\n".join(lines)
 
 
 if __name__ == "__main__":
