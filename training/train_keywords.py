@@ -35,7 +35,7 @@ CARD_TEMPLATE = """\
 id = "keywords"
 version = "1"
 task = "text"
-description = "Embedding, Conv1D(k=1) and max pooling trained here on generated texts with one sports, finance, weather or music keyword."
+description = "Embedding, Conv1D(k=1), max pooling; trained here on generated texts."
 model_file = "model.keras"
 labels_file = "labels.txt"
 score = "logit"
