@@ -85,7 +85,6 @@ class ExplainResult:
     layer: str
     predictions: list[list[float]]
     explanations: list[ExplanationResult]
-    media_type: str = ""  # of the overlay bytes
 
 
 @dataclass
@@ -245,7 +244,6 @@ def new_result(
         layer=layer,
         predictions=cams.predictions.tolist(),
         explanations=[],
-        media_type=f"image/{options.overlay_format}",
     )
 
 

@@ -47,13 +47,12 @@ class ParsedExplain:
 async def parse_explain(request: Request, settings: Settings) -> ParsedExplain:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "application/json":
-        body = await read_body(request, settings.max_json_bytes)
-        return parse_json(body, settings)
+        return parse_json(await read_body(request), settings)
     if media_type == "multipart/form-data":
-        await read_body(request, settings.max_image_bytes)
+        await read_body(request)
         return await parse_multipart(request, settings)
     if media_type in RAW_IMAGE_TYPES:
-        body = await read_body(request, settings.max_image_bytes)
+        body = await read_body(request)
         return ParsedExplain(parameters_from_strings(request.query_params), images=[body])
     accepted = ", ".join(("application/json", "multipart/form-data", *RAW_IMAGE_TYPES))
     raise UnsupportedMediaType(
@@ -61,17 +60,11 @@ async def parse_explain(request: Request, settings: Settings) -> ParsedExplain:
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refused with 413 as soon as it passes `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body has {declared} bytes; the limit is {limit}")
-    chunks, size = [], 0
+async def read_body(request: Request) -> bytes:
+    """The whole body; BodyLimitMiddleware has already capped it (413) as it arrived."""
+    chunks = []
     try:
         async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
             chunks.append(chunk)
     except ClientDisconnect:
         raise ClientClosedRequest("the client left before the body was complete") from None
