@@ -19,9 +19,8 @@ from app.api.openapi_docs import add_request_schemas
 from app.api.problems import install_problem_handlers
 from app.api.routes import explain, health, models
 from app.api.security import ApiKeyMiddleware, document_api_keys, load_api_keys
-from app.engine.devices import configure_devices
 from app.metrics import Metrics
-from app.pipeline import build_batchers, watch_models
+from app.pipeline import build_batchers, configure_engine, watch_models
 from app.registry.registry import Registry, load_registry
 from app.settings import Settings
 from app.shutdown import DrainMiddleware, Lifecycle
@@ -38,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_devices()
+        configure_engine(settings)
         registry = await run_in_threadpool(
             load_registry, settings.models_dir, device=settings.device
         )

@@ -35,6 +35,18 @@ class Settings(BaseSettings):
         description="TensorFlow device for the engine, e.g. /CPU:0; default: GPU when present",
     )
     warm_up: bool = True
+    intra_op_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="TensorFlow threads per op; default on CPU: cores / 2, on GPU: TensorFlow's",
+    )
+    engine_workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="compiled calls in flight per model; default 2 on CPU, 1 on GPU",
+    )
 
     # Batching and overload (per model).
     max_batch_size: int | None = Field(

@@ -2,11 +2,11 @@
 
 A request is admitted per model before its image or text is decoded: at most `max_queue`
 requests are in progress (decoding, waiting or computing); one more is refused at
-once (503 + Retry-After), so overload costs a refusal, not a decode. One worker per
-model takes the oldest waiting request plus every waiting request with the same
-(layer, relu, counterfactual, score), up to `max_batch` maps, and runs them in one call
-of the compiled function on the model's own thread. While a batch computes, new
-requests gather for the next one; `max_wait` optionally holds a small batch a little
+once (503 + Retry-After), so overload costs a refusal, not a decode. Each of the
+model's `workers` takes the oldest waiting request plus every waiting request with the
+same (layer, relu, counterfactual, score), up to `max_batch` maps, and runs them in one
+call of the compiled function on a thread of the model's own. While batches compute,
+new requests gather for the next one; `max_wait` optionally holds a small batch a little
 longer. A request past its deadline gets 504 and leaves the queue.
 """
 
@@ -39,9 +39,10 @@ class BatchOptions:
 class Job:
     gradcam: GradCam
     options: BatchOptions
-    inputs: np.ndarray
+    # Out of the repr: printing a batch of images (or a future holding maps) costs ms.
+    inputs: np.ndarray = field(repr=False)
     targets: list[int] | None
-    future: asyncio.Future[CamBatch]
+    future: asyncio.Future[CamBatch] = field(repr=False)
     enqueued: float = field(default_factory=time.perf_counter)
 
     @property
@@ -63,17 +64,19 @@ class Batcher:
         max_batch: int,
         max_queue: int,
         max_wait: float = 0.0,
+        workers: int = 1,
         metrics: Metrics | None = None,
     ) -> None:
         self.model_id = model_id
         self.max_batch = max_batch
         self.max_queue = max_queue
         self.max_wait = max_wait
+        self.workers = workers
         self.metrics = metrics
         self._queue: deque[Job] = deque()
         self._arrived = asyncio.Event()
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"gradcam-{model_id}")
-        self._worker: asyncio.Task[None] | None = None
+        self._threads = ThreadPoolExecutor(workers, thread_name_prefix=f"gradcam-{model_id}")
+        self._worker_tasks: list[asyncio.Task[None]] = []  # started with the first request
         self._admitted = 0  # requests holding a place (only touched on the event loop)
 
     @property
@@ -128,11 +131,14 @@ class Batcher:
         self._queue.append(job)
         self._report_depth()
         self._arrived.set()
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._work(), name=f"batcher-{self.model_id}")
+        self._worker_tasks = [task for task in self._worker_tasks if not task.done()]
+        while len(self._worker_tasks) < self.workers:
+            name = f"batcher-{self.model_id}-{len(self._worker_tasks)}"
+            self._worker_tasks.append(asyncio.create_task(self._work(), name=name))
 
     def _discard(self, job: Job) -> None:
-        with contextlib.suppress(ValueError):
+        # Checked first: deque.remove of a missing job would format repr(job) into its error.
+        if job in self._queue:
             self._queue.remove(job)
             self._report_depth()
 
@@ -143,13 +149,13 @@ class Batcher:
                 await self._arrived.wait()
                 continue
             await self._gather_more()
-            batch = self._take_batch()
-            await self._run(batch)
+            if self._queue:  # another worker may have taken them while this one waited
+                await self._run(self._take_batch())
 
     async def _gather_more(self) -> None:
         """Hold a small batch up to `max_wait` seconds for more requests to join it."""
         deadline = time.perf_counter() + self.max_wait
-        while self._queued_rows() < self.max_batch:
+        while self._queue and self._queued_rows() < self.max_batch:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 return
@@ -181,7 +187,7 @@ class Batcher:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
-            cams = await loop.run_in_executor(self._thread, compute_batch, live)
+            cams = await loop.run_in_executor(self._threads, compute_batch, live)
         except Exception as exc:  # an engine failure fails every request of the batch
             for job in live:
                 if not job.future.done():
@@ -208,11 +214,11 @@ class Batcher:
             self.metrics.stage_seconds.labels(self.model_id, "queue_wait").observe(wait)
 
     async def close(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        for task in self._worker_tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-        self._thread.shutdown(wait=False, cancel_futures=True)
+                await task
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 def compute_batch(jobs: list[Job]) -> CamBatch:

@@ -70,6 +70,16 @@ class ServedModel:
                 self._cams.popitem(last=False)
             return cam
 
+    def compiled(self, layer: LayerSpec) -> GradCam | None:
+        """The Grad-CAM for `layer` if it is resolved and compiled already, else None.
+
+        Never blocks for long, so the event loop may call it; `gradcam` may trace.
+        """
+        spec = self.card.default_layer if layer is None else layer
+        with self._lock:
+            ref = self._layers.get((type(spec), spec))
+            return None if ref is None else self._cams.get(ref.path)
+
     def _resolve(self, spec: LayerSpec) -> LayerRef:
         """Resolving walks every layer (ms on large nets): done once per valid spec."""
         key = (type(spec), spec)

@@ -176,3 +176,68 @@ def test_metrics_record_batches_and_stages(gradcam, images):
     assert value("gradcam_batch_size_sum", {"model": "tiny"}) == 8  # 2 requests x 2 samples x 2
     assert value("gradcam_stage_seconds_count", {"model": "tiny", "stage": "queue_wait"}) == 2
     assert value("gradcam_queue_depth", {"model": "tiny"}) == 0
+
+
+class BarrierGradCam(GradCam):
+    """A real Grad-CAM whose calls each wait for a second call to be running too."""
+
+    def __init__(self, *args, parties: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.barrier = threading.Barrier(parties, timeout=10)
+
+    def explain(self, inputs, targets=None, **options):
+        self.barrier.wait()  # BrokenBarrierError unless `parties` calls overlap
+        return super().explain(inputs, targets, **options)
+
+
+def test_workers_run_batches_in_parallel(image_model, images):
+    gradcam = BarrierGradCam(image_model, parties=2)
+
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=1, max_queue=8, workers=2)
+        jobs = [
+            batcher.explain(gradcam, images[i : i + 1], [i], BatchOptions(), timeout=20)
+            for i in range(2)
+        ]
+        results = await asyncio.gather(*jobs)
+        await batcher.close()
+        return results
+
+    results = run(scenario())
+    assert [r.targets.tolist() for r in results] == [[0], [1]]
+
+
+def test_one_worker_runs_one_batch_at_a_time(image_model, images):
+    gradcam = BarrierGradCam(image_model, parties=2)
+    gradcam.barrier = threading.Barrier(2, timeout=0.5)
+
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=1, max_queue=8, workers=1)
+        jobs = [
+            batcher.explain(gradcam, images[i : i + 1], [i], BatchOptions(), timeout=20)
+            for i in range(2)
+        ]
+        outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+        await batcher.close()
+        return outcomes
+
+    outcomes = run(scenario())
+    assert all(isinstance(o, threading.BrokenBarrierError) for o in outcomes)
+
+
+def test_leaving_the_queue_never_formats_the_images(gradcam):
+    # deque.remove of a missing item puts repr(item) in its error: with arrays in the
+    # repr that cost ms on every request (seen with py-spy).
+    class NoRepr(np.ndarray):
+        def __repr__(self):
+            raise AssertionError("the job's images were formatted")
+
+    inputs = np.zeros((1, 16, 16, 3), np.float32).view(NoRepr)
+
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=1, max_queue=8)
+        result = await batcher.explain(gradcam, inputs, [0], BatchOptions(), timeout=10)
+        await batcher.close()
+        return result
+
+    assert run(scenario()).targets.tolist() == [0]

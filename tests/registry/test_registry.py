@@ -167,3 +167,14 @@ def test_copying_a_folder_adds_a_model(tmp_path):
     root = Path(__file__).resolve().parents[2] / "models"
     shutil.copytree(root / "keywords", tmp_path / "keywords")
     assert set(load_registry(tmp_path).models) == {"keywords"}
+
+
+def test_compiled_answers_only_for_layers_already_compiled(tmp_path):
+    add_model(tmp_path, "tiny")
+    served = load_registry(tmp_path).models["tiny"]
+    default = served.gradcam(None)
+    assert served.compiled(None) is default
+    assert served.compiled("conv") is None  # never asked by name: the caller must resolve
+    assert served.gradcam("conv") is default  # the same layer, the same compiled function
+    assert served.compiled("conv") is default
+    assert served.compiled("no_such_layer") is None

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from app.errors import InvalidInput
-from app.render.encode import MEDIA_TYPES, data_url, encode_image
+from app.render.encode import MEDIA_TYPES, data_url, encode_image, png_ready
+from app.render.overlay import blend_overlay
 
 _PILLOW_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 
@@ -38,6 +39,22 @@ def test_png_is_lossless_and_keeps_alpha() -> None:
     decoded = _decode(encode_image(image))
     assert decoded.mode == "RGBA"
     np.testing.assert_array_equal(np.asarray(decoded), np.asarray(image))
+
+
+def test_png_ready_converts_other_modes_and_keeps_alpha() -> None:
+    opaque_la = Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4)).convert("LA")
+    assert png_ready(opaque_la).shape == (3, 4, 2)
+    assert png_ready(Image.new("P", (4, 3))).shape == (3, 4, 3)
+    assert png_ready(Image.new("PA", (4, 3))).shape == (3, 4, 4)
+
+
+def test_png_of_an_overlay_is_rgba_and_pixel_exact() -> None:
+    photo = Image.fromarray(np.random.default_rng(1).integers(0, 256, (48, 64, 3), np.uint8))
+    heatmap = np.random.default_rng(2).uniform(0, 1, (7, 7))
+    overlay = blend_overlay(photo, heatmap)
+    decoded = _decode(encode_image(overlay))
+    assert decoded.mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(decoded), np.asarray(overlay))
 
 
 def test_jpeg_flattens_transparency_onto_white() -> None:

@@ -3,7 +3,7 @@ import sys
 from pathlib import Path
 
 _REPO = Path(__file__).resolve().parents[2]
-_MODULES = ["colormap", "overlay", "encode", "text_spans", "html"]
+_MODULES = ["colormap", "overlay", "png", "encode", "text_spans", "html"]
 
 
 def test_render_needs_neither_tensorflow_nor_matplotlib() -> None:

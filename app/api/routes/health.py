@@ -1,4 +1,7 @@
-"""Health in the Open Inference Protocol style: live, ready, per-model ready."""
+"""Health in the Open Inference Protocol style: live, ready, per-model ready.
+
+`async def`: probes answer on the event loop, never queued behind a busy thread pool.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/v2/health/live", summary="The process is up")
-def live() -> LiveResponse:
+async def live() -> LiveResponse:
     return LiveResponse(live=True)
 
 
@@ -21,7 +24,7 @@ def live() -> LiveResponse:
     summary="Every model is loaded and warmed (503 until then)",
     responses={503: {"description": "not ready"}},
 )
-def ready(registry: RegistryDep, request: Request) -> ReadyResponse:
+async def ready(registry: RegistryDep, request: Request) -> ReadyResponse:
     if request.app.state.lifecycle.draining:  # after SIGTERM: stop sending us traffic
         raise ShuttingDown("the service is draining before it stops")
     if not registry.ready:
@@ -34,6 +37,6 @@ def ready(registry: RegistryDep, request: Request) -> ReadyResponse:
     summary="One model is loaded and warmed (503 until then, 404 if unknown)",
     responses={503: {"description": "not ready"}, 404: {"description": "unknown model"}},
 )
-def model_ready(model_id: str, registry: RegistryDep) -> ModelReadyResponse:
+async def model_ready(model_id: str, registry: RegistryDep) -> ModelReadyResponse:
     served = registry.get(model_id)
     return ModelReadyResponse(name=served.id, ready=served.ready)
