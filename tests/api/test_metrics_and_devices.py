@@ -1,13 +1,18 @@
 """GET /metrics, zero retraces after warm-up, and device placement from settings."""
 
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from app import pipeline
 from app.errors import ModelError
 from app.main import create_app
+from app.pipeline import configure_engine, default_batch_size, default_workers
 from app.settings import Settings
 from tests.api.conftest import MODELS_DIR
 
@@ -100,3 +105,37 @@ def test_unavailable_device_fails_start_up(keywords_only):
 def test_malformed_device_setting_is_refused():
     with pytest.raises(ValueError, match="device"):
         Settings(device="gpu please", _env_file=None)
+
+
+def test_engine_workers_from_settings_or_the_device(keywords_only):
+    for settings, workers in [({}, 2), ({"engine_workers": 3}, 3)]:
+        app = create_app(Settings(models_dir=keywords_only, _env_file=None, **settings))
+        with TestClient(app):
+            assert app.state.batchers["keywords"].workers == workers
+    assert (default_workers("/CPU:0"), default_workers("/GPU:0")) == (2, 1)
+    assert (default_batch_size("/CPU:0"), default_batch_size("/GPU:0")) == (8, 32)
+
+
+def test_threads_per_op_default_to_half_the_cpus_and_leave_gpus_alone(monkeypatch):
+    asked = []
+    monkeypatch.setattr(pipeline, "configure_devices", asked.append)
+    monkeypatch.setattr(pipeline, "cpu_count", lambda: 8)
+    configure_engine(Settings(device="/CPU:0", _env_file=None))
+    configure_engine(Settings(device="/CPU:0", intra_op_threads=3, _env_file=None))
+    configure_engine(Settings(device="/GPU:0", _env_file=None))
+    assert asked == [4, 3, None]
+
+
+def test_threads_per_op_reach_tensorflow_in_a_fresh_process():
+    code = (
+        "from app.pipeline import configure_engine; from app.settings import Settings; "
+        "import tensorflow as tf; "
+        "configure_engine(Settings(device='/CPU:0', intra_op_threads=1, _env_file=None)); "
+        "tf.constant(1.0) + 1; "  # TensorFlow starts with the setting
+        "print(tf.config.threading.get_intra_op_parallelism_threads())"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert result.stdout.strip().splitlines()[-1] == "1"
