@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from bench.engine_threads import run_child
+from bench.raw_client import RawClient, timed_post
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPLAIN = "/v1/models/{}:explain"
@@ -132,35 +133,44 @@ def image_request(jpeg: bytes, target: int) -> dict[str, object]:
 async def closed_loop(base: str, jpeg: bytes, clients: int, total: int) -> Run:
     run = Run()
     counter = iter(range(total))
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+    client = raw_client(base)
 
-        async def worker() -> None:
-            for i in counter:
-                await send(client, "mobilenet_v2", run, **image_request(jpeg, i % 1000))
+    async def worker() -> None:
+        for i in counter:
+            await send_image(client, jpeg, i % 1000, run)
 
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        run.seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    run.seconds = time.perf_counter() - start
+    await client.close()
     return run
 
 
 async def open_loop(base: str, jpeg: bytes, rate: float, seconds: float) -> Run:
     """Requests sent at a fixed rate whatever the answers: what a burst of users does."""
     run = Run()
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-        tasks = []
-        start = time.perf_counter()
-        for i in range(int(rate * seconds)):
-            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-            tasks.append(
-                asyncio.create_task(
-                    send(client, "mobilenet_v2", run, **image_request(jpeg, i % 1000))
-                )
-            )
-        await asyncio.gather(*tasks)
-        run.seconds = time.perf_counter() - start
+    client = raw_client(base)
+    tasks = []
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(send_image(client, jpeg, i % 1000, run)))
+    await asyncio.gather(*tasks)
+    run.seconds = time.perf_counter() - start
+    await client.close()
     return run
+
+
+def raw_client(base: str) -> RawClient:
+    host, port = base.removeprefix("http://").split(":")
+    return RawClient(host, int(port))
+
+
+async def send_image(client: RawClient, jpeg: bytes, target: int, run: Run) -> None:
+    path = EXPLAIN.format("mobilenet_v2") + f"?targets={target}"
+    latency, status = await timed_post(client, path, jpeg, "image/jpeg")
+    run.latencies.append(latency)
+    run.statuses.append(status)
 
 
 def mixed_request(i: int, jpeg: bytes, shapes_png: bytes) -> tuple[str, dict[str, object]]:

@@ -14,7 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 from app.engine import cam as cam_math
-from app.engine.graph import first_output, output_layer, replay
+from app.engine.fold import FoldPlan, plan_folding
+from app.engine.graph import first_output, layer_at, output_layer, replay
 from app.engine.layers import LayerRef, LayerSpec, resolve_layer
 from app.engine.score import SCORE_MODES, LogitFn, logit_function
 from app.engine.targets import Targets, expand_targets
@@ -57,11 +58,15 @@ class GradCam:
         *,
         name: str | None = None,
         device: str | None = None,
+        fold: FoldPlan | None = None,
     ) -> None:
         self.model = model
         self.name = name or model.name
         self.device = device
         self.layer = layer if isinstance(layer, LayerRef) else resolve_layer(model, layer)
+        # The explained layer's own output must be computed, so its pair stays unfolded.
+        target = layer_at(model, self.layer.path)
+        self._fold = (plan_folding(model, device) if fold is None else fold).without(target)
         self.n_classes = int(first_output(model.outputs).shape[-1])
         self._logit_fn: LogitFn | None = logit_function(output_layer(model))
         model_input = model.inputs[0]
@@ -143,7 +148,9 @@ class GradCam:
                 if self._logit_fn is not None:
                     captured["logits"] = self._logit_fn(layer_input)
 
-            outputs = replay(self.model, inputs, self.layer.path, watch_target, keep_logits)
+            outputs = replay(
+                self.model, inputs, self.layer.path, watch_target, keep_logits, fold=self._fold
+            )
             predictions = tf.cast(first_output(outputs), tf.float32)
             logits = tf.cast(captured.get("logits", predictions), tf.float32)
             top = tf.argmax(predictions, axis=-1, output_type=tf.int32)

@@ -15,6 +15,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from app.engine.fold import FoldPlan
+
 OnTarget = Callable[[tf.Tensor], tf.Tensor]
 OnOutputLayer = Callable[[keras.layers.Layer, tf.Tensor], None]
 
@@ -32,22 +34,29 @@ def replay(
     target: tuple[str, ...],
     on_target: OnTarget,
     on_output_layer: OnOutputLayer | None = None,
+    fold: FoldPlan | None = None,
 ) -> Any:
     """Run `model` on `inputs`; `on_target` sees (and may replace) the target's output.
 
     `target` is the path of layer names from `model` down to the target layer.
     `on_output_layer(layer, layer_input)` is called for the layer making the first output.
+    `fold` computes the layers it folded in their place (see `app.engine.fold`).
     """
     last = output_layer(model) if on_output_layer else None
+
+    def compute(layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
+        if fold is None:
+            return layer(*args, **kwargs)
+        return fold.call(layer, lambda: layer(*args, **kwargs), args[0])
 
     def call(layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
         if layer is last and on_output_layer is not None:
             on_output_layer(layer, args[0])
         if layer.name != target[0]:
-            return layer(*args, **kwargs)
+            return compute(layer, *args, **kwargs)
         if len(target) > 1:
-            return replay(layer, args[0], target[1:], on_target)
-        outputs = layer(*args, **kwargs)
+            return replay(layer, args[0], target[1:], on_target, fold=fold)
+        outputs = compute(layer, *args, **kwargs)
         if isinstance(outputs, list | tuple):
             return type(outputs)([on_target(outputs[0]), *outputs[1:]])
         return on_target(outputs)
@@ -59,6 +68,14 @@ def replay(
         return x
     # Keras' own graph walk (used by Functional.call) with our per-layer call.
     return model._run_through_graph(inputs, operation_fn=lambda op: op, call_fn=call)
+
+
+def layer_at(model: keras.Model, path: tuple[str, ...]) -> keras.layers.Layer:
+    """The layer at `path`, a tuple of layer names from `model` down."""
+    layer: keras.layers.Layer = model
+    for name in path:
+        layer = layer.get_layer(name)
+    return layer
 
 
 def first_output(outputs: Any) -> tf.Tensor:

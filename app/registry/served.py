@@ -11,6 +11,7 @@ from functools import cached_property
 import keras
 import numpy as np
 
+from app.engine.fold import FoldPlan, plan_folding
 from app.engine.gradcam import GradCam
 from app.engine.layers import LayerRef, LayerSpec, candidate_layers, resolve_layer
 from app.preprocess.text import TextSpec
@@ -34,6 +35,7 @@ class ServedModel:
     _cams: OrderedDict[tuple[str, ...], GradCam] = field(default_factory=OrderedDict)
     _layers: dict[tuple[type, LayerSpec], LayerRef] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _fold: FoldPlan | None = None  # planned once, shared by every compiled layer
 
     @property
     def id(self) -> str:
@@ -64,7 +66,9 @@ class ServedModel:
         with self._lock:
             cam = self._cams.pop(ref.path, None)
             if cam is None:
-                cam = GradCam(self.model, ref, name=self.id, device=self.device)
+                if self._fold is None:
+                    self._fold = plan_folding(self.model, self.device)
+                cam = GradCam(self.model, ref, name=self.id, device=self.device, fold=self._fold)
             self._cams[ref.path] = cam  # most recently used last
             while len(self._cams) > MAX_COMPILED_LAYERS:
                 self._cams.popitem(last=False)
