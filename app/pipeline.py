@@ -116,6 +116,8 @@ def build_batchers(registry: Registry, settings: Settings, metrics: Metrics) -> 
             served.id,
             max_batch=settings.max_batch_size or default_batch_size(served.device),
             max_queue=settings.max_queue,
+            overload_queue=settings.overload_queue,
+            overload_window=settings.overload_window,
             max_wait=settings.batch_max_wait_ms / 1000,
             workers=settings.engine_workers or default_workers(served.device),
             metrics=metrics,

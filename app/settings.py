@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     max_queue: int = Field(
         default=16, ge=1, description="requests in progress per model before a 503"
     )
+    overload_queue: int = Field(
+        default=4, ge=1, description="the bound instead while the model is overloaded"
+    )
+    overload_window: float = Field(
+        default=1.0, ge=0.0, le=600.0, description="an overload ends this long after a 503"
+    )
     request_timeout: float = Field(default=30.0, gt=0.0, description="seconds before a 504")
 
     # Overlay defaults (a request may override them).

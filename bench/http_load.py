@@ -35,6 +35,9 @@ from bench.raw_client import RawClient, timed_post
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPLAIN = "/v1/models/{}:explain"
+# Between a burst and the next phase: the overload it caused ends first
+# (GRADCAM_OVERLOAD_WINDOW, 1 s by default), so each phase measures its own scenario.
+PAUSE = 3.0
 
 
 @dataclass
@@ -265,6 +268,7 @@ def main() -> None:
         unloaded = one_client(base, jpeg, references, scale)
         capacity = sixteen_clients(base, jpeg, unloaded, scale)
         burst(base, jpeg, capacity, unloaded, scale)
+        time.sleep(PAUSE)
         soak_phase(base, jpeg, buffer.getvalue(), pid, scale)
     # Requests in progress that answer within 3x the unloaded p99 at full capacity
     # (Little's law): the queue bound a latency budget allows, as opposed to the number
@@ -277,6 +281,7 @@ def main() -> None:
         )
         with serving(settings | {"GRADCAM_MAX_QUEUE": str(budget_queue)}) as (base, _):
             burst(base, jpeg, capacity, unloaded, scale)
+            time.sleep(PAUSE)
             again = asyncio.run(closed_loop(base, jpeg, 16, max(40, int(200 * scale))))
             print(
                 f"  the same 16 closed-loop clients now: {len(again.ok())} answered, "

@@ -9,8 +9,11 @@ headers and a Content-Length body, nothing else. Answers are checked by status o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
+
+_FAILURES = (OSError, asyncio.IncompleteReadError, ValueError, IndexError)
 
 
 @dataclass
@@ -25,12 +28,21 @@ class RawClient:
             f"POST {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode("ascii")
+        while self._idle:  # a kept-alive connection the server may have closed meanwhile
+            reader, writer = self._idle.pop()
+            with contextlib.suppress(*_FAILURES):
+                return await self._exchange(reader, writer, head + body)
+            writer.close()
         try:
-            reader, writer = self._idle.pop() if self._idle else await self._connect()
-            writer.write(head + body)
-            status, keep_alive = await read_response(reader)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+            return await self._exchange(*await self._connect(), head + body)
+        except _FAILURES:
             return 0
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+    ) -> int:
+        writer.write(request)
+        status, keep_alive = await read_response(reader)
         if keep_alive:
             self._idle.append((reader, writer))
         else:
@@ -49,6 +61,8 @@ class RawClient:
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     """Status and whether the connection stays open; the body is read and dropped."""
     status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionResetError("the server closed the connection")
     status = int(status_line.split(b" ", 2)[1])
     length, keep_alive = 0, True
     while (line := await reader.readline()) not in (b"\r\n", b""):

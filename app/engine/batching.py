@@ -1,8 +1,9 @@
 """Dynamic batching: concurrent requests for one compiled Grad-CAM run as one call.
 
 A request is admitted per model before its image or text is decoded: at most `max_queue`
-requests are in progress (decoding, waiting or computing); one more is refused at
-once (503 + Retry-After), so overload costs a refusal, not a decode. Each of the
+requests are in progress (decoding, waiting or computing), fewer while the model is
+overloaded (`app.engine.admission`); one more is refused at once (503 + Retry-After),
+so overload costs a refusal, not a decode. Each of the
 model's `workers` takes the oldest waiting request plus every waiting request with the
 same (layer, relu, counterfactual, score), up to `max_batch` maps, and runs them in one
 call of the compiled function on a thread of the model's own. While batches compute,
@@ -16,12 +17,13 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.engine.admission import Admission
 from app.engine.gradcam import CamBatch, GradCam
 from app.engine.targets import expand_targets
 from app.errors import DeadlineExceeded, Overloaded
@@ -65,37 +67,48 @@ class Batcher:
         max_queue: int,
         max_wait: float = 0.0,
         workers: int = 1,
+        overload_queue: int | None = None,
+        overload_window: float = 1.0,
         metrics: Metrics | None = None,
     ) -> None:
         self.model_id = model_id
         self.max_batch = max_batch
-        self.max_queue = max_queue
         self.max_wait = max_wait
         self.workers = workers
         self.metrics = metrics
+        self.admission = Admission(
+            model_id,
+            max_queue,
+            overload_queue=overload_queue,
+            overload_window=overload_window,
+            on_overload=self._shed,
+        )
         self._queue: deque[Job] = deque()
         self._arrived = asyncio.Event()
         self._threads = ThreadPoolExecutor(workers, thread_name_prefix=f"gradcam-{model_id}")
         self._worker_tasks: list[asyncio.Task[None]] = []  # started with the first request
-        self._admitted = 0  # requests holding a place (only touched on the event loop)
 
     @property
     def depth(self) -> int:
         return len(self._queue)
 
-    @contextlib.contextmanager
-    def admit(self) -> Iterator[None]:
-        """Hold one of the model's `max_queue` places for a whole request, or refuse now."""
-        if self._admitted >= self.max_queue:
-            raise Overloaded(
-                f"model {self.model_id} has {self._admitted} requests in progress; retry shortly",
-                headers={"Retry-After": "1"},
-            )
-        self._admitted += 1
-        try:
-            yield
-        finally:
-            self._admitted -= 1
+    def admit(self) -> contextlib.AbstractContextManager[None]:
+        """Hold one of the model's places for a whole request, or refuse now (503)."""
+        return self.admission.place()
+
+    def _shed(self, keep: int) -> None:
+        """Overload begins: waiting requests past the `keep` oldest get 503 now rather
+        than an answer after everyone ahead of them."""
+        for job in list(self._queue)[keep:]:
+            self._queue.remove(job)
+            if not job.future.done():
+                job.future.set_exception(self._overloaded())
+        self._report_depth()
+
+    def _overloaded(self) -> Overloaded:
+        return Overloaded(
+            f"model {self.model_id} is overloaded; retry shortly", headers={"Retry-After": "1"}
+        )
 
     async def explain(
         self,
@@ -128,6 +141,9 @@ class Batcher:
             self._discard(job)  # timed out or cancelled: free the queue slot
 
     def _enqueue(self, job: Job) -> None:
+        if self.admission.overloaded and len(self._queue) >= self.admission.overload_queue:
+            # Admitted before the overload began, decoded since: it would wait too long.
+            raise self._overloaded()
         self._queue.append(job)
         self._report_depth()
         self._arrived.set()
