@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
-from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -26,19 +23,9 @@ from tf_keras_vis.utils.scores import CategoricalScore
 
 from app.engine.fold import FoldPlan
 from app.engine.gradcam import GradCam
+from bench.timing import median_ms
 
 LAYER = "out_relu"
-
-
-def median_ms(run: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def timings(model: keras.Model, batch: int, repeats: int) -> dict[str, float]:

@@ -14,25 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 
+from bench.timing import median_ms
+
 PARALLEL_CALLS = 2
-
-
-def median_ms(run: Callable[[], object], repeats: int) -> float:
-    for _ in range(3):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def parallel_maps_per_second(run: Callable[[], object], batch: int, repeats: int) -> float:

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
 
-from app.render.encode import encode_image, png_ready
+from app.render.encode import encode_image
 from app.render.overlay import blend_overlay
 from bench.http_load import test_image
+from bench.timing import median_ms
 
 try:
     import imagecodecs
@@ -29,17 +28,6 @@ except ImportError:  # a dev dependency; the service itself no longer needs it
     imagecodecs = None
 
 OURS = "ours: encode_image(png)"
-
-
-def median_ms(run: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def decoded_jpeg(pixels: np.ndarray | None = None) -> Image.Image:
@@ -81,9 +69,6 @@ def encoders(overlay: Image.Image) -> dict[str, Callable[[], bytes]]:
     if imagecodecs is not None:
         settings = {"level": 1, "strategy": 3, "filter": 16}
         runs["old: libpng level 1 on RGBA"] = lambda: imagecodecs.png_encode(rgba, **settings)
-        # What ours encodes (alpha, all 255, dropped); the copy libpng needs is not timed.
-        rgb = np.ascontiguousarray(png_ready(overlay))
-        runs["libpng level 1 on RGB"] = lambda: imagecodecs.png_encode(rgb, **settings)
     runs["Pillow compress_level=1 (RGBA)"] = lambda: pillow_png(overlay)
     return runs
 

@@ -4,8 +4,8 @@ At inference a BatchNormalization is a per-channel affine map `y * s + t` with
 `s = gamma / sqrt(variance + epsilon)` and `t = beta - mean * s`. Multiplied into the
 kernel and bias of the layer before it, the pair becomes one op plus a bias, which
 TensorFlow fuses; the model's outputs and the gradients at every other layer are the
-same up to float rounding. mobilenet_v2 has 52 such pairs: its forward pass takes
-8.7 ms folded vs 15.1 ms as Keras runs it (1 thread per op; `bench/engine_speed.py`).
+same up to float rounding. mobilenet_v2 has 52 such pairs: a batch-1 Grad-CAM took
+14.3 ms folded vs 23.6 ms unfolded (`python -m bench.engine_speed`, 2 CPUs).
 
 Only the plain pattern is folded, and never in the served model itself: the folded
 weights are copies the compiled function uses instead. A pair stays as it is when the

@@ -19,10 +19,9 @@ MEDIA_TYPES: dict[str, str] = {
 
 # Overlays are encoded once per request, on the request's critical path, so speed
 # beats a few KB. app.render.png (numpy Up filter, ISA-L deflate level 1) encodes a
-# 640x480 overlay in 3-4 ms: 3-4x faster than libpng with OpenCV's fast settings
-# (zlib level 1, run-length, Sub filter: 11.5 ms on the RGBA overlay, 8.7 ms on its
-# RGB pixels) and 6-7x faster than Pillow at level 1. Bytes: 4-10% more than libpng on
-# the same RGB pixels, fewer than libpng on RGBA (measured: python -m bench.png_speed).
+# 640x480 RGBA overlay in 3-4 ms: 3-3.6x faster than libpng with OpenCV's fast
+# settings (zlib level 1, run-length, Sub filter: ~12 ms) and ~7x faster than Pillow
+# at level 1; bytes within 8% of libpng's (measured: python -m bench.png_speed).
 # Lossy quality high enough that colormap gradients show no visible blocking.
 _LOSSY_QUALITY = 90
 # WebP effort 0..6: 0 is ~3x faster than the default 4, at the same size (measured).
