@@ -107,11 +107,16 @@ def test_malformed_device_setting_is_refused():
         Settings(device="gpu please", _env_file=None)
 
 
-def test_engine_workers_from_settings_or_the_device(keywords_only):
-    for settings, workers in [({}, 2), ({"engine_workers": 3}, 3)]:
+def test_engine_workers_and_overload_bound_from_settings(keywords_only):
+    for settings, workers, overload in [
+        ({}, 2, 4),
+        ({"engine_workers": 3, "overload_queue": 2}, 3, 2),
+    ]:
         app = create_app(Settings(models_dir=keywords_only, _env_file=None, **settings))
         with TestClient(app):
-            assert app.state.batchers["keywords"].workers == workers
+            batcher = app.state.batchers["keywords"]
+            assert batcher.workers == workers
+            assert batcher.admission.overload_queue == overload
     assert (default_workers("/CPU:0"), default_workers("/GPU:0")) == (2, 1)
     assert (default_batch_size("/CPU:0"), default_batch_size("/GPU:0")) == (8, 32)
 
