@@ -128,3 +128,11 @@ def test_overlay_keeps_the_original_untouched() -> None:
 def test_refuses_bad_arguments(heatmap: np.ndarray, options: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput):
         blend_overlay(_photo(4, 4), heatmap, **options)
+
+
+@pytest.mark.slow
+def test_a_camera_sized_overlay_matches_eli5(eli5_overlay: Oracle) -> None:
+    image, heatmap = _photo(640, 480, seed=3), _heatmap((7, 7), seed=4)
+    ours = blend_overlay(image, heatmap, colormap="jet")
+    theirs = eli5_overlay(image, heatmap, colormap=matplotlib.colormaps["jet"])
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
