@@ -3,12 +3,12 @@
 A request is admitted per model before its image or text is decoded: at most `max_queue`
 requests are in progress (decoding, waiting or computing), fewer while the model is
 overloaded (`app.engine.admission`); one more is refused at once (503 + Retry-After),
-so overload costs a refusal, not a decode. Each of the
-model's `workers` takes the oldest waiting request plus every waiting request with the
-same (layer, relu, counterfactual, score), up to `max_batch` maps, and runs them in one
-call of the compiled function on a thread of the model's own. While batches compute,
-new requests gather for the next one; `max_wait` optionally holds a small batch a little
-longer. A request past its deadline gets 504 and leaves the queue.
+so overload costs a refusal, not a decode. Each of the model's `workers` takes the
+oldest waiting request plus every waiting request with the same (layer, relu,
+counterfactual, score), up to `max_batch` maps, and runs them in one call of the
+compiled function on a thread of the model's own. While batches compute, new requests
+gather for the next one; `max_wait` optionally holds a small batch a little longer. A
+request past its deadline gets 504 and leaves the queue.
 """
 
 from __future__ import annotations
