@@ -26,6 +26,7 @@ from app.explain import (
     render_images,
     render_texts,
 )
+from app.memory import keep_buffers_in_heap
 from app.metrics import Metrics, ModelStateCollector
 from app.preprocess.image import ImageLimits
 from app.registry.registry import Registry
@@ -102,7 +103,9 @@ CPU_WORKERS = 2
 
 
 def configure_engine(settings: Settings) -> None:
-    """TensorFlow's threads per op and GPU memory growth, before the first model loads."""
+    """Process-wide set-up before the first model loads: TensorFlow's threads per op,
+    GPU memory growth, and malloc thresholds for per-request buffers."""
+    keep_buffers_in_heap()
     threads = settings.intra_op_threads
     if threads is None and not is_gpu(settings.device):
         threads = max(1, cpu_count() // CPU_WORKERS)
