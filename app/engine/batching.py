@@ -96,9 +96,12 @@ class Batcher:
         """Hold one of the model's places for a whole request, or refuse now (503)."""
         return self.admission.place()
 
-    def _shed(self, keep: int) -> None:
-        """Overload begins: waiting requests past the `keep` oldest get 503 now rather
-        than an answer after everyone ahead of them."""
+    def _shed(self, bound: int) -> None:
+        """Overload begins: waiting requests get 503 now, rather than an answer after
+        everyone ahead of them, until at most `bound` are in progress (the oldest
+        waiting ones keep their places)."""
+        running = self.admission.admitted - len(self._queue)  # decoding, computing, rendering
+        keep = max(0, bound - running)
         for job in list(self._queue)[keep:]:
             self._queue.remove(job)
             if not job.future.done():
@@ -141,7 +144,7 @@ class Batcher:
             self._discard(job)  # timed out or cancelled: free the queue slot
 
     def _enqueue(self, job: Job) -> None:
-        if self.admission.overloaded and len(self._queue) >= self.admission.overload_queue:
+        if self.admission.overloaded and self.admission.admitted > self.admission.overload_queue:
             # Admitted before the overload began, decoded since: it would wait too long.
             raise self._overloaded()
         self._queue.append(job)

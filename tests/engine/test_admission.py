@@ -85,11 +85,8 @@ def test_overload_sheds_waiting_requests_past_the_tighter_bound(gradcam, images)
         with pytest.raises(Overloaded):
             await request(5)  # the sixth is refused: overload begins
         await asyncio.sleep(0.05)
-        assert batcher.depth == 2  # the two oldest waiting requests keep their places
-        # One admitted before the overload and decoded since: refused, not queued.
-        with pytest.raises(Overloaded):
-            await batcher.explain(gradcam, images[:1], [0], BatchOptions(), timeout=10)
-        assert batcher.depth == 2
+        # At most 2 in progress: the one computing and the oldest waiting one.
+        assert batcher.depth == 1 and batcher.admission.admitted == 2
         gradcam.release.set()
         outcomes = await asyncio.gather(*running, return_exceptions=True)
         await batcher.close()
@@ -98,6 +95,35 @@ def test_overload_sheds_waiting_requests_past_the_tighter_bound(gradcam, images)
     outcomes = asyncio.run(scenario())
     answered = [o for o in outcomes if not isinstance(o, Exception)]
     shed = [o for o in outcomes if isinstance(o, Overloaded)]
-    assert len(answered) == 3 and len(shed) == 2
-    assert [o.targets.tolist() for o in answered] == [[0], [1], [2]]  # the oldest three
+    assert len(answered) == 2 and len(shed) == 3
+    assert [o.targets.tolist() for o in answered] == [[0], [1]]  # the oldest two
     assert all(o.headers == {"Retry-After": "1"} for o in shed)
+
+
+def test_requests_admitted_before_an_overload_are_refused_when_they_reach_the_queue(
+    gradcam, images
+):
+    gradcam.release.clear()
+
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=1, max_queue=4, overload_queue=1)
+        places = [batcher.admit() for _ in range(4)]
+        for place in places:
+            place.__enter__()  # four admitted, still decoding
+        with pytest.raises(Overloaded), batcher.admit():
+            pass  # the fifth: overload begins (nothing waits yet, nothing to shed)
+        with pytest.raises(Overloaded):  # one of the four, decoded now: 4 > 1 in progress
+            await batcher.explain(gradcam, images[:1], [0], BatchOptions(), timeout=10)
+        for place in places[1:]:
+            place.__exit__(None, None, None)  # three leave: one in progress
+        work = asyncio.ensure_future(
+            batcher.explain(gradcam, images[:1], [1], BatchOptions(), timeout=10)
+        )
+        await asyncio.sleep(0.05)
+        gradcam.release.set()
+        result = await work
+        places[0].__exit__(None, None, None)
+        await batcher.close()
+        return result
+
+    assert asyncio.run(scenario()).targets.tolist() == [1]
