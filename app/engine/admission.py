@@ -64,7 +64,9 @@ class Admission:
         self._last_refusal = time.monotonic()
         if beginning and self.on_overload is not None:
             self.on_overload(self.overload_queue)
-        raise Overloaded(
-            f"model {self.model_id} has {self.admitted} requests in progress; retry shortly",
-            headers={"Retry-After": "1"},
-        )
+        raise refusal(f"model {self.model_id} has {self.admitted} requests in progress")
+
+
+def refusal(reason: str) -> Overloaded:
+    """A 503 asking the client to come back in a second."""
+    return Overloaded(f"{reason}; retry shortly", headers={"Retry-After": "1"})

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.engine.admission import Admission
+from app.engine.admission import Admission, refusal
 from app.engine.gradcam import CamBatch, GradCam
 from app.engine.targets import expand_targets
-from app.errors import DeadlineExceeded, Overloaded
+from app.errors import DeadlineExceeded
 from app.metrics import Metrics
 
 
@@ -105,13 +105,8 @@ class Batcher:
         for job in list(self._queue)[keep:]:
             self._queue.remove(job)
             if not job.future.done():
-                job.future.set_exception(self._overloaded())
+                job.future.set_exception(refusal(f"model {self.model_id} is overloaded"))
         self._report_depth()
-
-    def _overloaded(self) -> Overloaded:
-        return Overloaded(
-            f"model {self.model_id} is overloaded; retry shortly", headers={"Retry-After": "1"}
-        )
 
     async def explain(
         self,
@@ -146,7 +141,7 @@ class Batcher:
     def _enqueue(self, job: Job) -> None:
         if self.admission.overloaded and self.admission.admitted > self.admission.overload_queue:
             # Admitted before the overload began, decoded since: it would wait too long.
-            raise self._overloaded()
+            raise refusal(f"model {self.model_id} is overloaded")
         self._queue.append(job)
         self._report_depth()
         self._arrived.set()

@@ -73,7 +73,7 @@ class FoldPlan:
 
     def call(self, layer: keras.layers.Layer, call_as_is: Callable[[], Any], inputs: Any) -> Any:
         """`layer`'s output: folded, passed through (an absorbed norm), or as Keras computes it."""
-        if id(layer) in self._absorbed and self._absorbed[id(layer)] in self._folded:
+        if id(layer) in self._absorbed:  # `without` drops a norm together with its conv
             return inputs
         folded = self._folded.get(id(layer))
         return call_as_is() if folded is None else folded(inputs)

@@ -61,8 +61,7 @@ class ServedModel:
 
     def gradcam(self, layer: LayerSpec) -> GradCam:
         """The compiled Grad-CAM for `layer` (None: the card's default, else automatic)."""
-        spec = self.card.default_layer if layer is None else layer
-        ref = self._resolve(spec)
+        ref = self._resolve(self._spec(layer))
         with self._lock:
             cam = self._cams.pop(ref.path, None)
             if cam is None:
@@ -79,14 +78,16 @@ class ServedModel:
 
         Never blocks for long, so the event loop may call it; `gradcam` may trace.
         """
-        spec = self.card.default_layer if layer is None else layer
         with self._lock:
-            ref = self._layers.get((type(spec), spec))
+            ref = self._layers.get(_layer_key(self._spec(layer)))
             return None if ref is None else self._cams.get(ref.path)
+
+    def _spec(self, layer: LayerSpec) -> LayerSpec:
+        return self.card.default_layer if layer is None else layer
 
     def _resolve(self, spec: LayerSpec) -> LayerRef:
         """Resolving walks every layer (ms on large nets): done once per valid spec."""
-        key = (type(spec), spec)
+        key = _layer_key(spec)
         with self._lock:
             ref = self._layers.get(key)
         if ref is None:
@@ -112,3 +113,8 @@ class ServedModel:
         cam.explain(blank, score=self.card.score)
         self.load_seconds += time.perf_counter() - started
         self.ready = True
+
+
+def _layer_key(spec: LayerSpec) -> tuple[type, LayerSpec]:
+    """Keyed by type too: layer 1 (an index) and "1" (a name) are different layers."""
+    return (type(spec), spec)
