@@ -113,7 +113,9 @@ def keras_outputs(served) -> dict[str, np.ndarray]:
     model = served.model
     probe = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
     outputs = probe(pixels[np.newaxis], training=False)
-    values = {name: np.asarray(out, np.float64)[0] for name, out in zip(names, outputs, strict=True)}
+    values = {
+        name: np.asarray(out, np.float64)[0] for name, out in zip(names, outputs, strict=True)
+    }
     values["image"] = np.asarray(pixels, np.float64)
     return values
 
@@ -138,7 +140,9 @@ def test_stem_matches_numpy(keras_outputs, tensors):
 def test_stride2_depthwise_block_matches_numpy(keras_outputs, tensors):
     """PyTorch `_blocks.1` = Keras block2a: expand 16 -> 96, 3x3 depthwise stride 2, 96 -> 24."""
     x = keras_outputs["block1a_project_bn"]
-    x = relu6(batch_norm(conv(x, tensors["_blocks.1._expand_conv.weight"]), tensors, "_blocks.1._bn0"))
+    x = relu6(
+        batch_norm(conv(x, tensors["_blocks.1._expand_conv.weight"]), tensors, "_blocks.1._bn0")
+    )
     x = depthwise(x, tensors["_blocks.1._depthwise_conv.weight"], stride=2)
     x = relu6(batch_norm(x, tensors, "_blocks.1._bn1"))
     x = batch_norm(conv(x, tensors["_blocks.1._project_conv.weight"]), tensors, "_blocks.1._bn2")

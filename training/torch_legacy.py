@@ -85,7 +85,9 @@ def restricted_load(stream: IO[bytes]) -> Any:
     return RestrictedUnpickler(stream).load()
 
 
-def read_storages(stream: IO[bytes], keys: list[str], refs: dict[str, StorageRef]) -> dict[str, np.ndarray]:
+def read_storages(
+    stream: IO[bytes], keys: list[str], refs: dict[str, StorageRef]
+) -> dict[str, np.ndarray]:
     storages = {}
     for key in keys:
         count = int(np.frombuffer(stream.read(8), "<i8")[0])

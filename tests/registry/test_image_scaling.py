@@ -55,8 +55,11 @@ def test_mean_std_for_grayscale_takes_one_value(tmp_path):
         ('scaling = "mean_std"\nmean = [1, 2, 3]', "needs both mean and std"),
         ('scaling = "mean_std"\nstd = [1, 2, 3]', "needs both mean and std"),
         ('scaling = "mean_std"', "needs both mean and std"),
-        ('scaling = "raw"\nmean = [1, 2, 3]\nstd = [1, 1, 1]', 'only read with scaling = "mean_std"'),
-        ('mean = [1, 2, 3]\nstd = [1, 1, 1]', 'only read with scaling = "mean_std"'),
+        (
+            'scaling = "raw"\nmean = [1, 2, 3]\nstd = [1, 1, 1]',
+            'only read with scaling = "mean_std"',
+        ),
+        ("mean = [1, 2, 3]\nstd = [1, 1, 1]", 'only read with scaling = "mean_std"'),
         ('scaling = "mean_std"\nmean = [1, 2]\nstd = [1, 1, 1]', "mean needs 3 values"),
         ('scaling = "mean_std"\nmean = [1, 2, 3]\nstd = [1]', "std needs 3 values"),
         (
