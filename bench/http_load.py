@@ -5,8 +5,9 @@
 In one run: bare compiled forward passes of efficientnet_lite0 (the bundled ImageNet
 classifier) for reference (TensorFlow's default threads, and 1 thread per op as the
 server runs on a small CPU); then 640x480 JPEG explain requests (a real photo) for
-efficientnet_lite0 with PNG overlays: 1 sequential client, 16 concurrent clients, a burst at 3x the measured capacity, and a soak of 2,000 mixed
-requests over every bundled model (RSS growth and trace count). When the queue bound
+efficientnet_lite0 with PNG overlays: 1 sequential client, 16 concurrent clients, a
+burst at 3x the measured capacity, and a soak of 2,000 mixed requests over every
+bundled model (RSS growth and trace count). When the queue bound
 is larger than what 3x the unloaded p99 allows at that capacity, a second server with
 that smaller bound takes the same burst and the 16 clients again. Prints every figure.
 """
