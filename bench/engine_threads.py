@@ -1,9 +1,9 @@
 """TensorFlow threads on a CPU: one call with threaded ops, or several single-threaded calls?
 
-    python -m bench.engine_threads [--repeats 20]
+    python -m bench.engine_threads [--repeats 20] [--model mobilenet_v2|efficientnet_lite0]
 
 For TensorFlow's default threads per op (one per core) and for 1 thread per op, each
-in a fresh process (the setting is fixed once TensorFlow starts): mobilenet_v2's bare
+in a fresh process (the setting is fixed once TensorFlow starts): the model's bare
 compiled forward and the engine's Grad-CAM at batch 1 and 8, then the maps per second
 of two Grad-CAM calls running in parallel. Prints medians; the service's CPU defaults
 (`GRADCAM_INTRA_OP_THREADS`, `GRADCAM_ENGINE_WORKERS`) come from these figures.
@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from bench.models import BENCH_MODELS, models_dir_with
 from bench.timing import median_ms
 
 PARALLEL_CALLS = 2
@@ -39,7 +40,7 @@ def parallel_maps_per_second(run: Callable[[], object], batch: int, repeats: int
     return PARALLEL_CALLS * repeats * batch / (time.perf_counter() - start)
 
 
-def measure(intra_op_threads: int, repeats: int) -> dict[str, float]:
+def measure(intra_op_threads: int, repeats: int, model_id: str) -> dict[str, float]:
     """Figures for one threads-per-op setting (0: TensorFlow's default). Run in a child."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import numpy as np
@@ -47,12 +48,12 @@ def measure(intra_op_threads: int, repeats: int) -> dict[str, float]:
 
     from app.engine.devices import configure_devices
     from app.registry.registry import load_registry
-    from app.settings import Settings
 
     configure_devices(intra_op_threads or None)
-    registry = load_registry(Settings().models_dir)
+    with models_dir_with(model_id) as models_dir:
+        registry = load_registry(models_dir)
     registry.warm_up()
-    served = registry.get("mobilenet_v2")
+    served = registry.get(model_id)
     forward = tf.function(lambda t: served.model(t, training=False))
     gradcam = served.gradcam(None)
     figures: dict[str, float] = {}
@@ -75,9 +76,9 @@ def measure(intra_op_threads: int, repeats: int) -> dict[str, float]:
     return figures
 
 
-def run_child(intra_op_threads: int, repeats: int) -> dict[str, float]:
+def run_child(intra_op_threads: int, repeats: int, model_id: str) -> dict[str, float]:
     command = [sys.executable, "-m", "bench.engine_threads", "--child", str(intra_op_threads)]
-    command += ["--repeats", str(repeats)]
+    command += ["--repeats", str(repeats), "--model", model_id]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return dict(json.loads(output.strip().splitlines()[-1]))
 
@@ -85,17 +86,18 @@ def run_child(intra_op_threads: int, repeats: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--model", choices=BENCH_MODELS, default="mobilenet_v2")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(measure(args.child, args.repeats)))
+        print(json.dumps(measure(args.child, args.repeats, args.model)))
         return
     cores = len(os.sched_getaffinity(0))
     results = {
-        f"TensorFlow default ({cores} threads per op)": run_child(0, args.repeats),
-        "1 thread per op": run_child(1, args.repeats),
+        f"TensorFlow default ({cores} threads per op)": run_child(0, args.repeats, args.model),
+        "1 thread per op": run_child(1, args.repeats, args.model),
     }
-    print(f"mobilenet_v2 224x224 on {cores} CPUs; medians of {args.repeats} calls")
+    print(f"{args.model} 224x224 on {cores} CPUs; medians of {args.repeats} calls")
     for name, figures in results.items():
         print(f"\n{name}:")
         for what, value in figures.items():

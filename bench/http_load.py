@@ -2,11 +2,12 @@
 
     python -m bench.http_load [--max-queue 16] [--max-wait-ms 0] [--set NAME=VALUE] [--quick]
 
-In one run: bare compiled forward passes of mobilenet_v2 for reference (TensorFlow's
-default threads, and 1 thread per op as the server runs on a small CPU); then 640x480
-JPEG explain requests for mobilenet_v2 with PNG overlays: 1 sequential client, 16
-concurrent clients, a burst at 3x the measured capacity, and a soak of 2,000 mixed
-requests over every bundled model (RSS growth and trace count). When the queue bound
+In one run: bare compiled forward passes of efficientnet_lite0 (the bundled ImageNet
+classifier) for reference (TensorFlow's default threads, and 1 thread per op as the
+server runs on a small CPU); then 640x480 JPEG explain requests (a real photo) for
+efficientnet_lite0 with PNG overlays: 1 sequential client, 16 concurrent clients, a
+burst at 3x the measured capacity, and a soak of 2,000 mixed requests over every
+bundled model (RSS growth and trace count). When the queue bound
 is larger than what 3x the unloaded p99 allows at that capacity, a second server with
 that smaller bound takes the same burst and the 16 clients again. Prints every figure.
 """
@@ -28,13 +29,15 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from bench.engine_threads import run_child
 from bench.raw_client import RawClient, timed_post
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPLAIN = "/v1/models/{}:explain"
+MODEL = "efficientnet_lite0"  # the bundled ImageNet classifier: a realistic model
+PHOTO = ROOT / "docs" / "examples" / "motorcycle.jpg"
 # Between a burst and the next phase: the overload it caused ends first
 # (GRADCAM_OVERLOAD_WINDOW, 1 s by default), so each phase measures its own scenario.
 PAUSE = 3.0
@@ -65,14 +68,9 @@ def free_port() -> int:
 
 
 def test_image() -> bytes:
-    """A 640x480 photo-like JPEG: a gradient with a few shapes."""
-    x = np.linspace(0, 255, 640, dtype=np.float32)
-    y = np.linspace(0, 255, 480, dtype=np.float32)[:, None]
-    pixels = np.stack([x + 0 * y, y + 0 * x, (x + y) / 2], axis=-1).astype(np.uint8)
-    image = Image.fromarray(pixels)
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((100, 100, 260, 260), fill=(220, 40, 40))
-    draw.polygon([(420, 80), (340, 300), (560, 300)], fill=(40, 40, 220))
+    """A 640x480 JPEG of a real photo (the motorcycle example, resized)."""
+    with Image.open(PHOTO) as photo:
+        image = photo.convert("RGB").resize((640, 480), Image.Resampling.BICUBIC)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
@@ -108,10 +106,10 @@ def rss_mb(pid: int) -> float:
 
 
 def forward_references() -> dict[str, float]:
-    """Bare compiled forward of mobilenet_v2, batch 1, with TensorFlow's default threads
+    """Bare compiled forward of efficientnet_lite0, batch 1, with TensorFlow's default threads
     and with 1 thread per op (the server's CPU default), each in a fresh process."""
-    default = run_child(0, repeats=30)["forward b1"]
-    single = run_child(1, repeats=30)["forward b1"]
+    default = run_child(0, repeats=30, model_id=MODEL)["forward b1"]
+    single = run_child(1, repeats=30, model_id=MODEL)["forward b1"]
     return {"TensorFlow's default threads": default, "1 thread per op": single}
 
 
@@ -171,7 +169,7 @@ def raw_client(base: str) -> RawClient:
 
 
 async def send_image(client: RawClient, jpeg: bytes, target: int, run: Run) -> None:
-    path = EXPLAIN.format("mobilenet_v2") + f"?targets={target}"
+    path = EXPLAIN.format(MODEL) + f"?targets={target}"
     sent = time.perf_counter()
     latency, status = await timed_post(client, path, jpeg, "image/jpeg")
     run.latencies.append(latency)
@@ -203,7 +201,7 @@ def mixed_request(i: int, jpeg: bytes, shapes_png: bytes) -> tuple[str, dict[str
             "parameters": options | {"padding": ["post", "pre"][int(rng.integers(2))]},
         }
         return "keywords", {"json": body}
-    return "mobilenet_v2", image_request(jpeg, int(rng.integers(0, 1000)))
+    return MODEL, image_request(jpeg, int(rng.integers(0, 1000)))
 
 
 async def soak(base: str, jpeg: bytes, shapes_png: bytes, total: int, pid: int) -> dict[str, float]:
@@ -257,7 +255,7 @@ def main() -> None:
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
     references = forward_references()
-    print("bare compiled forward, mobilenet_v2 224x224 batch 1 (median):")
+    print(f"bare compiled forward, {MODEL} 224x224 batch 1 (median):")
     for name, ms in references.items():
         print(f"  {name}: {ms:.1f} ms")
     jpeg = test_image()
@@ -316,8 +314,8 @@ def one_client(base: str, jpeg: bytes, references: dict[str, float], scale: floa
     for name, forward in references.items():
         print(f"  p50 / bare forward ({name}) = {p50 / forward:.2f}  (goal <= 1.5)")
     stage = {
-        s: metric_sum(after, "gradcam_stage_seconds_sum", model="mobilenet_v2", stage=s)
-        - metric_sum(before, "gradcam_stage_seconds_sum", model="mobilenet_v2", stage=s)
+        s: metric_sum(after, "gradcam_stage_seconds_sum", model=MODEL, stage=s)
+        - metric_sum(before, "gradcam_stage_seconds_sum", model=MODEL, stage=s)
         for s in ("decode", "queue_wait", "compute", "render")
     }
     request_total = sum(one.latencies)
@@ -345,8 +343,8 @@ def sixteen_clients(base: str, jpeg: bytes, unloaded: Unloaded, scale: float) ->
         "  (goal >= 1.5)"
     )
     batches = scrape(base)
-    mean_batch = metric_sum(batches, "gradcam_batch_size_sum", model="mobilenet_v2") / max(
-        1.0, metric_sum(batches, "gradcam_batch_size_count", model="mobilenet_v2")
+    mean_batch = metric_sum(batches, "gradcam_batch_size_sum", model=MODEL) / max(
+        1.0, metric_sum(batches, "gradcam_batch_size_count", model=MODEL)
     )
     print(f"  mean batch size so far: {mean_batch:.2f}")
     return throughput_16
@@ -379,12 +377,8 @@ def burst(base: str, jpeg: bytes, capacity: float, unloaded: Unloaded, scale: fl
         " unloaded p99"
     )
     served_503 = {
-        part: metric_sum(
-            after_burst, f"gradcam_request_seconds_{part}", model="mobilenet_v2", status="503"
-        )
-        - metric_sum(
-            before_burst, f"gradcam_request_seconds_{part}", model="mobilenet_v2", status="503"
-        )
+        part: metric_sum(after_burst, f"gradcam_request_seconds_{part}", model=MODEL, status="503")
+        - metric_sum(before_burst, f"gradcam_request_seconds_{part}", model=MODEL, status="503")
         for part in ("sum", "count")
     }
     print(

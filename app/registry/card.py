@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from app.errors import ModelError
 
 CARD_FILE = "model.toml"
-SCALINGS = ("unit", "symmetric", "raw")
+SCALINGS = ("unit", "symmetric", "raw", "mean_std")
 KERAS_PREPROCESS = re.compile(r"^keras\.applications\.[a-z0-9_]+$")
 
 
@@ -25,6 +26,12 @@ class ImageConfig(Strict):
     resize: Literal["nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"] = "bilinear"
     color_mode: Literal["rgb", "grayscale"] = "rgb"
     scaling: str = "unit"
+    mean: tuple[float, ...] | None = Field(
+        default=None, description='per channel, 0..255 units; only with scaling = "mean_std"'
+    )
+    std: tuple[float, ...] | None = Field(
+        default=None, description='per channel, > 0; only with scaling = "mean_std"'
+    )
 
     @model_validator(mode="after")
     def known_scaling(self) -> Self:
@@ -33,6 +40,28 @@ class ImageConfig(Strict):
                 f"scaling must be one of {SCALINGS} or keras.applications.<module>, "
                 f"not {self.scaling!r}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def consistent_mean_std(self) -> Self:
+        given = self.mean is not None or self.std is not None
+        if self.scaling != "mean_std":
+            if given:
+                raise ValueError('mean and std are only read with scaling = "mean_std"')
+            return self
+        if self.mean is None or self.std is None:
+            raise ValueError('scaling = "mean_std" needs both mean and std')
+        channels = 3 if self.color_mode == "rgb" else 1
+        for name, values in (("mean", self.mean), ("std", self.std)):
+            if len(values) != channels:
+                raise ValueError(
+                    f"{name} needs {channels} values for color_mode {self.color_mode!r}, "
+                    f"not {len(values)}"
+                )
+        if not all(math.isfinite(value) for value in (*self.mean, *self.std)):
+            raise ValueError("mean and std must be finite numbers")
+        if not all(value > 0 for value in self.std):
+            raise ValueError("every std value must be > 0")
         return self
 
 

@@ -60,6 +60,10 @@ def image_scaling(config: ImageConfig) -> Scaling:
         return lambda pixels: pixels / np.float32(127.5) - np.float32(1.0)
     if config.scaling == "raw":
         return lambda pixels: pixels
+    if config.scaling == "mean_std":
+        assert config.mean is not None and config.std is not None  # the card validator
+        mean, std = np.asarray(config.mean, np.float32), np.asarray(config.std, np.float32)
+        return lambda pixels: (pixels - mean) / std  # broadcast over the channel axis
     module_name = config.scaling.rsplit(".", 1)[-1]
     module = getattr(keras.applications, module_name, None)
     preprocess = getattr(module, "preprocess_input", None)

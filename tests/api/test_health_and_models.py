@@ -31,7 +31,7 @@ def test_unknown_model_ready_is_404(client):
 
 def test_list_models(client):
     models = {m["id"]: m for m in client.get("/v1/models").json()["models"]}
-    assert set(models) == {"shapes", "keywords", "mobilenet_v2"}
+    assert set(models) == {"shapes", "keywords", "efficientnet_lite0"}
     assert models["shapes"] == {"id": "shapes", "version": "1", "task": "image", "ready": True}
     assert models["keywords"]["task"] == "text"
 
@@ -55,7 +55,12 @@ def test_text_model_detail(client):
     assert all(len(layer["output_shape"]) == 3 for layer in detail["candidate_layers"])
 
 
-def test_mobilenet_detail_has_its_automatic_layer(client):
-    detail = client.get("/v1/models/mobilenet_v2").json()
-    assert detail["default_layer"] == "out_relu"
+def test_efficientnet_detail_names_its_layers(client):
+    detail = client.get("/v1/models/efficientnet_lite0").json()
+    assert detail["default_layer"] == "top_activation"
     assert detail["n_classes"] == 1000
+    assert detail["labels"][285] == "Egyptian cat"
+    layers = {layer["name"]: layer["output_shape"] for layer in detail["candidate_layers"]}
+    assert layers["top_activation"] == [None, 7, 7, 1280]
+    assert layers["block6d_activation"] == [None, 7, 7, 1152]
+    assert layers["stem_activation"] == [None, 112, 112, 32]

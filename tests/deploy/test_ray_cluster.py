@@ -54,12 +54,12 @@ def random_png(seed: int) -> str:
 
 
 def explain_requests() -> list[dict]:
-    """Half images for mobilenet_v2, half texts for keywords, with varied targets."""
+    """Half images for efficientnet_lite0, half texts for keywords, with varied targets."""
     requests = []
     for i in range(N_REQUESTS):
         if i % 2:
             instance = {"image": {"b64": random_png(i % 4)}}
-            path, parameters = "/v1/models/mobilenet_v2:explain", {"targets": [i % 7, 500]}
+            path, parameters = "/v1/models/efficientnet_lite0:explain", {"targets": [i % 7, 500]}
         else:
             instance = {"text": TEXTS[i % 4]}
             path, parameters = "/v1/models/keywords:explain", {"targets": [i % 4]}

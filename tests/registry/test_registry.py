@@ -160,7 +160,7 @@ def test_keras_applications_card_with_random_seeded_weights(tmp_path):
 def test_bundled_models_dir_loads():
     root = Path(__file__).resolve().parents[2] / "models"
     registry = load_registry(root)
-    assert {"shapes", "keywords", "mobilenet_v2"} <= set(registry.models)
+    assert {"shapes", "keywords", "efficientnet_lite0"} <= set(registry.models)
 
 
 def test_copying_a_folder_adds_a_model(tmp_path):
