@@ -1,0 +1,148 @@
+"""Loading a Keras 2 HDF5 model file (`model.save("x.h5")` in Keras 2.x / tf.keras <= 2.15).
+
+The architecture is rebuilt with Keras 3 from the file's `model_config`, translated by
+`keras2_config` (allow-listed classes only), then each layer's weights are set from
+`model_weights/<layer>/`, in the order of the group's `weight_names` attribute.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+import keras
+import numpy as np
+
+from app.errors import ModelError
+from app.registry.keras2_config import Config, translate_model
+
+# Keyword arguments every Keras 3 layer takes through its base class.
+BASE_LAYER_KEYS = frozenset({"name", "trainable", "dtype", "autocast"})
+
+
+def load_keras2_h5(path: Path) -> keras.Model:
+    """The model in `path`, rebuilt in Keras 3 with the file's weights."""
+    try:
+        with h5py.File(path, "r") as file:
+            model_config = read_model_config(file)
+            model = build_model(translate_model(model_config))
+            set_weights(model, weights_group(file))
+    except OSError as exc:
+        raise ModelError(f"{path.name} is not a readable HDF5 file: {exc}") from exc
+    return model
+
+
+def read_model_config(file: h5py.File) -> Config:
+    raw = file.attrs.get("model_config")
+    if raw is None:
+        raise ModelError(
+            "the HDF5 file has no model_config: it holds weights only (save_weights); "
+            "save the whole model with model.save"
+        )
+    try:
+        config = json.loads(text_attr(raw))
+    except ValueError as exc:
+        raise ModelError(f"the model_config attribute is not JSON: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ModelError("the model_config attribute is not a JSON object")
+    return config
+
+
+def text_attr(value: Any) -> str:
+    """Keras 2.2 wrote HDF5 attributes as bytes, later versions as str."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def build_model(config: Config) -> keras.Model:
+    check_layer_keys(config)
+    try:
+        # Only allow-listed classes reach Keras (translate_model checked every one).
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a config it cannot build
+        raise ModelError(f"Keras 3 cannot rebuild the translated model: {exc}") from exc
+    if not isinstance(model, keras.Model):
+        raise ModelError("the model_config does not describe a model")
+    return model
+
+
+def check_layer_keys(entry: Config) -> None:
+    """Refuse a config key the Keras 3 class does not take, naming layer, class and key."""
+    class_name, config = entry["class_name"], entry["config"]
+    if class_name in ("Sequential", "Functional"):
+        for layer in config["layers"]:
+            check_layer_keys(layer)
+        return
+    for key in ("layer", "backward_layer"):
+        if isinstance(config.get(key), dict):
+            check_layer_keys(config[key])
+    unknown = sorted(set(config) - accepted_keys(getattr(keras.layers, class_name)))
+    if unknown:
+        raise ModelError(
+            f"layer {config.get('name')!r} ({class_name}): Keras 2 config keys {unknown} "
+            "have no Keras 3 equivalent"
+        )
+
+
+def accepted_keys(layer_class: type) -> frozenset[str]:
+    params = inspect.signature(layer_class.__init__).parameters
+    named = {name for name, p in params.items() if p.kind is not p.VAR_KEYWORD}
+    return frozenset(named - {"self"}) | BASE_LAYER_KEYS
+
+
+def weights_group(file: h5py.File) -> h5py.Group:
+    group = file.get("model_weights")
+    if not isinstance(group, h5py.Group):
+        raise ModelError("the HDF5 file has no model_weights group")
+    return group
+
+
+def set_weights(model: keras.Model, group: h5py.Group) -> None:
+    """Set every layer's weights from its group; every layer with weights must have one."""
+    names = [text_attr(name) for name in group.attrs.get("layer_names", [])]
+    for name in names:
+        stored = stored_weights(group, name)
+        if stored:
+            set_layer_weights(find_layer(model, name), stored)
+    missing = [
+        layer.name for layer in model.layers if layer.weights and layer.name not in set(names)
+    ]
+    if missing:
+        raise ModelError(f"the file has no weights for layers {missing}")
+
+
+def stored_weights(group: h5py.Group, layer_name: str) -> list[tuple[str, np.ndarray]]:
+    layer_group = group.get(layer_name)
+    if not isinstance(layer_group, h5py.Group):
+        raise ModelError(f"model_weights has no group for layer {layer_name!r}")
+    names = [text_attr(name) for name in layer_group.attrs.get("weight_names", [])]
+    try:
+        return [(name, np.asarray(layer_group[name])) for name in names]
+    except KeyError as exc:
+        raise ModelError(f"layer {layer_name!r}: a listed weight is missing: {exc}") from exc
+
+
+def find_layer(model: keras.Model, name: str) -> keras.layers.Layer:
+    try:
+        return model.get_layer(name)
+    except ValueError as exc:
+        raise ModelError(f"the file has weights for {name!r}, a layer the model lacks") from exc
+
+
+def set_layer_weights(layer: keras.layers.Layer, stored: list[tuple[str, np.ndarray]]) -> None:
+    """Keras 2 saved a layer's trainable weights, then its non-trainable ones."""
+    variables = list(layer.trainable_weights) + list(layer.non_trainable_weights)
+    if len(variables) != len(stored):
+        raise ModelError(
+            f"layer {layer.name!r} has {len(variables)} weights; the file gives {len(stored)} "
+            f"({', '.join(name for name, _ in stored)})"
+        )
+    for variable, (name, value) in zip(variables, stored, strict=True):
+        if tuple(variable.shape) != value.shape:
+            raise ModelError(
+                f"layer {layer.name!r}: weight {name} has shape {value.shape} in the file, "
+                f"but the model expects {tuple(variable.shape)} ({variable.path})"
+            )
+        variable.assign(value)
