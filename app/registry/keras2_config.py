@@ -21,6 +21,8 @@ Keras 2 key translated here (the list docs/model-cards.md repeats):
   dropped (an execution strategy, same math).
 - InputLayer `ragged` dropped when false (refused when true).
 - LeakyReLU `alpha` -> `negative_slope`.
+- Node indices (`inbound_nodes`, `output_layers`) that refer to a nested model: minus one
+  (Keras 2 counted the nested model's own input-to-output node first).
 - Wrapped layers (Bidirectional / TimeDistributed `layer`, `backward_layer`) and nested
   models are translated recursively.
 - `activation` `hard_sigmoid` is refused: Keras 2 meant 0.2x + 0.5, Keras 3 means x/6 + 0.5.
@@ -36,7 +38,7 @@ from app.errors import ModelError
 
 Config = dict[str, Any]
 
-MODEL_CLASSES = {"Sequential", "Functional", "Model"}
+MODEL_CLASSES = {"Sequential", "Functional", "Model"}  # Keras 2 names; Keras 3's are the first two
 ALLOWED_LAYERS = frozenset(
     """
     InputLayer Dense Activation Dropout SpatialDropout1D SpatialDropout2D GaussianNoise
@@ -81,7 +83,11 @@ def translate_layer(layer: Config) -> Config:
         translated = {"module": "keras", "class_name": "Sequential", "registered_name": None}
         translated["config"] = translate_sequential(config)
     elif class_name in ("Functional", "Model"):
-        translated = {"module": "keras", "class_name": "Functional", "registered_name": None}
+        translated = {
+            "module": "keras.src.models.functional",
+            "class_name": "Functional",
+            "registered_name": "Functional",
+        }
         translated["config"] = translate_functional(config)
     else:
         check_allowed(class_name, config)
@@ -145,7 +151,21 @@ def translate_functional(config: object) -> Config:
         raise ModelError("a functional model config without a list of layers")
     out = {k: config[k] for k in ("name", "trainable", "input_layers", "output_layers")}
     out["layers"] = [translate_layer(layer) for layer in config["layers"]]
+    nested = {layer["name"] for layer in out["layers"] if layer["class_name"] in MODEL_CLASSES}
+    for layer in out["layers"]:
+        layer["inbound_nodes"] = [shift_nodes(node, nested) for node in layer["inbound_nodes"]]
+    out["output_layers"] = shift_nodes(out["output_layers"], nested)
     return out
+
+
+def shift_nodes(refs: list[Any], nested: set[str]) -> list[Any]:
+    """Keras 2 counted a nested model's own input-to-output node as node 0 (its config
+    refers to the first call as node 1); Keras 3 has no such node."""
+    if refs and isinstance(refs[0], str):  # a single [layer, node, tensor(, kwargs)]
+        if refs[0] in nested and refs[1] > 0:
+            return [refs[0], refs[1] - 1, *refs[2:]]
+        return refs
+    return [shift_nodes(ref, nested) for ref in refs]
 
 
 def translate_layer_config(class_name: str, config: Config) -> Config:

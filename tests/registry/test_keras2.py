@@ -1,0 +1,198 @@
+"""Keras 2 HDF5 files: rebuilt in Keras 3 with their weights, refused clearly when unsafe."""
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import tf_keras
+
+from app.errors import ModelError
+from app.registry.keras2 import load_keras2_h5
+from tests.registry.keras2_files import (
+    keras224_text_cnn,
+    save_with_tf_keras,
+    write_keras224_h5,
+)
+
+LENGTH, VOCAB, DIM, FILTERS, WIDTH = 40, 50, 8, 6, 5
+
+
+def text_cnn_weights(seed: int = 0) -> dict[str, list]:
+    rng = np.random.default_rng(seed)
+    normal = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+    return {
+        "embedding_1": [("embeddings", normal(VOCAB, DIM))],
+        "conv1d_1": [("kernel", normal(WIDTH, DIM, FILTERS)), ("bias", normal(FILTERS))],
+        "dense_1": [("kernel", normal(FILTERS, 3)), ("bias", normal(3))],
+    }
+
+
+def numpy_text_cnn(ids: np.ndarray, weights: dict[str, list]) -> np.ndarray:
+    """Embedding -> valid Conv1D + ReLU -> max over time -> Dense -> softmax, in numpy."""
+    embeddings = weights["embedding_1"][0][1][ids]  # (B, T, D)
+    kernel, bias = (value for _, value in weights["conv1d_1"])
+    steps = ids.shape[1] - WIDTH + 1
+    windows = np.stack([embeddings[:, t : t + WIDTH] for t in range(steps)], axis=1)
+    conv = np.maximum(np.einsum("btkd,kdf->btf", windows, kernel) + bias, 0.0)
+    dense_kernel, dense_bias = (value for _, value in weights["dense_1"])
+    logits = conv.max(axis=1) @ dense_kernel + dense_bias
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture
+def keras224_file(tmp_path) -> tuple[Path, dict[str, list]]:
+    weights = text_cnn_weights()
+    path = tmp_path / "model.h5"
+    write_keras224_h5(path, keras224_text_cnn(LENGTH, VOCAB, DIM, FILTERS, WIDTH), weights)
+    return path, weights
+
+
+def test_keras224_text_cnn_with_input_length_matches_a_numpy_forward(keras224_file):
+    # The issue's failing case: Sequential, Embedding(input_length=...) then Conv1D, 2.2.4.
+    path, weights = keras224_file
+    model = load_keras2_h5(path)
+    assert tuple(model.inputs[0].shape) == (None, LENGTH)
+    ids = np.random.default_rng(1).integers(0, VOCAB, size=(4, LENGTH))
+    expected = numpy_text_cnn(ids, weights)
+    np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
+def assert_same_predictions(tf_model, path: Path, inputs: np.ndarray) -> None:
+    save_with_tf_keras(tf_model, path)
+    rebuilt = load_keras2_h5(path)
+    expected = tf_model.predict(inputs, verbose=0)
+    np.testing.assert_allclose(rebuilt.predict(inputs, verbose=0), expected, rtol=1e-4, atol=1e-5)
+    assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in tf_model.layers]
+
+
+def randomize(model, seed: int = 0) -> None:
+    """Non-trivial weights everywhere, including BatchNorm statistics (variances > 0)."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([np.abs(rng.normal(size=w.shape)) * 0.5 + 0.1 for w in model.get_weights()])
+
+
+def test_tf_keras_sequential_text_cnn_without_input_layer(tmp_path):
+    layers = tf_keras.layers
+    model = tf_keras.Sequential(
+        [
+            layers.Embedding(VOCAB, DIM, input_length=LENGTH),
+            layers.Conv1D(FILTERS, WIDTH, activation="relu"),
+            layers.GlobalMaxPooling1D(),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
+    randomize(model)
+    ids = np.random.default_rng(2).integers(0, VOCAB, size=(3, LENGTH))
+    assert_same_predictions(model, tmp_path / "text.h5", ids)
+
+
+def tf_keras_image_cnn(name: str = "image_cnn"):
+    layers = tf_keras.layers
+    inputs = tf_keras.Input((16, 16, 3))
+    x = layers.Conv2D(4, 3, padding="same", name="conv_a")(inputs)
+    x = layers.BatchNormalization(name="bn_a")(x)
+    x = layers.ReLU()(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(6, 3, activation="relu", name="last_conv")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(3, activation="softmax", name="probs")(x)
+    return tf_keras.Model(inputs, outputs, name=name)
+
+
+def test_tf_keras_functional_image_cnn_with_batchnorm(tmp_path):
+    model = tf_keras_image_cnn()
+    randomize(model)
+    images = np.random.default_rng(3).uniform(size=(2, 16, 16, 3)).astype(np.float32)
+    assert_same_predictions(model, tmp_path / "image.h5", images)
+
+
+def test_tf_keras_nested_models(tmp_path):
+    layers = tf_keras.layers
+    features = tf_keras.Sequential(
+        [tf_keras.Input((16, 16, 3)), layers.Conv2D(4, 3), layers.BatchNormalization()],
+        name="features",
+    )
+    inputs = tf_keras.Input((16, 16, 3))
+    x = features(inputs)
+    x = layers.Add()([x, layers.Conv2D(4, 3, name="side")(inputs)])
+    x = layers.GlobalMaxPooling2D()(x)
+    model = tf_keras.Model(inputs, layers.Dense(2, name="logits")(x))
+    randomize(model, seed=4)
+    images = np.random.default_rng(5).uniform(size=(2, 16, 16, 3)).astype(np.float32)
+    assert_same_predictions(model, tmp_path / "nested.h5", images)
+
+
+def test_tf_keras_bidirectional_lstm(tmp_path):
+    layers = tf_keras.layers
+    inputs = tf_keras.Input((LENGTH,))
+    x = layers.Embedding(VOCAB, DIM)(inputs)
+    x = layers.Bidirectional(layers.LSTM(5, return_sequences=True))(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    model = tf_keras.Model(inputs, layers.Dense(2, activation="softmax")(x))
+    randomize(model, seed=6)
+    ids = np.random.default_rng(7).integers(0, VOCAB, size=(2, LENGTH))
+    assert_same_predictions(model, tmp_path / "lstm.h5", ids)
+
+
+def test_lambda_layer_is_refused_naming_the_layer(tmp_path):
+    inputs = tf_keras.Input((4,))
+    outputs = tf_keras.layers.Lambda(lambda x: x * 2, name="double")(inputs)
+    save_with_tf_keras(tf_keras.Model(inputs, outputs), tmp_path / "lambda.h5")
+    with pytest.raises(ModelError, match=r"layer 'double' has class 'Lambda', which is not allowed"):
+        load_keras2_h5(tmp_path / "lambda.h5")
+
+
+def edit_config(path: Path, edit) -> None:
+    """Rewrite the file's model_config through `edit(config)`."""
+    with h5py.File(path, "r+") as file:
+        config = json.loads(file.attrs["model_config"])
+        edit(config)
+        file.attrs["model_config"] = json.dumps(config).encode()
+
+
+def test_unknown_class_is_refused(keras224_file):
+    path, _ = keras224_file
+    edit_config(path, lambda c: c["config"]["layers"][2].update(class_name="AttentionPool"))
+    with pytest.raises(ModelError, match=r"'global_max_pooling1d_1' has class 'AttentionPool'"):
+        load_keras2_h5(path)
+
+
+def test_an_unknown_config_key_is_named(keras224_file):
+    path, _ = keras224_file
+    edit_config(path, lambda c: c["config"]["layers"][1]["config"].update(surprise=1))
+    with pytest.raises(ModelError, match=r"'conv1d_1' \(Conv1D\).*\['surprise'\]"):
+        load_keras2_h5(path)
+
+
+def test_a_weight_of_the_wrong_shape_is_named(tmp_path):
+    weights = text_cnn_weights()
+    weights["conv1d_1"][0] = ("kernel", np.zeros((WIDTH + 1, DIM, FILTERS), np.float32))
+    path = tmp_path / "bad.h5"
+    write_keras224_h5(path, keras224_text_cnn(LENGTH, VOCAB, DIM, FILTERS, WIDTH), weights)
+    with pytest.raises(ModelError, match=r"'conv1d_1': weight conv1d_1/kernel:0 has shape"):
+        load_keras2_h5(path)
+
+
+def test_a_missing_weight_count_is_named(tmp_path):
+    weights = text_cnn_weights()
+    weights["dense_1"] = weights["dense_1"][:1]
+    path = tmp_path / "bad.h5"
+    write_keras224_h5(path, keras224_text_cnn(LENGTH, VOCAB, DIM, FILTERS, WIDTH), weights)
+    with pytest.raises(ModelError, match=r"'dense_1' has 2 weights; the file gives 1"):
+        load_keras2_h5(path)
+
+
+def test_weights_only_and_non_hdf5_files_are_refused(tmp_path):
+    weights_only = tmp_path / "weights.h5"
+    with h5py.File(weights_only, "w") as file:
+        file.create_group("dense")
+    with pytest.raises(ModelError, match="weights only"):
+        load_keras2_h5(weights_only)
+    not_hdf5 = tmp_path / "text.h5"
+    not_hdf5.write_text("hello")
+    with pytest.raises(ModelError, match="not a readable HDF5 file"):
+        load_keras2_h5(not_hdf5)
