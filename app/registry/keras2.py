@@ -87,7 +87,7 @@ def check_layer_keys(entry: Config) -> None:
 
 
 def accepted_keys(layer_class: type) -> frozenset[str]:
-    params = inspect.signature(layer_class.__init__).parameters
+    params = inspect.signature(layer_class).parameters  # the __init__ arguments
     named = {name for name, p in params.items() if p.kind is not p.VAR_KEYWORD}
     return frozenset(named - {"self"}) | BASE_LAYER_KEYS
 

@@ -38,7 +38,7 @@ from app.errors import ModelError
 
 Config = dict[str, Any]
 
-MODEL_CLASSES = {"Sequential", "Functional", "Model"}  # Keras 2 names; Keras 3's are the first two
+MODEL_CLASSES = {"Sequential", "Functional", "Model"}  # Model: Keras 2's name for Functional
 ALLOWED_LAYERS = frozenset(
     """
     InputLayer Dense Activation Dropout SpatialDropout1D SpatialDropout2D GaussianNoise
@@ -50,7 +50,7 @@ ALLOWED_LAYERS = frozenset(
     UpSampling2D BatchNormalization LayerNormalization ReLU LeakyReLU PReLU ELU Softmax
     Embedding Add Subtract Multiply Average Maximum Minimum Concatenate Dot
     SimpleRNN LSTM GRU Bidirectional TimeDistributed Rescaling
-    """.split()
+    """.split()  # noqa: SIM905 (a word list reads better than 60 quoted names)
 )
 WEIGHT_SETUP = ("_initializer", "_regularizer", "_constraint")
 # Keras 2 keys with no Keras 3 meaning: dropped at these values, refused at any other.
@@ -79,6 +79,7 @@ def translate_layer(layer: Config) -> Config:
     """One layer entry (class_name, config and, in a functional model, name and nodes)."""
     class_name = short_class_name(layer)
     config = layer.get("config")
+    translated: Config
     if class_name == "Sequential":
         translated = {"module": "keras", "class_name": "Sequential", "registered_name": None}
         translated["config"] = translate_sequential(config)
@@ -90,9 +91,9 @@ def translate_layer(layer: Config) -> Config:
         }
         translated["config"] = translate_functional(config)
     else:
-        check_allowed(class_name, config)
+        layer_config = check_allowed(class_name, config)
         translated = {"module": "keras.layers", "class_name": class_name, "registered_name": None}
-        translated["config"] = translate_layer_config(class_name, dict(config))
+        translated["config"] = translate_layer_config(class_name, dict(layer_config))
     for key in ("name", "inbound_nodes"):
         if key in layer:
             translated[key] = layer[key]
@@ -106,7 +107,7 @@ def short_class_name(layer: Config) -> str:
     return name.rsplit(".", 1)[-1]
 
 
-def check_allowed(class_name: str, config: object) -> None:
+def check_allowed(class_name: str, config: object) -> Config:
     if not isinstance(config, dict):
         raise ModelError(f"layer of class {class_name!r} has no config")
     if class_name not in ALLOWED_LAYERS:
@@ -115,6 +116,7 @@ def check_allowed(class_name: str, config: object) -> None:
             f"layer {name!r} has class {class_name!r}, which is not allowed "
             "(Lambda and custom layers run arbitrary code; see docs/model-cards.md)"
         )
+    return config
 
 
 def translate_sequential(config: object) -> Config:

@@ -40,7 +40,7 @@ def load_keras_model(models_dir: Path, card: ModelCard) -> keras.Model:
         loader = LOADERS.get(path.suffix.lower())
         if loader is None:
             known = ", ".join(LOADERS)
-            raise ModelError(f"model {card.id}: {card.model_file}: the suffix is not one of {known}")
+            raise ModelError(f"model {card.id}: {card.model_file}: the suffix is not {known}")
         try:
             return loader(path)
         except Exception as exc:  # ours are ModelErrors; Keras raises many types for a bad file

@@ -142,7 +142,7 @@ def test_lambda_layer_is_refused_naming_the_layer(tmp_path):
     inputs = tf_keras.Input((4,))
     outputs = tf_keras.layers.Lambda(lambda x: x * 2, name="double")(inputs)
     save_with_tf_keras(tf_keras.Model(inputs, outputs), tmp_path / "lambda.h5")
-    with pytest.raises(ModelError, match=r"layer 'double' has class 'Lambda', which is not allowed"):
+    with pytest.raises(ModelError, match=r"'double' has class 'Lambda', which is not allowed"):
         load_keras2_h5(tmp_path / "lambda.h5")
 
 
