@@ -149,9 +149,10 @@ def input_layer_for(first: Config) -> Config:
 
 
 def translate_functional(config: object) -> Config:
-    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
-        raise ModelError("a functional model config without a list of layers")
-    out = {k: config[k] for k in ("name", "trainable", "input_layers", "output_layers")}
+    wanted = ("layers", "input_layers", "output_layers")
+    if not isinstance(config, dict) or not all(isinstance(config.get(k), list) for k in wanted):
+        raise ModelError(f"a functional model config without {', '.join(wanted)}")
+    out = {k: config[k] for k in ("name", "trainable", *wanted) if k in config}
     out["layers"] = [translate_layer(layer) for layer in config["layers"]]
     nested = {layer["name"] for layer in out["layers"] if layer["class_name"] in MODEL_CLASSES}
     for layer in out["layers"]:

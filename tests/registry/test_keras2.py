@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import h5py
+import keras
 import numpy as np
 import pytest
 import tf_keras
@@ -196,3 +197,11 @@ def test_weights_only_and_non_hdf5_files_are_refused(tmp_path):
     not_hdf5.write_text("hello")
     with pytest.raises(ModelError, match="not a readable HDF5 file"):
         load_keras2_h5(not_hdf5)
+
+
+def test_the_keras224_fixture_reproduces_keras_3s_own_failure(keras224_file):
+    # The issue's symptom, so the hand-written layout is the one that breaks Keras 3's
+    # legacy loader (if Keras 3 learns to read it, this test says so and can go).
+    path, _ = keras224_file
+    with pytest.raises(ValueError, match="Kernel shape must have the same length as input"):
+        keras.saving.load_model(path, compile=False)
