@@ -110,3 +110,50 @@ def save_with_tf_keras(model: object, path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "HDF5 is a legacy format"
         model.save(path)  # type: ignore[attr-defined]
+
+
+def keras224_image_cnn(size: int, channels: int, filters: int) -> dict:
+    """The model_config Keras 2.2.4 wrote for a functional Conv2D -> BN -> pool -> Dense."""
+    batchnorm_setup = {
+        f"{weight}_{kind}": value
+        for weight in ("beta", "gamma", "moving_mean", "moving_variance")
+        for kind, value in (("initializer", ZEROS), ("regularizer", None), ("constraint", None))
+        if not (weight.startswith("moving") and kind != "initializer")
+    }
+    specs = [
+        ("input_1", "InputLayer", {"batch_input_shape": [None, size, size, channels],
+                                   "dtype": "float32", "sparse": False}),
+        ("conv2d_1", "Conv2D", {"filters": filters, "kernel_size": [3, 3], "strides": [1, 1],
+                                "padding": "valid", "data_format": "channels_last",
+                                "dilation_rate": [1, 1], "activation": "relu", "use_bias": True,
+                                "kernel_initializer": GLOROT, "bias_initializer": ZEROS,
+                                **NO_EXTRAS, **CONSTRAINTS}),
+        ("batch_normalization_1", "BatchNormalization", {"axis": -1, "momentum": 0.99,
+                                                         "epsilon": 0.001, "center": True,
+                                                         "scale": True, **batchnorm_setup}),
+        ("max_pooling2d_1", "MaxPooling2D", {"pool_size": [2, 2], "padding": "valid",
+                                             "strides": [2, 2], "data_format": "channels_last"}),
+        ("flatten_1", "Flatten", {"data_format": "channels_last"}),
+        ("dense_1", "Dense", {"units": 2, "activation": "softmax", "use_bias": True,
+                              "kernel_initializer": GLOROT, "bias_initializer": ZEROS,
+                              **NO_EXTRAS, **CONSTRAINTS}),
+    ]  # fmt: skip
+    layers = []
+    for index, (name, class_name, config) in enumerate(specs):
+        trainable = {} if class_name == "InputLayer" else {"trainable": True}
+        inbound = [[[specs[index - 1][0], 0, 0, {}]]] if index else []
+        layers.append(
+            {
+                "name": name,
+                "class_name": class_name,
+                "config": {"name": name, **trainable, **config},
+                "inbound_nodes": inbound,
+            }
+        )
+    config = {
+        "name": "model_1",
+        "layers": layers,
+        "input_layers": [["input_1", 0, 0]],
+        "output_layers": [["dense_1", 0, 0]],
+    }
+    return {"class_name": "Model", "config": config}

@@ -12,6 +12,7 @@ import tf_keras
 from app.errors import ModelError
 from app.registry.keras2 import load_keras2_h5
 from tests.registry.keras2_files import (
+    keras224_image_cnn,
     keras224_text_cnn,
     save_with_tf_keras,
     write_keras224_h5,
@@ -59,6 +60,40 @@ def test_keras224_text_cnn_with_input_length_matches_a_numpy_forward(keras224_fi
     ids = np.random.default_rng(1).integers(0, VOCAB, size=(4, LENGTH))
     expected = numpy_text_cnn(ids, weights)
     np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_keras224_functional_image_cnn_matches_a_numpy_forward(tmp_path):
+    rng = np.random.default_rng(8)
+    normal = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+    variance = rng.uniform(0.5, 2.0, size=3).astype(np.float32)
+    weights = {
+        "conv2d_1": [("kernel", normal(3, 3, 2, 3)), ("bias", normal(3))],
+        "batch_normalization_1": [
+            ("gamma", normal(3)), ("beta", normal(3)), ("moving_mean", normal(3)),
+            ("moving_variance", variance),
+        ],
+        "dense_1": [("kernel", normal(27, 2)), ("bias", normal(2))],
+    }  # fmt: skip
+    path = tmp_path / "image.h5"
+    write_keras224_h5(path, keras224_image_cnn(size=8, channels=2, filters=3), weights)
+    images = rng.uniform(size=(2, 8, 8, 2)).astype(np.float32)
+    expected = numpy_image_cnn(images, {name: [v for _, v in ws] for name, ws in weights.items()})
+    model = load_keras2_h5(path)
+    np.testing.assert_allclose(model.predict(images, verbose=0), expected, rtol=1e-4, atol=1e-6)
+
+
+def numpy_image_cnn(images: np.ndarray, weights: dict[str, list]) -> np.ndarray:
+    """Conv2D 3x3 valid + ReLU -> BatchNorm (inference) -> 2x2 max pool -> Dense softmax."""
+    kernel, bias = weights["conv2d_1"]
+    windows = np.lib.stride_tricks.sliding_window_view(images, (3, 3), axis=(1, 2))
+    conv = np.maximum(np.einsum("bhwcij,ijcf->bhwf", windows, kernel) + bias, 0.0)  # (B,6,6,3)
+    gamma, beta, mean, variance = weights["batch_normalization_1"]
+    normed = gamma * (conv - mean) / np.sqrt(variance + 0.001) + beta
+    pooled = normed.reshape(len(images), 3, 2, 3, 2, 3).max(axis=(2, 4))
+    dense_kernel, dense_bias = weights["dense_1"]
+    logits = pooled.reshape(len(images), -1) @ dense_kernel + dense_bias
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def assert_same_predictions(tf_model, path: Path, inputs: np.ndarray) -> None:
@@ -125,6 +160,22 @@ def test_tf_keras_nested_models(tmp_path):
     randomize(model, seed=4)
     images = np.random.default_rng(5).uniform(size=(2, 16, 16, 3)).astype(np.float32)
     assert_same_predictions(model, tmp_path / "nested.h5", images)
+
+
+@pytest.mark.parametrize("frozen", ["whole base", "one batchnorm"])
+def test_tf_keras_transfer_learning_with_frozen_layers(tmp_path, frozen):
+    # Keras 2 saves trainable weights before non-trainable ones: freezing reorders them.
+    base = tf_keras_image_cnn(name="base")
+    if frozen == "whole base":
+        base.trainable = False
+    else:
+        base.get_layer("bn_a").trainable = False
+    inputs = tf_keras.Input((16, 16, 3))
+    outputs = tf_keras.layers.Dense(2, name="head")(base(inputs))
+    model = tf_keras.Model(inputs, outputs)
+    randomize(model, seed=9)
+    images = np.random.default_rng(10).uniform(size=(2, 16, 16, 3)).astype(np.float32)
+    assert_same_predictions(model, tmp_path / "transfer.h5", images)
 
 
 def test_tf_keras_bidirectional_lstm(tmp_path):
