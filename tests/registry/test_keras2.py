@@ -21,13 +21,13 @@ from tests.registry.keras2_files import (
 LENGTH, VOCAB, DIM, FILTERS, WIDTH = 40, 50, 8, 6, 5
 
 
-def text_cnn_weights(seed: int = 0) -> dict[str, list]:
+def text_cnn_weights(seed: int = 0, filters: int = FILTERS, width: int = WIDTH) -> dict:
     rng = np.random.default_rng(seed)
     normal = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
     return {
         "embedding_1": [("embeddings", normal(VOCAB, DIM))],
-        "conv1d_1": [("kernel", normal(WIDTH, DIM, FILTERS)), ("bias", normal(FILTERS))],
-        "dense_1": [("kernel", normal(FILTERS, 3)), ("bias", normal(3))],
+        "conv1d_1": [("kernel", normal(width, DIM, filters)), ("bias", normal(filters))],
+        "dense_1": [("kernel", normal(filters, 3)), ("bias", normal(3))],
     }
 
 
@@ -35,8 +35,9 @@ def numpy_text_cnn(ids: np.ndarray, weights: dict[str, list]) -> np.ndarray:
     """Embedding -> valid Conv1D + ReLU -> max over time -> Dense -> softmax, in numpy."""
     embeddings = weights["embedding_1"][0][1][ids]  # (B, T, D)
     kernel, bias = (value for _, value in weights["conv1d_1"])
-    steps = ids.shape[1] - WIDTH + 1
-    windows = np.stack([embeddings[:, t : t + WIDTH] for t in range(steps)], axis=1)
+    width = kernel.shape[0]
+    steps = ids.shape[1] - width + 1
+    windows = np.stack([embeddings[:, t : t + width] for t in range(steps)], axis=1)
     conv = np.maximum(np.einsum("btkd,kdf->btf", windows, kernel) + bias, 0.0)
     dense_kernel, dense_bias = (value for _, value in weights["dense_1"])
     logits = conv.max(axis=1) @ dense_kernel + dense_bias
@@ -52,14 +53,24 @@ def keras224_file(tmp_path) -> tuple[Path, dict[str, list]]:
     return path, weights
 
 
-def test_keras224_text_cnn_with_input_length_matches_a_numpy_forward(keras224_file):
-    # The issue's failing case: Sequential, Embedding(input_length=...) then Conv1D, 2.2.4.
-    path, weights = keras224_file
+@pytest.mark.parametrize(
+    ("length", "filters", "width"),
+    [(LENGTH, FILTERS, WIDTH), (3193, 128, 15)],
+    ids=["small", "issue"],
+)
+def test_keras224_text_cnn_with_input_length_matches_a_numpy_forward(
+    tmp_path, length, filters, width
+):
+    # The issue's failing case: Sequential, Embedding(input_length=3193) then Conv1D(128, 15)
+    # with 8-dimensional embeddings, saved by Keras 2.2.4.
+    weights = text_cnn_weights(filters=filters, width=width)
+    path = tmp_path / "model.h5"
+    write_keras224_h5(path, keras224_text_cnn(length, VOCAB, DIM, filters, width), weights)
     model = load_keras2_h5(path)
-    assert tuple(model.inputs[0].shape) == (None, LENGTH)
-    ids = np.random.default_rng(1).integers(0, VOCAB, size=(4, LENGTH))
+    assert tuple(model.inputs[0].shape) == (None, length)
+    ids = np.random.default_rng(1).integers(0, VOCAB, size=(4, length))
     expected = numpy_text_cnn(ids, weights)
-    np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-4, atol=1e-6)
 
 
 def test_keras224_functional_image_cnn_matches_a_numpy_forward(tmp_path):
