@@ -57,7 +57,7 @@ def text_attr(value: Any) -> str:
 
 
 def build_model(config: Config) -> keras.Model:
-    check_layer_keys(config)
+    fit_layer_keys(config)
     try:
         # Only allow-listed classes reach Keras (translate_model checked every one).
         model = keras.saving.deserialize_keras_object(config, safe_mode=True)
@@ -68,17 +68,24 @@ def build_model(config: Config) -> keras.Model:
     return model
 
 
-def check_layer_keys(entry: Config) -> None:
-    """Refuse a config key the Keras 3 class does not take, naming layer, class and key."""
+def fit_layer_keys(entry: Config) -> None:
+    """Refuse a config key the Keras 3 class does not take, naming layer, class and key.
+
+    `trainable`, which Keras 2 wrote for every layer, is dropped where Keras 3's class
+    does not take it (weightless layers such as SpatialDropout2D).
+    """
     class_name, config = entry["class_name"], entry["config"]
     if class_name in ("Sequential", "Functional"):
         for layer in config["layers"]:
-            check_layer_keys(layer)
+            fit_layer_keys(layer)
         return
     for key in ("layer", "backward_layer"):
         if isinstance(config.get(key), dict):
-            check_layer_keys(config[key])
-    unknown = sorted(set(config) - accepted_keys(getattr(keras.layers, class_name)))
+            fit_layer_keys(config[key])
+    accepted = accepted_keys(getattr(keras.layers, class_name))
+    if "trainable" not in accepted:
+        config.pop("trainable", None)
+    unknown = sorted(set(config) - accepted)
     if unknown:
         raise ModelError(
             f"layer {config.get('name')!r} ({class_name}): Keras 2 config keys {unknown} "
@@ -87,9 +94,11 @@ def check_layer_keys(entry: Config) -> None:
 
 
 def accepted_keys(layer_class: type) -> frozenset[str]:
+    """The class's own arguments, and the base Layer's when it passes **kwargs on."""
     params = inspect.signature(layer_class).parameters  # the __init__ arguments
-    named = {name for name, p in params.items() if p.kind is not p.VAR_KEYWORD}
-    return frozenset(named - {"self"}) | BASE_LAYER_KEYS
+    named = frozenset(name for name, p in params.items() if p.kind is not p.VAR_KEYWORD)
+    passes_on = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return named | BASE_LAYER_KEYS if passes_on else named
 
 
 def weights_group(file: h5py.File) -> h5py.Group:

@@ -20,12 +20,18 @@ Keras 2 key translated here (the list docs/model-cards.md repeats):
 - RNN `time_major` dropped when false (refused when true); LSTM/GRU `implementation`
   dropped (an execution strategy, same math).
 - InputLayer `ragged` dropped when false (refused when true).
+- `groups` of SeparableConv, DepthwiseConv2D and ConvTranspose layers (dropped when 1) and
+  SpatialDropout `noise_shape` (dropped when null): tf.keras inherited them from Conv and
+  Dropout; Keras 3 has no such argument there.
 - LeakyReLU `alpha` -> `negative_slope`.
 - Node indices (`inbound_nodes`, `output_layers`) that refer to a nested model: minus one
   (Keras 2 counted the nested model's own input-to-output node first).
 - Wrapped layers (Bidirectional / TimeDistributed `layer`, `backward_layer`) and nested
   models are translated recursively.
 - `activation` `hard_sigmoid` is refused: Keras 2 meant 0.2x + 0.5, Keras 3 means x/6 + 0.5.
+
+- `trainable` on a layer whose Keras 3 class does not take it (weightless layers such as
+  SpatialDropout2D): dropped (in `keras2.py`, which asks the Keras 3 class).
 
 Any other key is passed on as is; `keras2.py` refuses keys the Keras 3 class does not take.
 """
@@ -64,6 +70,18 @@ NEUTRAL_VALUES: dict[str, tuple[Any, ...]] = {
     "time_major": (False,),
     "ragged": (False, None),
     "implementation": (0, 1, 2),
+}
+# Keys tf.keras layers inherited from a parent class (Conv, Dropout) and Keras 3 lacks:
+# key -> (the classes concerned, the values dropped; any other is refused).
+INHERITED_KEYS: dict[str, tuple[frozenset[str], tuple[Any, ...]]] = {
+    "groups": (
+        frozenset(
+            "SeparableConv1D SeparableConv2D DepthwiseConv2D Conv1DTranspose Conv2DTranspose"
+            "".split()
+        ),
+        (1,),
+    ),
+    "noise_shape": (frozenset({"SpatialDropout1D", "SpatialDropout2D"}), (None,)),
 }
 
 
@@ -177,7 +195,9 @@ def translate_layer_config(class_name: str, config: Config) -> Config:
         if key.endswith(WEIGHT_SETUP) or key == "activity_regularizer":
             del config[key]
         elif key in NEUTRAL_VALUES:
-            drop_if_neutral(config, key, f"layer {name!r} ({class_name})")
+            drop_if_neutral(config, key, NEUTRAL_VALUES[key], f"layer {name!r} ({class_name})")
+        elif key in INHERITED_KEYS and class_name in INHERITED_KEYS[key][0]:
+            drop_if_neutral(config, key, INHERITED_KEYS[key][1], f"layer {name!r} ({class_name})")
     if "dtype" in config:
         config["dtype"] = dtype_name(config["dtype"])
     if class_name == "InputLayer":
@@ -203,9 +223,9 @@ def translate_layer_config(class_name: str, config: Config) -> Config:
     return config
 
 
-def drop_if_neutral(config: Config, key: str, where: str) -> None:
+def drop_if_neutral(config: Config, key: str, neutral: tuple[Any, ...], where: str) -> None:
     value = config.pop(key)
-    if value not in NEUTRAL_VALUES[key]:
+    if value not in neutral:
         raise ModelError(f"{where}: Keras 2 setting {key}={value!r} has no Keras 3 equivalent")
 
 
