@@ -17,7 +17,8 @@ import keras
 import numpy as np
 
 from app.errors import ModelError
-from app.registry.keras2_config import Config, translate_model
+from app.registry.keras2_config import translate_model
+from app.registry.keras2_layers import Config
 
 # Keyword arguments every Keras 3 layer takes through its base class.
 BASE_LAYER_KEYS = frozenset({"name", "trainable", "dtype", "autocast"})
