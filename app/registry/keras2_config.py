@@ -8,9 +8,12 @@ lists both):
   `Functional`; `module` and `registered_name` are replaced by Keras 3's.
 - Sequential `config` as a bare list of layers (Keras <= 2.2.2) -> `{"layers": [...]}`.
 - Sequential without an `InputLayer` (Keras 2.2.x): the first layer's
-  `batch_input_shape`, or Embedding `input_length`, becomes an `InputLayer(batch_shape=...)`.
+  `batch_input_shape`, Embedding `input_length`, or a nested first model's input shape
+  becomes an `InputLayer(batch_shape=...)`.
 - Node indices (`inbound_nodes`, `output_layers`) that refer to a nested model: minus one
   (Keras 2 counted the nested model's own input-to-output node first).
+- `input_layers` / `output_layers` holding one reference, `[[name, 0, 0]]` -> `[name, 0, 0]`
+  (else Keras 3 makes the model return a list of one tensor, and a Sequential around it fails).
 - Wrapped layers (Bidirectional / TimeDistributed `layer`, `backward_layer`) and nested
   models are translated recursively.
 - `trainable` on a layer whose Keras 3 class does not take it (weightless layers such as
@@ -115,15 +118,29 @@ def translate_sequential(config: object) -> Config:
 def input_layer_for(first: Config) -> Config:
     """Keras 2.2.x kept a Sequential's input shape on its first layer."""
     config = first.get("config") or {}
-    shape = config.get("batch_input_shape")
-    if shape is None and short_class_name(first) == "Embedding" and "input_length" in config:
-        shape = [None, config["input_length"]]
+    shape = first_layer_shape(first)
     if shape is None:
         raise ModelError(f"the Sequential model's first layer {config.get('name')!r} has no shape")
     dtype = dtype_name(config.get("dtype", "float32"))
     name = f"{config.get('name', 'model')}_input"
     input_config = {"batch_shape": list(shape), "dtype": dtype, "name": name}
     return {"module": "keras.layers", "class_name": "InputLayer", "config": input_config}
+
+
+def first_layer_shape(layer: Config) -> list[Any] | None:
+    """The batch input shape a layer was given, looking inside a nested model's input."""
+    class_name, config = short_class_name(layer), layer.get("config") or {}
+    if class_name == "Sequential":
+        layers = config if isinstance(config, list) else config.get("layers") or []
+        return first_layer_shape(layers[0]) if layers else None
+    if class_name in ("Functional", "Model"):
+        name = (config.get("input_layers") or [[None]])[0][0]
+        inputs = [entry for entry in config.get("layers", []) if entry.get("name") == name]
+        return first_layer_shape(inputs[0]) if inputs else None
+    shape = config.get("batch_input_shape")
+    if shape is None and class_name == "Embedding" and "input_length" in config:
+        shape = [None, config["input_length"]]
+    return list(shape) if isinstance(shape, list) else None
 
 
 def translate_functional(config: object) -> Config:
@@ -135,8 +152,18 @@ def translate_functional(config: object) -> Config:
     nested = {layer["name"] for layer in out["layers"] if layer["class_name"] in MODEL_CLASSES}
     for layer in out["layers"]:
         layer["inbound_nodes"] = [shift_nodes(node, nested) for node in layer["inbound_nodes"]]
-    out["output_layers"] = shift_nodes(out["output_layers"], nested)
+    out["output_layers"] = single_or_list(shift_nodes(out["output_layers"], nested))
+    out["input_layers"] = single_or_list(out["input_layers"])
     return out
+
+
+def single_or_list(refs: list[Any]) -> list[Any]:
+    """Keras 2 listed one input or output as `[[name, 0, 0]]` and the model returned a
+    tensor; Keras 3 reads that as a list of one (a model returning a list), so one
+    reference is written flat, `[name, 0, 0]`, as Keras 3 writes it."""
+    if len(refs) == 1 and isinstance(refs[0], list) and isinstance(refs[0][0], str):
+        return list(refs[0])
+    return refs
 
 
 def shift_nodes(refs: list[Any], nested: set[str]) -> list[Any]:

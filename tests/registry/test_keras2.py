@@ -189,6 +189,22 @@ def test_tf_keras_transfer_learning_with_frozen_layers(tmp_path, frozen):
     assert_same_predictions(model, tmp_path / "transfer.h5", images)
 
 
+@pytest.mark.parametrize("input_layer", ["tf.keras", "none (keras 2.2)"])
+def test_sequential_around_a_functional_base(tmp_path, input_layer):
+    base = tf_keras_image_cnn(name="base")
+    base.trainable = False
+    model = tf_keras.Sequential([base, tf_keras.layers.Dense(2, name="head")])
+    randomize(model, seed=14)
+    path = tmp_path / "sequential.h5"
+    save_with_tf_keras(model, path)
+    if input_layer != "tf.keras":  # Keras 2.2 wrote no InputLayer: the shape is the base's
+        edit_config(path, lambda config: config["config"]["layers"].pop(0))
+    images = np.random.default_rng(15).uniform(size=(2, 16, 16, 3)).astype(np.float32)
+    rebuilt = load_keras2_h5(path)
+    expected = model.predict(images, verbose=0)
+    np.testing.assert_allclose(rebuilt.predict(images, verbose=0), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_tf_keras_bidirectional_lstm(tmp_path):
     layers = tf_keras.layers
     inputs = tf_keras.Input((LENGTH,))
