@@ -28,8 +28,8 @@ def load_keras2_h5(path: Path) -> keras.Model:
     """The model in `path`, rebuilt in Keras 3 with the file's weights."""
     try:
         with h5py.File(path, "r") as file:
-            model_config = read_model_config(file)
-            model = build_model(translate_model(model_config))
+            check_keras_version(file)
+            model = build_model(translated_config(read_model_config(file)))
             set_weights(model, weights_group(file))
     except OSError as exc:
         raise ModelError(f"{path.name} is not a readable HDF5 file: {exc}") from exc
@@ -50,6 +50,22 @@ def read_model_config(file: h5py.File) -> Config:
     if not isinstance(config, dict):
         raise ModelError("the model_config attribute is not a JSON object")
     return config
+
+
+def check_keras_version(file: h5py.File) -> None:
+    version = text_attr(file.attrs.get("keras_version", b""))
+    if version.startswith("3"):
+        raise ModelError(
+            f"the HDF5 file was written by Keras {version}, not Keras 2: "
+            'save the model as .keras (model.save("model.keras")) and name that file'
+        )
+
+
+def translated_config(model_config: Config) -> Config:
+    try:
+        return translate_model(model_config)
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:  # a malformed config
+        raise ModelError(f"the model_config is not a Keras 2 model config: {exc!r}") from exc
 
 
 def text_attr(value: Any) -> str:

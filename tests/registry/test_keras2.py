@@ -283,3 +283,23 @@ def test_the_keras224_fixture_reproduces_keras_3s_own_failure(keras224_file):
     path, _ = keras224_file
     with pytest.raises(ValueError, match="Kernel shape must have the same length as input"):
         keras.saving.load_model(path, compile=False)
+
+
+def test_a_keras_3_hdf5_file_is_sent_to_the_keras_format(tmp_path):
+    inputs = keras.Input((4,))
+    path = tmp_path / "keras3.h5"
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(path)
+    with pytest.raises(
+        ModelError, match=r"written by Keras 3\.[0-9.]+, not Keras 2: save .* \.keras"
+    ):
+        load_keras2_h5(path)
+
+
+def test_a_malformed_config_is_a_model_error(keras224_file):
+    path, _ = keras224_file
+    edit_config(path, lambda c: c["config"]["layers"][1].update(config=None))
+    with pytest.raises(ModelError, match="Conv1D' has no config"):
+        load_keras2_h5(path)
+    edit_config(path, lambda c: c.update(config={"layers": "nope"}))
+    with pytest.raises(ModelError, match="Sequential config without a list of layers"):
+        load_keras2_h5(path)
