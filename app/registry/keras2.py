@@ -127,6 +127,9 @@ def weights_group(file: h5py.File) -> h5py.Group:
 
 def set_weights(model: keras.Model, group: h5py.Group) -> None:
     """Set every layer's weights from its group; every layer with weights must have one."""
+    top_level = group.get("top_level_model_weights")  # tf.keras: weights of no layer
+    if isinstance(top_level, h5py.Group) and len(top_level.attrs.get("weight_names", [])):
+        raise ModelError("the file has model-level weights outside any layer (a custom model)")
     names = [text_attr(name) for name in group.attrs.get("layer_names", [])]
     for name in names:
         stored = stored_weights(group, name)

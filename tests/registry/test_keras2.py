@@ -303,3 +303,13 @@ def test_a_malformed_config_is_a_model_error(keras224_file):
     edit_config(path, lambda c: c.update(config={"layers": "nope"}))
     with pytest.raises(ModelError, match="Sequential config without a list of layers"):
         load_keras2_h5(path)
+
+
+def test_model_level_weights_outside_layers_are_refused(keras224_file):
+    path, _ = keras224_file
+    with h5py.File(path, "r+") as file:
+        top = file["model_weights"].create_group("top_level_model_weights")
+        top.attrs["weight_names"] = np.array([b"scale:0"])
+        top.create_dataset("scale:0", data=np.ones(1, np.float32))
+    with pytest.raises(ModelError, match="model-level weights outside any layer"):
+        load_keras2_h5(path)
