@@ -111,6 +111,8 @@ async def parse_multipart(request: Request, settings: Settings) -> ParsedExplain
         parameters = parameters_from_strings(fields)  # type: ignore[arg-type]
         if isinstance(upload, UploadFile):
             return ParsedExplain(parameters, images=[await upload.read()])
+        if isinstance(text, str) and isinstance(ids, str):
+            raise InvalidInput("a multipart request holds a field `text` or `ids`, not both")
         if isinstance(text, str) or isinstance(ids, str):
             item = TextInput(text=text) if isinstance(text, str) else form_ids(str(ids))
             check_token_counts([item], settings.max_tokens)

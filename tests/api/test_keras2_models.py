@@ -150,10 +150,19 @@ def test_bad_ids_are_422(client, instance, message):
     assert message in response.text
 
 
-def test_bad_multipart_ids_are_422(client):
-    response = client.post("/v1/models/reviews:explain", files={"ids": (None, "2,x")})
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"ids": (None, "2,x")}, "ids must be comma-separated integers"),
+        ({"ids": (None, "")}, "ids must be comma-separated integers"),
+        ({"ids": (None, "2,999")}, "999 at position 1"),
+        ({"ids": (None, "2"), "text": (None, "goal")}, "`text` or `ids`, not both"),
+    ],
+)
+def test_bad_multipart_ids_are_422(client, fields, message):
+    response = client.post("/v1/models/reviews:explain", files=fields)
     assert response.status_code == 422
-    assert "ids must be comma-separated integers" in response.json()["detail"]
+    assert message in response.json()["detail"]
 
 
 def test_keras_2_image_model_explained_through_the_api(client, models):
