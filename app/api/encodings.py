@@ -197,7 +197,8 @@ def check_instance_count(count: int, settings: Settings) -> None:
 
 def check_token_counts(texts: list[TextInput], max_tokens: int) -> None:
     """At most `max_tokens` tokens per instance, checked before any tokenizing: a text
-    is counted in words, which no tokenizer gives fewer tokens than."""
+    is counted in words, which the whitespace and char tokenizers give no fewer tokens
+    than (a Keras Tokenizer may drop words: for it this caps the words sent)."""
     for index, item in enumerate(texts):
         if item.text is not None:
             count = word_count(item.text, stop_at=max_tokens + 1)
