@@ -13,7 +13,7 @@ from PIL import Image
 from app.engine.gradcam import CamBatch, GradCam
 from app.errors import InvalidInput
 from app.preprocess.image import ImageLimits, cap_longest_side, decode_image, to_model_array
-from app.preprocess.text import check_ids, pad_sequence, token_ids, tokenize
+from app.preprocess.text import check_ids, ids_to_tokens, pad_sequence, text_to_ids, tokens_to_ids
 from app.registry.served import ServedModel
 from app.render.encode import data_url, encode_image
 from app.render.html import highlight_html
@@ -44,6 +44,7 @@ class TextInput:
     text: str | None = None
     tokens: list[str] | None = None
     doc: list[int] | None = None
+    ids: list[int] | None = None  # token ids alone: the tokens come from the vocabulary
 
 
 @dataclass
@@ -208,13 +209,15 @@ def tokens_and_ids(
     spec = served.text_spec
     assert spec is not None
     if item.text is not None:
-        tokens = tokenize(item.text, spec)
+        tokens, ids = text_to_ids(item.text, spec)
         if len(tokens) > max_tokens:
             raise InvalidInput(f"the text has {len(tokens)} tokens; the limit is {max_tokens}")
-        return tokens, token_ids(tokens, spec)
+        return tokens, ids
+    if item.ids is not None:
+        return ids_to_tokens(item.ids, spec), list(item.ids)
     tokens = list(item.tokens or [])
     if item.doc is None:
-        return tokens, token_ids(tokens, spec)
+        return tokens_to_ids(tokens, spec)
     if len(item.doc) != len(tokens):
         raise InvalidInput(f"tokens has {len(tokens)} entries but doc has {len(item.doc)} ids")
     check_ids(item.doc, spec)

@@ -1,7 +1,8 @@
 """The three request encodings of `:explain`, parsed into one `ParsedExplain`.
 
 1. `application/json`: `{"instances": [...], "parameters": {...}}` (KServe V1 style).
-2. `multipart/form-data`: a file field `image` (or a field `text`) plus parameters as fields.
+2. `multipart/form-data`: a file field `image` (or a field `text`, or `ids`: token ids as
+   `1,2,3` or `[1, 2, 3]`) plus parameters as fields.
 3. A raw image body (`image/jpeg|png|webp|gif`), parameters in the query string.
 """
 
@@ -34,6 +35,7 @@ from app.preprocess.text import word_count
 from app.settings import Settings
 
 RAW_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+INPUT_FIELDS = ("image", "text", "ids")
 SMALL_INT = re.compile(r"-?[0-9]{1,18}")  # ASCII digits that int() takes and int64 holds
 
 
@@ -95,24 +97,29 @@ def add_instance(result: ParsedExplain, index: int, instance: Instance) -> None:
         except (binascii.Error, ValueError) as exc:
             raise InvalidImage(f"instances[{index}].image.b64 is not valid base64") from exc
     else:
-        result.texts.append(TextInput(instance.text, instance.tokens, instance.doc))
+        result.texts.append(TextInput(instance.text, instance.tokens, instance.doc, instance.ids))
 
 
 async def parse_multipart(request: Request, settings: Settings) -> ParsedExplain:
     form = await read_form(request, settings)
     try:
         upload = form.get("image")
-        fields = {key: value for key, value in form.items() if key not in ("image", "text")}
-        text = form.get("text")
+        fields = {key: value for key, value in form.items() if key not in INPUT_FIELDS}
+        text, ids = form.get("text"), form.get("ids")
         if any(not isinstance(value, str) for value in fields.values()):
             raise InvalidInput("only the `image` field may be a file")
         parameters = parameters_from_strings(fields)  # type: ignore[arg-type]
         if isinstance(upload, UploadFile):
             return ParsedExplain(parameters, images=[await upload.read()])
-        if isinstance(text, str):
-            check_token_counts([TextInput(text=text)], settings.max_tokens)
-            return ParsedExplain(parameters, texts=[TextInput(text=text)])
-        raise InvalidInput("a multipart request needs a file field `image` or a field `text`")
+        if isinstance(text, str) and isinstance(ids, str):
+            raise InvalidInput("a multipart request holds a field `text` or `ids`, not both")
+        if isinstance(text, str) or isinstance(ids, str):
+            item = TextInput(text=text) if isinstance(text, str) else form_ids(str(ids))
+            check_token_counts([item], settings.max_tokens)
+            return ParsedExplain(parameters, texts=[item])
+        raise InvalidInput(
+            "a multipart request needs a file field `image`, a field `text` or a field `ids`"
+        )
     finally:
         await form.close()
 
@@ -141,6 +148,15 @@ def form_error(message: str, settings: Settings) -> ExplainError:
     return InvalidInput(
         f"the multipart body is malformed: {message}", status=400, title="Invalid form"
     )
+
+
+def form_ids(text: str) -> TextInput:
+    """Token ids from a form field: `1,2,3` or a JSON list `[1, 2, 3]`."""
+    inner = text.strip().removeprefix("[").removesuffix("]")
+    parts = [part.strip() for part in inner.split(",")]
+    if not all(SMALL_INT.fullmatch(part) for part in parts):
+        raise InvalidInput(f"ids must be comma-separated integers, e.g. 4,17,2; got {text[:80]!r}")
+    return TextInput(ids=[int(part) for part in parts])
 
 
 def parameters_from_strings(values: Mapping[str, str]) -> ExplainParameters:
@@ -181,12 +197,13 @@ def check_instance_count(count: int, settings: Settings) -> None:
 
 def check_token_counts(texts: list[TextInput], max_tokens: int) -> None:
     """At most `max_tokens` tokens per instance, checked before any tokenizing: a text
-    is counted in words, which no tokenizer gives fewer tokens than."""
+    is counted in words, which the whitespace and char tokenizers give no fewer tokens
+    than (a Keras Tokenizer may drop words: for it this caps the words sent)."""
     for index, item in enumerate(texts):
         if item.text is not None:
             count = word_count(item.text, stop_at=max_tokens + 1)
         else:
-            count = max(len(item.tokens or ()), len(item.doc or ()))
+            count = max(len(item.tokens or ()), len(item.doc or ()), len(item.ids or ()))
         if count > max_tokens:
             raise InvalidInput(
                 f"instances[{index}] has more than {max_tokens} tokens, the limit per instance"

@@ -47,6 +47,7 @@ TEXT_REQUEST_EXAMPLE = {
     "instances": [
         {"text": "the striker scored a late goal"},
         {"tokens": ["stocks", "fell"], "doc": [431, 120]},
+        {"ids": [431, 120]},
     ],
     "parameters": {"targets": [0, 1], "padding": "post"},
 }
@@ -78,6 +79,7 @@ FORM_SCHEMA: dict[str, Any] = {
     "properties": {
         "image": {"type": "string", "format": "binary", "description": "the image file"},
         "text": {"type": "string", "description": "free text, for text models"},
+        "ids": {"type": "string", "description": "token ids alone, e.g. 4,17,2 or [4, 17, 2]"},
         "targets": {"type": "string", "description": "comma-separated class indices, e.g. 2,3"},
         **{
             name: {"type": "string", "description": field.description or name}
@@ -95,7 +97,7 @@ EXPLAIN_OPENAPI: dict[str, Any] = {
                 "schema": {"$ref": "#/components/schemas/ExplainRequest"},
                 "examples": {
                     "image": {"summary": "one image, target 2", "value": IMAGE_REQUEST_EXAMPLE},
-                    "text": {"summary": "free text and tokens", "value": TEXT_REQUEST_EXAMPLE},
+                    "text": {"summary": "free text, tokens, ids", "value": TEXT_REQUEST_EXAMPLE},
                 },
             },
             "multipart/form-data": {"schema": FORM_SCHEMA},

@@ -55,18 +55,21 @@ class ImageData(Schema):
 
 
 class Instance(Schema):
-    """One sample: an image, free text, tokens, or tokens with their ids (`doc`)."""
+    """One sample: an image, free text, tokens, tokens with their ids (`doc`), or ids alone."""
 
     image: ImageData | None = None
     text: str | None = None
     tokens: list[str] | None = None
     doc: list[StrictInt] | None = None
+    ids: list[StrictInt] | None = Field(
+        default=None, description="token ids alone; the tokens are read from the vocabulary"
+    )
 
     @model_validator(mode="after")
     def one_kind(self) -> Self:
-        kinds = [self.image is not None, self.text is not None, self.tokens is not None]
-        if sum(kinds) != 1:
-            raise ValueError("an instance has exactly one of image, text or tokens")
+        kinds = [self.image, self.text, self.tokens, self.ids]
+        if sum(kind is not None for kind in kinds) != 1:
+            raise ValueError("an instance has exactly one of image, text, tokens or ids")
         if self.doc is not None and self.tokens is None:
             raise ValueError("doc (token ids) needs the matching tokens")
         return self

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from app.errors import InvalidInput, ModelError
+from app.preprocess.keras_tokenizer import KerasTokenizer
 
-TOKENIZERS = ("whitespace", "char")
+TOKENIZERS = ("whitespace", "char", "keras")
 PADDING_SIDES = ("post", "pre")
 WORD = re.compile(r"\S+")  # the same whitespace as str.split()
 
@@ -19,16 +20,19 @@ class TextSpec:
     """How a text model reads its input; `vocab[i]` is the token with id i."""
 
     vocab: tuple[str, ...]
-    tokenizer: str  # "whitespace" | "char"
+    tokenizer: str  # "whitespace" | "char" | "keras" (then `keras` holds its rules)
     lowercase: bool
     sequence_length: int | None  # None: the model takes any length, no padding
     pad_id: int
     pad_token: str
     padding: str  # "post" | "pre": the side padding goes on
-    oov_id: int  # id of tokens missing from the vocabulary
+    oov_id: int  # id of tokens missing from the vocabulary (unused by a keras tokenizer)
+    keras: KerasTokenizer | None = None
 
     def __post_init__(self) -> None:
         # A bad spec is a model card error, found at start-up.
+        if (self.tokenizer == "keras") != (self.keras is not None):
+            raise ModelError("the keras tokenizer comes with its Tokenizer rules, and only it")
         if not self.vocab:
             raise ModelError("the vocabulary is empty")
         if self.tokenizer not in TOKENIZERS:
@@ -57,6 +61,27 @@ def tokenize(text: str, spec: TextSpec) -> list[str]:
     if spec.lowercase:
         text = text.lower()
     return text.split() if spec.tokenizer == "whitespace" else list(text)
+
+
+def text_to_ids(text: str, spec: TextSpec) -> tuple[list[str], list[int]]:
+    """(tokens, ids) of a text; a Keras tokenizer may drop words, and their tokens with them."""
+    if spec.keras is not None:
+        return spec.keras.text_sequence(text)
+    tokens = tokenize(text, spec)
+    return tokens, token_ids(tokens, spec)
+
+
+def tokens_to_ids(tokens: list[str], spec: TextSpec) -> tuple[list[str], list[int]]:
+    """(tokens, ids) of a client's token list, looked up as the model's tokenizer does."""
+    if spec.keras is not None:
+        return spec.keras.tokens_sequence(tokens)
+    return tokens, token_ids(tokens, spec)
+
+
+def ids_to_tokens(ids: list[int], spec: TextSpec) -> list[str]:
+    """The vocabulary's token of each id; an id outside it is a 422."""
+    check_ids(ids, spec)
+    return [spec.vocab[token_id] for token_id in ids]
 
 
 def word_count(text: str, stop_at: int) -> int:

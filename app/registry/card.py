@@ -66,7 +66,10 @@ class ImageConfig(Strict):
 
 
 class TextConfig(Strict):
-    vocab_file: str
+    vocab_file: str | None = Field(default=None, description="one token a line, line i = id i")
+    tokenizer_file: str | None = Field(
+        default=None, description="a Keras Tokenizer's to_json(): its words, ids and rules"
+    )
     tokenizer: Literal["whitespace", "char"] = "whitespace"
     lowercase: bool = True
     sequence_length: int | None = Field(default=None, gt=0)
@@ -74,6 +77,15 @@ class TextConfig(Strict):
     pad_token: str = "<pad>"
     padding: Literal["post", "pre"] = "post"
     oov_id: int = 1
+
+    @model_validator(mode="after")
+    def one_vocabulary(self) -> Self:
+        if (self.vocab_file is None) == (self.tokenizer_file is None):
+            raise ValueError("[text] names exactly one of vocab_file or tokenizer_file")
+        taken = {"tokenizer", "lowercase", "oov_id"} & self.model_fields_set
+        if self.tokenizer_file is not None and taken:
+            raise ValueError(f"{sorted(taken)} come from the tokenizer_file; leave them out")
+        return self
 
 
 class ArchitectureConfig(Strict):

@@ -1,4 +1,7 @@
-"""Loading the Keras model a card describes: a `.keras` file or a keras.applications net."""
+"""Loading the Keras model a card describes: a model file or a keras.applications net.
+
+One loader per file format, chosen by the file's suffix (`LOADERS`).
+"""
 
 from __future__ import annotations
 
@@ -11,17 +14,36 @@ import numpy as np
 from app.errors import ModelError
 from app.registry.card import ArchitectureConfig, ImageConfig, ModelCard
 from app.registry.files import card_file
+from app.registry.keras2 import load_keras2_h5
 
 Scaling = Callable[[np.ndarray], np.ndarray]
+
+
+def load_keras3_file(path: Path) -> keras.Model:
+    # safe_mode refuses Lambda layers and other arbitrary code in the file.
+    model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    if not isinstance(model, keras.Model):
+        raise ModelError("the file does not hold a Keras model")
+    return model
+
+
+LOADERS: dict[str, Callable[[Path], keras.Model]] = {
+    ".keras": load_keras3_file,
+    ".h5": load_keras2_h5,
+    ".hdf5": load_keras2_h5,
+}
 
 
 def load_keras_model(models_dir: Path, card: ModelCard) -> keras.Model:
     if card.model_file is not None:
         path = card_file(models_dir, card, card.model_file)
+        loader = LOADERS.get(path.suffix.lower())
+        if loader is None:
+            known = ", ".join(LOADERS)
+            raise ModelError(f"model {card.id}: {card.model_file}: the suffix is not {known}")
         try:
-            # safe_mode refuses Lambda layers and other arbitrary code in the file.
-            return keras.saving.load_model(path, compile=False, safe_mode=True)
-        except Exception as exc:  # Keras raises many types for a bad file.
+            return loader(path)
+        except Exception as exc:  # ours are ModelErrors; Keras raises many types for a bad file
             raise ModelError(f"model {card.id}: cannot load {card.model_file}: {exc}") from exc
     assert card.architecture is not None  # guaranteed by the card validator
     return build_application(models_dir, card, card.architecture)

@@ -112,15 +112,17 @@ def test_the_token_cap_is_4096_for_texts_tokens_and_ids(client, count, message):
         {"text": " ".join(["goal"] * count)},
         {"tokens": ["goal"] * count},
         {"tokens": ["goal"] * count, "doc": [2] * count},
+        {"ids": [2] * count},
     ]
     for instance in instances:
         problem = assert_problem(client.post(KEYWORDS, json=texts(instance)), 422)
         assert message in problem["detail"], instance.keys()
 
 
-def test_the_token_cap_holds_for_multipart_text(client):
-    response = client.post(KEYWORDS, files={"text": (None, "goal " * 4097)})
-    assert "more than 4096 tokens" in assert_problem(response, 422)["detail"]
+def test_the_token_cap_holds_for_multipart_text_and_ids(client):
+    for field in ({"text": (None, "goal " * 4097)}, {"ids": (None, ",".join(["2"] * 4097))}):
+        response = client.post(KEYWORDS, files=field)
+        assert "more than 4096 tokens" in assert_problem(response, 422)["detail"]
 
 
 def test_the_token_cap_is_a_setting(make_app):
@@ -140,8 +142,9 @@ def test_at_most_64_instances(client):
 
 @pytest.mark.parametrize("ids", [[100_000], [-1], [2**63]], ids=["past the end", "neg", "huge"])
 def test_ids_outside_the_vocabulary_are_422(client, ids):
-    body = texts({"tokens": ["x"], "doc": ids})
-    assert "token ids must be in" in assert_problem(client.post(KEYWORDS, json=body), 422)["detail"]
+    for body in (texts({"tokens": ["x"], "doc": ids}), texts({"ids": ids})):
+        problem = assert_problem(client.post(KEYWORDS, json=body), 422)
+        assert "token ids must be in" in problem["detail"]
 
 
 def test_tokens_and_ids_of_different_lengths_are_422(client):

@@ -130,6 +130,20 @@ def test_optional_model_that_fails_is_not_ready_and_others_serve(tmp_path):
             'id = "x"\ntask = "image"\nmodel_file = "m"\nsurprise = 1\n[image]\nsize = [1, 1]',
             "surprise",
         ),
+        (
+            'id = "x"\ntask = "text"\nmodel_file = "m.h5"\n[text]\nsequence_length = 4',
+            "exactly one of vocab_file or tokenizer_file",
+        ),
+        (
+            'id = "x"\ntask = "text"\nmodel_file = "m.h5"\n[text]\nvocab_file = "v"\n'
+            'tokenizer_file = "t.json"',
+            "exactly one of vocab_file or tokenizer_file",
+        ),
+        (
+            'id = "x"\ntask = "text"\nmodel_file = "m.h5"\n[text]\ntokenizer_file = "t.json"\n'
+            "lowercase = false",
+            "come from the tokenizer_file",
+        ),
     ],
 )
 def test_bad_cards_fail_with_the_card_path(tmp_path, text, message):
@@ -138,6 +152,13 @@ def test_bad_cards_fail_with_the_card_path(tmp_path, text, message):
     (folder / "model.toml").write_text(text)
     with pytest.raises(ModelError, match=message):
         read_card(folder)
+
+
+def test_an_unknown_model_file_suffix_is_refused(tmp_path):
+    folder = add_model(tmp_path, "tiny", file="model.pt")
+    (folder / "model.pt").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match=r"model.pt: the suffix is not .keras, .h5, .hdf5"):
+        load_registry(tmp_path)
 
 
 def test_keras_applications_card_with_random_seeded_weights(tmp_path):
