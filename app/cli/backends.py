@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,6 +67,7 @@ class LocalBackend:
     """The model loaded in this process from `--models-dir`; no server, no batching."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
         from app.errors import ExplainError, ModelError
         from app.preprocess.image import ImageLimits
         from app.settings import Settings
@@ -107,7 +109,8 @@ class LocalBackend:
 
 
 def load_one_model(settings: Any, model_id: str) -> Any:
-    """A registry built from the models folder with just `model_id` in it, ready."""
+    """A registry built from the models folder with just `model_id` in it, warmed up
+    (its first trace is paid before the progress bar starts)."""
     from app.errors import ModelNotFound
     from app.pipeline import configure_engine
     from app.registry.card import read_card
@@ -119,6 +122,6 @@ def load_one_model(settings: Any, model_id: str) -> Any:
         raise ModelNotFound(f"model {model_id!r} has no model.toml in {models_dir}")
     configure_engine(settings)
     served = load_served_model(models_dir, read_card(folder), settings.device)
-    served.ready = True
+    served.warm_up()
     registry = Registry(models={served.id: served}, loaded=True)
     return registry.get(model_id)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gradcam_client import Client, GradcamError, ModelInfo
 from rich.console import Console
 from rich.table import Table
-
-from gradcam_client import Client, GradcamError, ModelInfo
 
 
 def models_command(args: argparse.Namespace) -> int:

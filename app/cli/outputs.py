@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+from gradcam_client import ExplainResult
 
 from app.cli.files import InputImage
-from gradcam_client import ExplainResult
 
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 

@@ -42,9 +42,7 @@ def add_explain(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="images or folders")
     parser.add_argument("--model", required=True, help="model id")
     add_server_options(parser)
-    parser.add_argument(
-        "--local", action="store_true", help="explain in this process (no server)"
-    )
+    parser.add_argument("--local", action="store_true", help="explain in this process (no server)")
     parser.add_argument(
         "--models-dir",
         type=Path,

@@ -1,11 +1,11 @@
 """A small typed client for gradcam-server: needs httpx, numpy and Pillow only.
 
-    from gradcam_client import Client
+from gradcam_client import Client
 
-    with Client("http://127.0.0.1:8000") as client:
-        result = client.explain_image("shapes", "triangle.png", targets=[2])
-        heatmap = result.explanation.targets[0].heatmap  # numpy (h, w) in [0, 1]
-        result.explanation.targets[0].overlay.save("overlay.png")  # PIL image
+with Client("http://127.0.0.1:8000") as client:
+    result = client.explain_image("shapes", "triangle.png", targets=[2])
+    heatmap = result.explanation.targets[0].heatmap  # numpy (h, w) in [0, 1]
+    result.explanation.targets[0].overlay.save("overlay.png")  # PIL image
 """
 
 from gradcam_client.async_client import AsyncClient

@@ -114,11 +114,29 @@ class Client:
             self.model(model)
         return self._labels[model]
 
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Any other call, with the same retries and errors: the answer's JSON."""
+        return self._call(Call(method, path, json, content, headers))
+
     def _call(self, call: Call) -> Any:
         attempt = 0
         while True:
             try:
-                response = self._http.request(call.method, call.path, json=call.body)
+                response = self._http.request(
+                    call.method,
+                    call.path,
+                    json=call.body,
+                    content=call.content,
+                    headers=call.headers,
+                )
             except httpx.TransportError as exc:
                 raise protocol.transport_error(exc, call, self._http.base_url) from exc
             wait = self.retry.wait_before_retry(response, attempt)

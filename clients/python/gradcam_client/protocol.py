@@ -48,7 +48,9 @@ class RetryPolicy:
 class Call:
     method: str
     path: str
-    body: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None  # sent as JSON
+    content: bytes | None = None  # or sent as is, with `headers`
+    headers: dict[str, str] | None = None
 
 
 def models_call() -> Call:

@@ -62,7 +62,7 @@ class TargetExplanation:
 
     @property
     def overlay_format(self) -> str | None:
-        """"png", "jpeg" or "webp", from the data URL's media type."""
+        """ "png", "jpeg" or "webp", from the data URL's media type."""
         if self.overlay_url is None:
             return None
         return self.overlay_url.split(";", 1)[0].removeprefix("data:image/")
