@@ -7,9 +7,9 @@ import os
 
 import numpy as np
 import pytest
+from gradcam_client import Client, ExplainResult, ProblemError
 from PIL import Image
 
-from gradcam_client import Client, ExplainResult, ProblemError
 from tests.live_server import shape_sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -65,7 +65,7 @@ def test_result_is_typed(client: Client):
     target = explanation.targets[0]
     assert target.target == DRAWN and target.label == SHAPE_LABELS[DRAWN]
     assert target.heatmap.ndim == 2 and target.heatmap.dtype == np.float32
-    assert 0.0 <= target.heatmap.min() and target.heatmap.max() <= 1.0
+    assert target.heatmap.min() >= 0.0 and target.heatmap.max() <= 1.0
     assert target.overlay is not None and target.overlay.size == (64, 64)
     assert target.overlay.format == "PNG"
 
@@ -150,7 +150,10 @@ def test_an_undecodable_image_is_a_400_problem(client: Client):
 def test_an_unsupported_media_type_is_a_415_problem(client: Client):
     with pytest.raises(ProblemError) as caught:
         client.request(
-            "POST", "/v1/models/shapes:explain", content=b"hi", headers={"content-type": "text/plain"}
+            "POST",
+            "/v1/models/shapes:explain",
+            content=b"hi",
+            headers={"content-type": "text/plain"},
         )
     assert caught.value.status == 415 and "text/plain" in caught.value.detail
 

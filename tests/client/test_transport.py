@@ -10,7 +10,6 @@ from email.utils import formatdate
 
 import httpx
 import pytest
-
 from gradcam_client import Client, ProblemError, Timeout, TransportError
 from gradcam_client.protocol import RetryPolicy, retry_after
 
