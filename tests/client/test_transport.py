@@ -100,9 +100,11 @@ def test_no_service_raises_transport_error():
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with Client(f"http://127.0.0.1:{port}", timeout=2) as client:
-        with pytest.raises(TransportError) as caught:
-            client.models()
+    with (
+        Client(f"http://127.0.0.1:{port}", timeout=2) as client,
+        pytest.raises(TransportError) as caught,
+    ):
+        client.models()
     assert not isinstance(caught.value, Timeout)
 
 
