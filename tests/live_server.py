@@ -39,7 +39,9 @@ def copy_models(folder: Path) -> Path:
 
 
 @contextmanager
-def live_server(folder: Path, **settings: str) -> Iterator[str]:
+def live_server(
+    folder: Path, command: tuple[str, ...] = ("-m", "app"), **settings: str
+) -> Iterator[str]:
     """The base URL of a ready server; `settings` as GRADCAM_<NAME> variables."""
     port = free_port()
     env = os.environ | {
@@ -49,12 +51,12 @@ def live_server(folder: Path, **settings: str) -> Iterator[str]:
         "GRADCAM_DEVICE": "/CPU:0",
         "GRADCAM_LOG_LEVEL": "warning",
         "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join((str(ROOT), str(CLIENT_SOURCE))),
         **{f"GRADCAM_{name.upper()}": value for name, value in settings.items()},
     }
     log = (folder / f"server-{port}.log").open("w+b")
     process = subprocess.Popen(
-        [sys.executable, "-m", "app"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, *command], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     try:
         wait_until_ready(process, port)
