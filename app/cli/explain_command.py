@@ -11,6 +11,7 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -60,6 +61,7 @@ class Run:
         self.failures: list[str] = []
         self.done = 0
         self.stop = threading.Event()
+        self.seconds = 0.0  # from the first image sent to the last one recorded
 
     def all(self, images: list[InputImage]) -> None:
         queue = iter(images)
@@ -69,6 +71,7 @@ class Run:
             progress_bar(len(images)) as advance,
             ThreadPoolExecutor(self.args.jobs) as pool,
         ):
+            started = time.perf_counter()
             while True:
                 while not self.stop.is_set() and len(in_flight) < self.args.jobs:
                     image = next(queue, None)
@@ -81,6 +84,7 @@ class Run:
                 for future in finished:
                     self.record(future.result())
                     advance()
+                self.seconds = time.perf_counter() - started
 
     def one(self, image: InputImage) -> dict[str, Any]:
         try:
@@ -100,6 +104,8 @@ class Run:
             self.failures.append(record["path"])
 
     def exit_status(self, total: int) -> int:
+        rate = self.done / self.seconds if self.seconds else 0.0
+        print(f"{self.done} images in {self.seconds:.2f} s ({rate:.2f} images/s)", file=sys.stderr)
         if self.failures:
             print(f"{len(self.failures)} of {self.done} images failed", file=sys.stderr)
         if self.stop.is_set() and self.done < total:

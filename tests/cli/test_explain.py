@@ -20,9 +20,7 @@ def read_jsonl(path: Path) -> dict[str, dict]:
     return {record["path"]: record for record in records}
 
 
-def check_folder_run(
-    folder: Path, out: Path, result, targets: list[int] | None
-) -> dict[str, dict]:
+def check_folder_run(folder: Path, out: Path, result, targets: list[int] | None) -> dict[str, dict]:
     """Bad files reported with their problem, good ones written whole; the records.
     `targets` None: one target each, the top prediction."""
     assert result.returncode == 1, result.stderr
