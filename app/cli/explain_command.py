@@ -1,8 +1,8 @@
 """`gradcam explain PATH...`: explain every image, `--jobs` at a time, with progress.
 
 Ctrl-C stops taking new images, lets the ones in flight finish and keeps what is
-done (a second Ctrl-C aborts at once). Exit status: 0 all explained, 1 some failed
-(each listed on stderr), 130 interrupted.
+done (a second Ctrl-C leaves the ones in flight unrecorded). Exit status: 0 all
+explained, 1 some failed (each listed on stderr), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -43,9 +43,12 @@ def explain_command(args: argparse.Namespace) -> int:
     json_path: Path = args.json or args.out / "explanations.jsonl"
     json_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with json_path.open("a", encoding="utf-8") as stream:
+        with json_path.open("w", encoding="utf-8") as stream:
             run = Run(backend, args, stream)
             run.all(images)
+    except KeyboardInterrupt:  # the second Ctrl-C: whatever was recorded stays
+        print("gradcam explain: aborted", file=sys.stderr)
+        return INTERRUPTED
     finally:
         backend.close()
     return run.exit_status(len(images))
