@@ -146,17 +146,12 @@ def main() -> None:
         server = start_server(port, {"GRADCAM_MODELS_DIR": str(args.models_dir)})
         base = f"http://127.0.0.1:{port}"
         try:
-            url_rates = {
-                jobs: cli_rate(
-                    f"--url --jobs {jobs}",
-                    folder,
-                    [*common, "--url", base, "--jobs", str(jobs)],
-                    work,
-                )
-                for jobs in (1, 4)
-            }
             data = [p.read_bytes() for p in photos]
-            raw = {n: asyncio.run(raw_rate(base, model, data, n)) for n in (1, 4)}
+            url_rates, raw = {}, {}
+            for jobs in (1, 4):  # each CLI run next to its raw twin: the machine is shared
+                url_args = [*common, "--url", base, "--jobs", str(jobs)]
+                url_rates[jobs] = cli_rate(f"--url --jobs {jobs}", folder, url_args, work)
+                raw[jobs] = asyncio.run(raw_rate(base, model, data, jobs))
         finally:
             server.terminate()
             server.wait(30)
