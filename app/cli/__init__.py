@@ -13,4 +13,9 @@ from app.cli.parser import build_parser
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    sys.exit(args.run(args))
+    try:
+        status = args.run(args)
+    except KeyboardInterrupt:  # Ctrl-C before any work (e.g. while TensorFlow loads)
+        print(f"gradcam {args.command}: interrupted", file=sys.stderr)
+        status = 130
+    sys.exit(status)
