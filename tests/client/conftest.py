@@ -30,6 +30,7 @@ class Scripted:
     arrivals: list[float] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -46,6 +47,7 @@ def stub() -> Iterator[tuple[str, Scripted]]:
 
         def answer(self) -> None:
             script.arrivals.append(time.monotonic())
+            script.paths.append(self.path)
             script.headers.append({k.lower(): v for k, v in self.headers.items()})
             index = min(len(script.arrivals), len(script.answers)) - 1
             status, headers, body = script.answers[index]

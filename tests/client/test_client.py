@@ -163,3 +163,28 @@ def test_a_body_over_the_limit_is_a_413_problem(client: Client):
     with pytest.raises(ProblemError) as caught:
         client.explain_image("shapes", too_big)
     assert caught.value.status == 413 and caught.value.title == "Payload too large"
+
+
+def noise_png(side: int) -> bytes:
+    pixels = np.random.default_rng(side).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_an_image_too_large_for_json_goes_as_a_raw_body(client: Client):
+    large = noise_png(700)
+    assert len(large) > 1024 * 1024  # over the service's JSON cap once base64-encoded
+    result = client.explain_image("shapes", large, targets=[0, 2], overlay_format="jpeg")
+    assert result.explanation.image_size == (700, 700)
+    assert [t.target for t in result.explanation.targets] == [0, 2]
+    assert result.explanation.targets[0].overlay.format == "JPEG"
+    bare = client.explain_image("shapes", large, overlay=False)
+    assert bare.explanation.targets[0].overlay is None
+
+
+def test_a_raw_image_over_the_upload_limit_is_a_413_problem(client: Client):
+    too_big = b"\x89PNG\r\n\x1a\n" + os.urandom(9 * 1024 * 1024)  # the limit is 8 MiB
+    with pytest.raises(ProblemError) as caught:
+        client.explain_image("shapes", too_big)
+    assert caught.value.status == 413

@@ -185,3 +185,19 @@ def test_text_instances_on_the_wire(stub):
         [{"text": "one text"}, {"text": "another"}],
         [{"tokens": ["a", "b"], "doc": [7, 8]}],
     ]
+
+
+def test_one_large_image_goes_raw_with_its_options_in_the_query(stub):
+    url, script = stub
+    script.answers = [explain_answer(), model_answer()]
+    large = b"\xff\xd8\xff\xe0" + bytes(600 * 1024)  # a JPEG by its first bytes
+    with Client(url) as client:
+        client.explain_image(
+            "m", large, targets=[0, 2], overlay=False, metrics=["deletion", "insertion"]
+        )
+    assert script.bodies[0] == large
+    headers = script.headers[0]
+    assert headers["content-type"] == "image/jpeg"
+    assert script.paths[0] == (
+        "/v1/models/m:explain?targets=0%2C2&overlay=false&metrics=deletion%2Cinsertion"
+    )

@@ -136,6 +136,7 @@ class Client:
                     json=call.body,
                     content=call.content,
                     headers=call.headers,
+                    params=call.params,
                 )
             except httpx.TransportError as exc:
                 raise protocol.transport_error(exc, call, self._http.base_url) from exc

@@ -1,5 +1,6 @@
-"""Request bodies: images of any accepted kind as base64 instances, options left out
-unless set (the service applies its own defaults to what is not sent)."""
+"""Request bodies: images of any accepted kind as base64 instances (or one large image
+as a raw body, options in the query string), options left out unless set (the
+service applies its own defaults to what is not sent)."""
 
 from __future__ import annotations
 
@@ -50,11 +51,34 @@ def as_image_list(images: ImagesInput) -> list[ImageInput]:
     return [images]  # type: ignore[list-item]
 
 
-def image_instances(images: ImagesInput) -> list[dict[str, Any]]:
-    return [
-        {"image": {"b64": base64.b64encode(image_bytes(image)).decode("ascii")}}
-        for image in as_image_list(images)
-    ]
+def image_instances(files: list[bytes]) -> list[dict[str, Any]]:
+    return [{"image": {"b64": base64.b64encode(data).decode("ascii")}} for data in files]
+
+
+def media_type(data: bytes) -> str | None:
+    """The image type the service takes as a raw body, from the file's first bytes."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def query_parameters(options: dict[str, Any]) -> dict[str, str]:
+    """Options as query-string values: lists comma-joined, booleans lowercase."""
+
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list | tuple):
+            return ",".join(text(item) for item in value)
+        return str(value)
+
+    return {name: text(value) for name, value in explain_parameters(**options).items()}
 
 
 def text_instances(

@@ -15,12 +15,19 @@ import httpx
 from gradcam_client.errors import ProblemError, Timeout, TransportError, problem_error
 from gradcam_client.inputs import (
     ImagesInput,
+    as_image_list,
     explain_parameters,
+    image_bytes,
     image_instances,
+    media_type,
+    query_parameters,
     text_instances,
 )
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+# One image larger than this goes as a raw body, not base64 in JSON: the service caps
+# JSON bodies at 1 MiB by default (~750 KB of image) and raw images at 8 MiB.
+RAW_BODY_BYTES = 512 * 1024
 Overlay = bool | str  # True, False or "layer"
 
 
@@ -51,6 +58,7 @@ class Call:
     body: dict[str, Any] | None = None  # sent as JSON
     content: bytes | None = None  # or sent as is, with `headers`
     headers: dict[str, str] | None = None
+    params: dict[str, str] | None = None
 
 
 def models_call() -> Call:
@@ -61,9 +69,22 @@ def model_call(model: str) -> Call:
     return Call("GET", f"/v1/models/{quote(model, safe='')}")
 
 
+def explain_path(model: str) -> str:
+    return f"/v1/models/{quote(model, safe='')}:explain"
+
+
 def explain_call(model: str, instances: list[dict[str, Any]], options: dict[str, Any]) -> Call:
     body = {"instances": instances, "parameters": explain_parameters(**options)}
-    return Call("POST", f"/v1/models/{quote(model, safe='')}:explain", body)
+    return Call("POST", explain_path(model), body)
+
+
+def image_call(model: str, files: list[bytes], options: dict[str, Any]) -> Call:
+    """Images as JSON instances; one large image of a known type as a raw body."""
+    kind = media_type(files[0]) if len(files) == 1 else None
+    if kind is None or len(files[0]) <= RAW_BODY_BYTES:
+        return explain_call(model, image_instances(files), options)
+    headers = {"content-type": kind}
+    return Call("POST", explain_path(model), None, files[0], headers, query_parameters(options))
 
 
 def explain_image_call(
@@ -85,7 +106,7 @@ def explain_image_call(
         overlay=overlay,
         metrics=list(metrics) if metrics is not None else None,
     )
-    return explain_call(model, image_instances(image), options)
+    return image_call(model, [image_bytes(item) for item in as_image_list(image)], options)
 
 
 def explain_text_call(
