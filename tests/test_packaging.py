@@ -32,7 +32,8 @@ def imported_top_level(path: Path) -> set[str]:
             modules.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             modules.add(node.module.split(".")[0])
-    return modules - set(sys.stdlib_module_names) - {"app", "__future__"}
+    # gradcam_client: shipped by this distribution too (clients/python, see pyproject).
+    return modules - set(sys.stdlib_module_names) - {"app", "gradcam_client", "__future__"}
 
 
 def test_app_imports_only_declared_runtime_dependencies():
@@ -54,3 +55,16 @@ def test_ci_runs_the_readme_test_command():
     assert command in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert command.replace(" -e", " -q -e") in ci or command in ci
+
+
+def test_the_client_imports_only_its_own_small_dependencies():
+    client = ROOT / "clients" / "python"
+    project = tomllib.loads((client / "pyproject.toml").read_text())["project"]
+    declared = {
+        re.split(r"[\[<>=!~ ;]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]
+    }
+    assert declared == {"httpx", "numpy", "pillow"}
+    imported = set()
+    for path in (client / "gradcam_client").rglob("*.py"):
+        imported |= imported_top_level(path)
+    assert imported == {"httpx", "numpy", "PIL"}

@@ -1,0 +1,127 @@
+"""Where `gradcam explain` sends each image: a running service, or this process.
+
+Both answer with the client's typed ExplainResult, so the rest of the command does not
+care which. `--local` goes through `app.explain.explain_images`, the routes' explain
+layer, on a registry holding the one model (TensorFlow is imported only here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+from gradcam_client import Client, ExplainResult, ProblemError, TransportError
+from gradcam_client.results import parse_explain
+
+
+class ExplainFailure(Exception):
+    """One input could not be explained; the message says why (status, title, detail)."""
+
+
+class Backend(Protocol):
+    def explain(self, data: bytes) -> ExplainResult: ...
+
+    def close(self) -> None: ...
+
+
+def options_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The explain options the command line set (None: not set)."""
+    layer = int(args.layer) if args.layer and args.layer.lstrip("-").isdigit() else args.layer
+    return {
+        "targets": args.target,
+        "method": args.method,
+        "layer": layer,
+        "overlay_format": args.format,
+    }
+
+
+class RemoteBackend:
+    """The service at `--url`, through the Python client (one pool, thread-safe)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.model = args.model
+        self.options = options_of(args)
+        self.client = Client(args.url, args.api_key, timeout=args.timeout)
+        try:
+            self.client.labels(self.model)  # an unknown model or no service: fail once, now
+        except (ProblemError, TransportError) as exc:
+            self.client.close()
+            raise ExplainFailure(str(exc)) from exc
+
+    def explain(self, data: bytes) -> ExplainResult:
+        try:
+            return self.client.explain_image(self.model, data, **self.options)
+        except ProblemError as exc:
+            raise ExplainFailure(f"{exc.status} {exc.title}: {exc.detail}") from exc
+        except TransportError as exc:
+            raise ExplainFailure(str(exc)) from exc
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class LocalBackend:
+    """The model loaded in this process from `--models-dir`; no server, no batching."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+        from app.errors import ExplainError, ModelError
+        from app.preprocess.image import ImageLimits
+        from app.settings import Settings
+
+        self.errors = ExplainError
+        self.settings = Settings(models_dir=args.models_dir)
+        self.limits = ImageLimits(self.settings.max_image_pixels, self.settings.max_image_side)
+        self.options = options_of(args)
+        try:
+            self.served = load_one_model(self.settings, args.model)
+        except (ModelError, ExplainError) as exc:
+            raise ExplainFailure(str(exc)) from exc
+
+    def explain(self, data: bytes) -> ExplainResult:
+        from app.explain import ExplainOptions, explain_images
+
+        settings = self.settings
+        options = {key: value for key, value in self.options.items() if value is not None}
+        try:
+            explain_options = ExplainOptions(
+                colormap=settings.colormap,
+                alpha_limit=settings.alpha_limit,
+                overlay_max_side=settings.overlay_max_side,
+                max_tokens=settings.max_tokens,
+                **options,
+            )
+        except TypeError as exc:  # an option this server version does not know
+            raise ExplainFailure(f"not supported by the local explain layer: {exc}") from exc
+        try:
+            result = explain_images(self.served, [data], explain_options, self.limits)
+        except self.errors as exc:
+            raise ExplainFailure(f"{exc.status} {exc.title}: {exc.detail}") from exc
+        answer = dataclasses.asdict(result)
+        answer.setdefault("method", self.options["method"] or "gradcam")
+        return parse_explain(answer, self.served.labels)
+
+    def close(self) -> None:
+        pass
+
+
+def load_one_model(settings: Any, model_id: str) -> Any:
+    """A registry built from the models folder with just `model_id` in it, warmed up
+    (its first trace is paid before the progress bar starts)."""
+    from app.errors import ModelNotFound
+    from app.pipeline import configure_engine
+    from app.registry.card import read_card
+    from app.registry.registry import Registry, load_served_model
+
+    models_dir: Path = settings.models_dir
+    folder = models_dir / model_id
+    if not (folder / "model.toml").is_file():
+        raise ModelNotFound(f"model {model_id!r} has no model.toml in {models_dir}")
+    configure_engine(settings)
+    served = load_served_model(models_dir, read_card(folder), settings.device)
+    served.warm_up()
+    registry = Registry(models={served.id: served}, loaded=True)
+    return registry.get(model_id)

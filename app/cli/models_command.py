@@ -1,0 +1,34 @@
+"""`gradcam models`: the service's models as a table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gradcam_client import Client, GradcamError, ModelInfo
+from rich.console import Console
+from rich.table import Table
+
+
+def models_command(args: argparse.Namespace) -> int:
+    try:
+        with Client(args.url, args.api_key, timeout=args.timeout) as client:
+            summaries = client.models()
+            details = [client.model(summary.id) for summary in summaries if summary.ready]
+    except GradcamError as exc:
+        print(f"gradcam models: {exc}", file=sys.stderr)
+        return 1
+    Console(soft_wrap=True).print(models_table(details))
+    not_ready = [summary.id for summary in summaries if not summary.ready]
+    if not_ready:
+        print(f"not ready: {', '.join(not_ready)}", file=sys.stderr)
+    return 0
+
+
+def models_table(models: list[ModelInfo]) -> Table:
+    table = Table("id", "task", "input shape", "labels", "candidate layers")
+    for info in models:
+        shape = "x".join("?" if size is None else str(size) for size in info.input_shape[1:])
+        layers = ", ".join(layer.name for layer in info.candidate_layers)
+        table.add_row(info.id, info.task, shape, str(len(info.labels)), layers)
+    return table

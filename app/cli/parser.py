@@ -1,0 +1,88 @@
+"""The command line: argparse sub-commands, each with a `run(args) -> exit status`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+OVERLAY_FORMATS = ("png", "jpeg", "webp")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gradcam", description="Grad-CAM explanations of Keras classifiers."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the HTTP service (the same as python -m app)")
+    serve.set_defaults(run=run_serve)
+    add_explain(commands.add_parser("explain", help="explain image files or folders"))
+    models = commands.add_parser("models", help="the served models, inputs and layers")
+    add_server_options(models)
+    models.set_defaults(run=run_models)
+    return parser
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("GRADCAM_URL", DEFAULT_URL),
+        help="the service (default: $GRADCAM_URL or %(default)s)",
+    )
+    parser.add_argument(
+        "--api-key", default=os.environ.get("GRADCAM_API_KEY"), help="default: $GRADCAM_API_KEY"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds per request (default %(default)s)"
+    )
+
+
+def add_explain(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="images or folders")
+    parser.add_argument("--model", required=True, help="model id")
+    add_server_options(parser)
+    parser.add_argument("--local", action="store_true", help="explain in this process (no server)")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=Path(os.environ.get("GRADCAM_MODELS_DIR", "models")),
+        help="with --local: the models folder (default: $GRADCAM_MODELS_DIR or models)",
+    )
+    parser.add_argument("--target", type=int, nargs="+", help="class indices (default: top one)")
+    parser.add_argument("--method", help="CAM method (default: the service's)")
+    parser.add_argument("--layer", help="target layer name or index (default: the model's)")
+    parser.add_argument("--out", type=Path, default=Path("gradcam-out"), help="overlay folder")
+    parser.add_argument("--format", choices=OVERLAY_FORMATS, default="png", help="overlay format")
+    parser.add_argument(
+        "--json", type=Path, help="JSON Lines output (default: OUT/explanations.jsonl)"
+    )
+    parser.add_argument("--jobs", type=positive_int, default=1, help="images in flight")
+    parser.add_argument("--top-k", type=positive_int, default=5, help="predictions per image")
+    parser.set_defaults(run=run_explain)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from app.__main__ import main
+
+    main()
+    return 0
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from app.cli.explain_command import explain_command
+
+    return explain_command(args)
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from app.cli.models_command import models_command
+
+    return models_command(args)
