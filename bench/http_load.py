@@ -1,6 +1,7 @@
 """HTTP load benchmark: the real server (uvicorn, one worker) on loopback.
 
     python -m bench.http_load [--max-queue 16] [--max-wait-ms 0] [--set NAME=VALUE] [--quick]
+    python -m bench.http_load --frontend [--model mobilenet_v2] [--quick]
 
 In one run: bare compiled forward passes of mobilenet_v2 for reference (TensorFlow's
 default threads, and 1 thread per op as the server runs on a small CPU); then 640x480
@@ -9,6 +10,12 @@ concurrent clients, a burst at 3x the measured capacity, and a soak of 2,000 mix
 requests over every bundled model (RSS growth and trace count). When the queue bound
 is larger than what 3x the unloaded p99 allows at that capacity, a second server with
 that smaller bound takes the same burst and the 16 clients again. Prints every figure.
+
+`--frontend` runs only the frontend phase: one httpx client (as users call the API),
+one 640x480 JPEG as a multipart upload, sequential requests for each response kind a
+frontend picks (default JSON with the composite overlay, overlay=layer, overlay=false,
+Accept: image/png), interleaved so each sees the same machine; p50 and its ratio to a
+bare compiled forward pass of the same model, measured in a fresh process.
 """
 
 from __future__ import annotations
@@ -246,6 +253,98 @@ class Unloaded:
     throughput: float
 
 
+# The model the frontend phase measures (--model); mobilenet_v2 until a lighter one lands.
+FRONTEND_MODEL = "mobilenet_v2"
+FRONTEND_KINDS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    # kind: (form fields, headers)
+    "default JSON (composite overlay)": ({}, {}),
+    "overlay=layer (JSON)": ({"overlay": "layer"}, {}),
+    "overlay=false (JSON)": ({"overlay": "false"}, {}),
+    "Accept: image/png (composite)": ({}, {"accept": "image/png"}),
+    "Accept: image/png, overlay=layer": ({"overlay": "layer"}, {"accept": "image/png"}),
+}
+
+
+def forward_child(model: str, threads: int, repeats: int) -> None:
+    """Print the median bare compiled forward (batch 1) of `model` in ms. Run in a child."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    from app.engine.devices import configure_devices
+    from app.registry.registry import load_registry
+    from app.settings import Settings
+    from bench.timing import median_ms
+
+    configure_devices(threads or None)
+    served = next(s for s in load_registry(Settings().models_dir) if s.id == model)
+    forward = tf.function(lambda t: served.model(t, training=False))
+    shape = [1, *served.model.inputs[0].shape[1:]]
+    x = np.random.default_rng(0).uniform(-1, 1, shape).astype("float32")
+    print(median_ms(lambda: forward(x).numpy(), repeats))
+
+
+def bare_forward_ms(model: str, threads: int, repeats: int = 30) -> float:
+    command = [sys.executable, "-m", "bench.http_load", "--forward-of", model]
+    command += ["--threads", str(threads), "--repeats", str(repeats)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def frontend_phase(base: str, jpeg: bytes, model: str, rounds: int) -> dict[str, float]:
+    """p50 (ms) of each response kind, requests interleaved kind by kind."""
+    latencies: dict[str, list[float]] = {kind: [] for kind in FRONTEND_KINDS}
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for i in range(rounds + 3):  # the first 3 rounds warm up
+            for kind, (fields, headers) in FRONTEND_KINDS.items():
+                files = {"image": ("photo.jpg", jpeg, "image/jpeg")}
+                start = time.perf_counter()
+                response = client.post(
+                    EXPLAIN.format(model), files=files, data=fields, headers=headers
+                )
+                response.raise_for_status()
+                if "json" in response.headers["content-type"]:
+                    response.json()  # a frontend parses what it gets
+                if i >= 3:
+                    latencies[kind].append(time.perf_counter() - start)
+    return {kind: percentile(times, 50) for kind, times in latencies.items()}
+
+
+def frontend_main(model: str, quick: bool) -> None:
+    forwards = {threads: bare_forward_ms(model, threads) for threads in (1, 0)}
+    jpeg = test_image()
+    with serving({"GRADCAM_MODELS_DIR": str(ROOT / "models")}) as (base, _):
+        before = scrape(base)
+        p50 = frontend_phase(base, jpeg, model, 10 if quick else 40)
+        after = scrape(base)
+    forward = forwards[1]
+    print(f"\n{model}, 640x480 JPEG multipart upload, 1 httpx client, sequential:")
+    print(
+        f"  bare compiled forward, batch 1: {forward:.1f} ms with 1 thread per op (the server's)"
+        f", {forwards[0]:.1f} ms with TensorFlow's default threads"
+    )
+    for kind, ms in p50.items():
+        goal = {"default JSON (composite overlay)": 1.5, "overlay=layer (JSON)": 1.2}.get(kind)
+        note = f"  (goal <= {goal})" if goal else ""
+        print(f"  {kind:36s} p50 {ms:6.1f} ms = {ms / forward:.2f} x forward{note}")
+    stages = ("decode", "queue_wait", "compute", "render")
+    count = metric_sum(after, "gradcam_request_seconds_count", model=model) - metric_sum(
+        before, "gradcam_request_seconds_count", model=model
+    )
+    per_stage = {
+        s: (
+            metric_sum(after, "gradcam_stage_seconds_sum", model=model, stage=s)
+            - metric_sum(before, "gradcam_stage_seconds_sum", model=model, stage=s)
+        )
+        / max(1.0, count)
+        * 1000
+        for s in stages
+    }
+    print(
+        "  server time per request by stage (all kinds): "
+        + ", ".join(f"{s} {v:.1f} ms" for s, v in per_stage.items())
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-wait-ms", type=float, default=0.0)
@@ -254,7 +353,18 @@ def main() -> None:
         "--set", action="append", default=[], metavar="NAME=VALUE", help="another GRADCAM_ setting"
     )
     parser.add_argument("--quick", action="store_true", help="fewer requests (smoke run)")
+    parser.add_argument("--frontend", action="store_true", help="only the frontend phase")
+    parser.add_argument("--model", default=FRONTEND_MODEL, help="the frontend phase's model")
+    parser.add_argument("--forward-of", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=30, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.forward_of:
+        forward_child(args.forward_of, args.threads, args.repeats)
+        return
+    if args.frontend:
+        frontend_main(args.model, args.quick)
+        return
     scale = 0.1 if args.quick else 1.0
     references = forward_references()
     print("bare compiled forward, mobilenet_v2 224x224 batch 1 (median):")
