@@ -1,0 +1,366 @@
+// The page: a form over the public API (see api.js), drawing what the API returns.
+// Server strings reach the page only through textContent and attribute values, never as HTML.
+import { ApiClient, ApiError } from "./api.js";
+
+const PREFERRED_MODEL = "efficientnet_lite0";
+const MAX_CANVAS_SIDE = 1024;
+const TOP_PREDICTIONS = 5;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  form: $("explain-form"), model: $("model"), description: $("model-description"),
+  imageField: $("image-field"), file: $("file"), dropZone: $("drop-zone"),
+  textField: $("text-field"), text: $("text"),
+  layer: $("layer"), methodField: $("method-field"), method: $("method"),
+  colormap: $("colormap"), apiKey: $("api-key"), explain: $("explain"), status: $("form-status"),
+  error: $("error"), caption: $("result-caption"),
+  imageResult: $("image-result"), canvas: $("overlay"), opacity: $("opacity"),
+  opacityValue: $("opacity-value"), tokens: $("tokens"), elapsed: $("elapsed"),
+  predictions: $("predictions"), copyCurl: $("copy-curl"), curlCommand: $("curl-command"),
+};
+
+const state = {
+  model: null, // GET /v1/models/{id}
+  chosen: null, // HTMLImageElement of the chosen file (null: the browser cannot show it)
+  photo: null, // the image of the explanation shown
+  heatmap: null, // HTMLImageElement of the overlay layer
+  target: null, // class to explain; null: the top prediction
+  request: 0, // sequence number: only the latest answer is shown
+  shown: null, // {modelId, fields} of the explanation shown, for "copy as curl"
+};
+
+const api = () => new ApiClient("", ui.apiKey.value.trim());
+
+// ---- models ---------------------------------------------------------------------------
+
+async function loadModels() {
+  try {
+    const { models } = await api().listModels();
+    models.sort((a, b) => (b.id === PREFERRED_MODEL) - (a.id === PREFERRED_MODEL));
+    ui.model.replaceChildren(...models.map((m) => new Option(`${m.id} (${m.task})`, m.id)));
+    if (models.length) await selectModel(models[0].id);
+    else showError(new ApiError(0, { detail: "the service serves no models" }), ui.model);
+  } catch (error) {
+    showError(error, ui.model);
+  }
+}
+
+async function selectModel(modelId) {
+  clearError();
+  let model;
+  try {
+    model = await api().getModel(modelId);
+  } catch (error) {
+    if (ui.model.value === modelId) {
+      state.model = null;
+      clearResult();
+      showError(error, ui.model);
+    }
+    return;
+  }
+  if (ui.model.value !== modelId) return; // another model was chosen meanwhile
+  state.model = model;
+  ui.description.textContent = model.description;
+  const isImage = model.task === "image";
+  ui.imageField.hidden = !isImage;
+  ui.colormap.closest(".field").hidden = !isImage;
+  ui.textField.hidden = isImage;
+  const layers = model.candidate_layers.map((l) => new Option(l.name, l.name));
+  ui.layer.replaceChildren(new Option(`automatic (${model.default_layer})`, ""), ...layers);
+  const methods = (model.methods || []).map((m) => (typeof m === "string" ? m : m.name || m.id));
+  ui.methodField.hidden = methods.length === 0;
+  ui.method.replaceChildren(...methods.map((m) => new Option(m, m)));
+  state.target = null;
+  clearResult();
+  if (hasInput()) await explain();
+}
+
+// ---- input ----------------------------------------------------------------------------
+
+function hasInput() {
+  if (!state.model) return false;
+  return state.model.task === "image" ? ui.file.files.length > 0 : ui.text.value.trim() !== "";
+}
+
+async function useFiles(files) {
+  const file = files[0];
+  if (!file) return;
+  if (ui.file.files[0] !== file) {
+    const transfer = new DataTransfer(); // keep the form's file input the source of truth
+    transfer.items.add(file);
+    ui.file.files = transfer.files;
+  }
+  state.target = null;
+  state.chosen = await loadImage(URL.createObjectURL(file)).catch(() => null);
+  await explain();
+}
+
+function loadImage(url) {
+  return new Promise((resolve, reject) => {
+    const image = new Image();
+    image.onload = () => resolve(image);
+    image.onerror = () => reject(new Error("not an image the browser can show"));
+    image.src = url;
+  });
+}
+
+function requestFields() {
+  const model = state.model;
+  const fields = { layer: ui.layer.value };
+  if (!ui.methodField.hidden) fields.method = ui.method.value;
+  if (state.target !== null) fields.targets = String(state.target);
+  if (model.task === "image") {
+    Object.assign(fields, { image: ui.file.files[0], overlay: "layer", colormap: ui.colormap.value });
+  } else {
+    fields.text = ui.text.value;
+  }
+  return fields;
+}
+
+// ---- explain --------------------------------------------------------------------------
+
+async function explain() {
+  if (!state.model) return;
+  if (!hasInput()) {
+    const control = state.model.task === "image" ? ui.file : ui.text;
+    showError(new ApiError(0, { detail: state.model.task === "image" ? "choose an image first" : "type some text first" }), control);
+    return;
+  }
+  const sequence = ++state.request;
+  const modelId = state.model.id;
+  const fields = requestFields();
+  setBusy(true);
+  const started = performance.now();
+  try {
+    const result = await api().explain(modelId, fields);
+    const heatmap = await overlayImage(result);
+    if (sequence !== state.request) return;
+    clearError();
+    state.photo = state.chosen;
+    state.heatmap = heatmap;
+    state.shown = { modelId, fields };
+    showResult(result, performance.now() - started);
+  } catch (error) {
+    if (sequence === state.request) showError(error, controlFor(error));
+  } finally {
+    if (sequence === state.request) setBusy(false);
+  }
+}
+
+async function overlayImage(result) {
+  const url = result.explanations[0].targets[0].overlay;
+  return url ? loadImage(url) : null;
+}
+
+function setBusy(busy) {
+  ui.explain.setAttribute("aria-busy", String(busy));
+  ui.status.textContent = busy ? "Explaining…" : "";
+}
+
+// ---- result ---------------------------------------------------------------------------
+
+function clearResult() {
+  state.shown = null;
+  state.heatmap = null;
+  ui.imageResult.hidden = true;
+  ui.tokens.hidden = true;
+  ui.predictions.replaceChildren();
+  ui.caption.textContent = "No explanation yet.";
+  ui.elapsed.textContent = "–";
+  ui.copyCurl.disabled = true;
+  ui.curlCommand.value = "";
+}
+
+function showResult(result, elapsedMs) {
+  const explanation = result.explanations[0];
+  const target = explanation.targets[0];
+  ui.caption.textContent = `Class ${labelOf(target.target)} (score ${formatScore(target.score)}), layer ${result.layer}.`;
+  ui.elapsed.textContent = `${Math.round(elapsedMs)} ms`;
+  ui.canvas.dataset.target = String(target.target);
+  const isImage = state.model.task === "image";
+  ui.imageResult.hidden = !isImage;
+  ui.tokens.hidden = isImage;
+  if (isImage) drawOverlay();
+  else showTokens(target.weighted_spans);
+  showPredictions(result.predictions[0], target.target);
+  ui.copyCurl.disabled = false;
+  ui.curlCommand.value = api().curl(state.shown.modelId, state.shown.fields);
+}
+
+/** The photo, then the heatmap layer over it at the chosen opacity: no request. */
+function drawOverlay() {
+  const photo = state.photo;
+  const canvas = ui.canvas;
+  const context = canvas.getContext("2d");
+  if (!photo) {
+    // The browser cannot show this file (the server could): draw the layer alone.
+    if (!state.heatmap) return;
+    canvas.width = state.heatmap.naturalWidth;
+    canvas.height = state.heatmap.naturalHeight;
+  } else {
+    const scale = Math.min(1, MAX_CANVAS_SIDE / Math.max(photo.naturalWidth, photo.naturalHeight));
+    canvas.width = Math.round(photo.naturalWidth * scale);
+    canvas.height = Math.round(photo.naturalHeight * scale);
+    context.drawImage(photo, 0, 0, canvas.width, canvas.height);
+  }
+  if (state.heatmap) {
+    context.globalAlpha = Number(ui.opacity.value);
+    context.drawImage(state.heatmap, 0, 0, canvas.width, canvas.height);
+    context.globalAlpha = 1;
+  }
+}
+
+function showTokens(weightedSpans) {
+  const { document: text, spans } = weightedSpans;
+  const strongest = Math.max(1e-12, ...spans.map(([, , weight]) => Math.abs(weight)));
+  const nodes = [];
+  let at = 0;
+  for (const [token, ranges, weight] of spans) {
+    for (const [start, end] of ranges) {
+      if (start > at) nodes.push(document.createTextNode(text.slice(at, start)));
+      const span = document.createElement("span");
+      span.className = "token";
+      span.textContent = text.slice(start, end);
+      span.title = `${token}: ${weight.toFixed(3)}`;
+      span.style.backgroundColor = tokenColour(weight / strongest);
+      nodes.push(span);
+      at = Math.max(at, end);
+    }
+  }
+  if (at < text.length) nodes.push(document.createTextNode(text.slice(at)));
+  ui.tokens.replaceChildren(...nodes);
+}
+
+/** Green for evidence for the class, red against; stronger is darker (as ELI5 shows it). */
+function tokenColour(relative) {
+  const hue = relative >= 0 ? 120 : 0;
+  const lightness = 100 - 40 * Math.abs(relative) ** 0.7;
+  return `hsl(${hue} 100% ${lightness}%)`;
+}
+
+function showPredictions(scores, explained) {
+  const ranked = scores.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score);
+  const shown = ranked.slice(0, Math.max(TOP_PREDICTIONS, ranked.findIndex((p) => p.index === explained) + 1));
+  ui.predictions.replaceChildren(...shown.map(({ score, index }) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.class = String(index);
+    button.setAttribute("aria-pressed", String(index === explained));
+    const label = document.createElement("span");
+    label.textContent = labelOf(index);
+    const value = document.createElement("span");
+    value.className = "score";
+    value.textContent = formatScore(score);
+    button.append(label, value);
+    button.addEventListener("click", () => {
+      state.target = index;
+      explain();
+    });
+    const item = document.createElement("li");
+    item.append(button);
+    return item;
+  }));
+}
+
+function labelOf(index) {
+  return state.model.labels[index] ?? `class ${index}`;
+}
+
+function formatScore(score) {
+  return score >= 0 && score <= 1 ? `${(score * 100).toFixed(1)}%` : score.toFixed(3);
+}
+
+// ---- errors: a readable message next to the control that caused it ---------------------
+
+function controlFor(error) {
+  const problem = error.problem || {};
+  const fields = (problem.errors || []).map((e) => e.field).join(" ");
+  const detail = `${fields} ${problem.detail || ""}`.toLowerCase();
+  if (error.status === 0 || error.status >= 500 || error.status === 429 || error.status === 408) return ui.explain;
+  if (error.status === 401) return ui.apiKey;
+  if (error.status === 404) return ui.model;
+  if (/\blayer\b/.test(detail)) return ui.layer;
+  if (detail.includes("colormap")) return ui.colormap;
+  if (detail.includes("method")) return ui.method;
+  if (detail.includes("target")) return ui.predictions;
+  if (state.model?.task === "text") return ui.text;
+  return state.model?.task === "image" ? ui.file : ui.explain;
+}
+
+function showError(error, control) {
+  clearError();
+  let message = error.message;
+  if (error.status) message = `${message} (HTTP ${error.status}${error.problem?.title ? `, ${error.problem.title}` : ""})`;
+  if (error.retryAfter !== null && error.retryAfter !== undefined) {
+    message += ` Try again in ${error.retryAfter} s (Retry-After).`;
+  }
+  ui.error.textContent = message;
+  ui.error.hidden = false;
+  const place = control.closest(".field") || control.parentElement;
+  place.append(ui.error);
+  control.setAttribute("aria-invalid", "true");
+  control.setAttribute("aria-describedby", `${control.getAttribute("aria-describedby") || ""} error`.trim());
+}
+
+function clearError() {
+  ui.error.hidden = true;
+  ui.error.textContent = "";
+  for (const control of document.querySelectorAll("[aria-invalid]")) {
+    control.removeAttribute("aria-invalid");
+    const rest = (control.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== "error");
+    if (rest.length) control.setAttribute("aria-describedby", rest.join(" "));
+    else control.removeAttribute("aria-describedby");
+  }
+}
+
+// ---- wiring ---------------------------------------------------------------------------
+
+ui.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  explain();
+});
+ui.model.addEventListener("change", () => selectModel(ui.model.value));
+ui.file.addEventListener("change", () => useFiles(ui.file.files));
+for (const control of [ui.layer, ui.method, ui.colormap]) {
+  control.addEventListener("change", () => hasInput() && explain());
+}
+ui.text.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    state.target = null;
+    explain();
+  }
+});
+ui.text.addEventListener("input", () => { state.target = null; });
+ui.opacity.addEventListener("input", () => {
+  ui.opacityValue.textContent = `${Math.round(Number(ui.opacity.value) * 100)}%`;
+  drawOverlay();
+});
+ui.dropZone.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  ui.dropZone.classList.add("dragging");
+});
+ui.dropZone.addEventListener("dragleave", () => ui.dropZone.classList.remove("dragging"));
+ui.dropZone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  ui.dropZone.classList.remove("dragging");
+  useFiles(event.dataTransfer.files);
+});
+document.addEventListener("paste", (event) => {
+  const images = [...event.clipboardData.files].filter((file) => file.type.startsWith("image/"));
+  if (images.length && state.model?.task === "image") {
+    event.preventDefault();
+    useFiles(images);
+  }
+});
+ui.copyCurl.addEventListener("click", async () => {
+  ui.curlCommand.select();
+  try {
+    await navigator.clipboard.writeText(ui.curlCommand.value);
+    ui.status.textContent = "Copied the curl command.";
+  } catch {
+    ui.status.textContent = "Select the command below and copy it (the clipboard is not available).";
+  }
+});
+
+loadModels();
