@@ -15,7 +15,7 @@ const ui = {
   colormap: $("colormap"), apiKey: $("api-key"), explain: $("explain"), status: $("form-status"),
   error: $("error"), caption: $("result-caption"),
   imageResult: $("image-result"), canvas: $("overlay"), opacity: $("opacity"),
-  opacityValue: $("opacity-value"), tokens: $("tokens"), elapsed: $("elapsed"),
+  opacityValue: $("opacity-value"), tokens: $("tokens"), details: $("result-details"), elapsed: $("elapsed"),
   predictions: $("predictions"), copyCurl: $("copy-curl"), curlCommand: $("curl-command"),
 };
 
@@ -164,6 +164,7 @@ function clearResult() {
   state.heatmap = null;
   ui.imageResult.hidden = true;
   ui.tokens.hidden = true;
+  ui.details.hidden = true;
   ui.predictions.replaceChildren();
   ui.caption.textContent = "No explanation yet.";
   ui.elapsed.textContent = "–";
@@ -180,6 +181,7 @@ function showResult(result, elapsedMs) {
   const isImage = state.model.task === "image";
   ui.imageResult.hidden = !isImage;
   ui.tokens.hidden = isImage;
+  ui.details.hidden = false;
   if (isImage) drawOverlay();
   else showTokens(target.weighted_spans);
   showPredictions(result.predictions[0], target.target);
@@ -289,8 +291,8 @@ function controlFor(error) {
 
 function showError(error, control) {
   clearError();
-  let message = error.message;
-  if (error.status) message = `${message} (HTTP ${error.status}${error.problem?.title ? `, ${error.problem.title}` : ""})`;
+  let message = error.message.replace(/\.?$/, ".");
+  if (error.status) message = `${error.problem?.title || "Error"} (HTTP ${error.status}): ${message}`;
   if (error.retryAfter !== null && error.retryAfter !== undefined) {
     message += ` Try again in ${error.retryAfter} s (Retry-After).`;
   }
