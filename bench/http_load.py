@@ -290,13 +290,32 @@ def bare_forward_ms(model: str, threads: int, repeats: int = 30) -> float:
     return float(output.strip().splitlines()[-1])
 
 
-def frontend_phase(base: str, jpeg: bytes, model: str, rounds: int) -> dict[str, float]:
-    """p50 (ms) of each response kind, requests interleaved kind by kind."""
-    latencies: dict[str, list[float]] = {kind: [] for kind in FRONTEND_KINDS}
+STAGES = ("decode", "queue_wait", "compute", "render")
+
+
+@dataclass
+class KindFigures:
+    latencies: list[float] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    body_bytes: int = 0
+
+
+def stage_sums(base: str, model: str) -> dict[str, float]:
+    values = scrape(base)
+    return {
+        s: metric_sum(values, "gradcam_stage_seconds_sum", model=model, stage=s) for s in STAGES
+    }
+
+
+def frontend_phase(base: str, jpeg: bytes, model: str, rounds: int) -> dict[str, KindFigures]:
+    """Each response kind, requests interleaved kind by kind; /metrics is read between
+    requests (outside the timed span) to split the server's time by stage per kind."""
+    figures = {kind: KindFigures() for kind in FRONTEND_KINDS}
     with httpx.Client(base_url=base, timeout=60) as client:
         for i in range(rounds + 3):  # the first 3 rounds warm up
             for kind, (fields, headers) in FRONTEND_KINDS.items():
                 files = {"image": ("photo.jpg", jpeg, "image/jpeg")}
+                before = stage_sums(base, model)
                 start = time.perf_counter()
                 response = client.post(
                     EXPLAIN.format(model), files=files, data=fields, headers=headers
@@ -304,45 +323,41 @@ def frontend_phase(base: str, jpeg: bytes, model: str, rounds: int) -> dict[str,
                 response.raise_for_status()
                 if "json" in response.headers["content-type"]:
                     response.json()  # a frontend parses what it gets
-                if i >= 3:
-                    latencies[kind].append(time.perf_counter() - start)
-    return {kind: percentile(times, 50) for kind, times in latencies.items()}
+                elapsed = time.perf_counter() - start
+                if i < 3:
+                    continue
+                kind_figures = figures[kind]
+                kind_figures.latencies.append(elapsed)
+                kind_figures.body_bytes = len(response.content)
+                after = stage_sums(base, model)
+                for stage in STAGES:
+                    kind_figures.stage_seconds[stage] += after[stage] - before[stage]
+    return figures
 
 
 def frontend_main(model: str, quick: bool) -> None:
     forwards = {threads: bare_forward_ms(model, threads) for threads in (1, 0)}
     jpeg = test_image()
     with serving({"GRADCAM_MODELS_DIR": str(ROOT / "models")}) as (base, _):
-        before = scrape(base)
-        p50 = frontend_phase(base, jpeg, model, 10 if quick else 40)
-        after = scrape(base)
+        figures = frontend_phase(base, jpeg, model, 10 if quick else 40)
     forward = forwards[1]
     print(f"\n{model}, 640x480 JPEG multipart upload, 1 httpx client, sequential:")
     print(
         f"  bare compiled forward, batch 1: {forward:.1f} ms with 1 thread per op (the server's)"
         f", {forwards[0]:.1f} ms with TensorFlow's default threads"
     )
-    for kind, ms in p50.items():
-        goal = {"default JSON (composite overlay)": 1.5, "overlay=layer (JSON)": 1.2}.get(kind)
-        note = f"  (goal <= {goal})" if goal else ""
-        print(f"  {kind:36s} p50 {ms:6.1f} ms = {ms / forward:.2f} x forward{note}")
-    stages = ("decode", "queue_wait", "compute", "render")
-    count = metric_sum(after, "gradcam_request_seconds_count", model=model) - metric_sum(
-        before, "gradcam_request_seconds_count", model=model
-    )
-    per_stage = {
-        s: (
-            metric_sum(after, "gradcam_stage_seconds_sum", model=model, stage=s)
-            - metric_sum(before, "gradcam_stage_seconds_sum", model=model, stage=s)
+    goals = {"default JSON (composite overlay)": 1.5, "overlay=layer (JSON)": 1.2}
+    for kind, kind_figures in figures.items():
+        ms = percentile(kind_figures.latencies, 50)
+        note = f"  (goal <= {goals[kind]})" if kind in goals else ""
+        print(f"  {kind:34s} p50 {ms:6.1f} ms = {ms / forward:.2f} x forward{note}")
+        count = len(kind_figures.latencies)
+        stages = ", ".join(
+            f"{s} {v / count * 1000:.1f}" for s, v in kind_figures.stage_seconds.items()
         )
-        / max(1.0, count)
-        * 1000
-        for s in stages
-    }
-    print(
-        "  server time per request by stage (all kinds): "
-        + ", ".join(f"{s} {v:.1f} ms" for s, v in per_stage.items())
-    )
+        print(
+            f"      server ms per request: {stages}; body {kind_figures.body_bytes / 1024:.0f} KB"
+        )
 
 
 def main() -> None:
