@@ -175,7 +175,8 @@ function clearResult() {
 function showResult(result, elapsedMs) {
   const explanation = result.explanations[0];
   const target = explanation.targets[0];
-  ui.caption.textContent = `Class ${labelOf(target.target)} (score ${formatScore(target.score)}), layer ${result.layer}.`;
+  const method = result.method ? `${result.method}, ` : "";
+  ui.caption.textContent = `Class ${labelOf(target.target)} (score ${formatScore(target.score)}), ${method}layer ${result.layer}.`;
   ui.elapsed.textContent = `${Math.round(elapsedMs)} ms`;
   ui.canvas.dataset.target = String(target.target);
   const isImage = state.model.task === "image";

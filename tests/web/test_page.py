@@ -146,9 +146,7 @@ def test_a_text_model_highlights_its_tokens(page, server, screenshots):
     page.screenshot(path=screenshots / "03-text-tokens.png", full_page=True)
 
 
-def test_a_file_that_is_not_an_image_shows_the_error_and_keeps_the_form(
-    page, server, screenshots
-):
+def test_a_file_that_is_not_an_image_shows_the_error_and_keeps_the_form(page, server, screenshots):
     explain_photo(page, server)
     page.locator("#colormap").select_option("jet")
     expect(page.get_by_test_id("overlay")).to_have_attribute("data-target", re.compile(r"\d"))
@@ -268,9 +266,7 @@ try {
 """
 
 
-def test_a_page_on_another_origin_calls_the_api_with_cors(
-    page, server, other_origin, screenshots
-):
+def test_a_page_on_another_origin_calls_the_api_with_cors(page, server, other_origin, screenshots):
     port, folder = other_origin
     (folder / "cors.html").write_text(CORS_PAGE)
     shutil.copy(PHOTO, folder / PHOTO.name)
@@ -281,3 +277,76 @@ def test_a_page_on_another_origin_calls_the_api_with_cors(
     # An origin the server does not list gets nothing (localhost is another origin).
     page.goto(f"http://localhost:{port}/cors.html?{query}")
     expect(page.locator("#out")).to_contain_text("failed:")
+
+
+def drop_or_paste(page, how: str) -> None:
+    """A real File in a DataTransfer, dropped on the drop zone or pasted into the page."""
+    page.evaluate(
+        """([how, encoded]) => {
+            // Bytes from base64: the page's CSP would refuse fetch() of a data: URL.
+            const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
+            const blob = new Blob([bytes], { type: "image/png" });
+            const data = new DataTransfer();
+            data.items.add(new File([blob], "dropped.png", { type: "image/png" }));
+            const event = how === "drop"
+              ? new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true })
+              : new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true });
+            (how === "drop" ? document.getElementById("drop-zone") : document).dispatchEvent(event);
+        }""",
+        [how, base64.b64encode(PHOTO.read_bytes()).decode()],
+    )
+
+
+@pytest.mark.parametrize("how", ["drop", "paste"])
+def test_a_dropped_or_pasted_image_is_explained(page, server, how):
+    open_model(page, IMAGE_MODEL)
+    drop_or_paste(page, how)
+    expect(page.get_by_test_id("predictions").locator("li").first).to_contain_text(PHOTO_CLASS)
+    # The file input holds it too: the form is the one source of the request.
+    assert page.get_by_test_id("file-input").evaluate("input => input.files[0].name") == (
+        "dropped.png"
+    )
+
+
+def test_a_chosen_layer_is_sent_and_shown(page, server):
+    explain_photo(page, server)
+    layers = [
+        layer["name"]
+        for layer in httpx.get(f"{server}/v1/models/{IMAGE_MODEL}").json()["candidate_layers"]
+    ]
+    chosen = layers[len(layers) // 2]
+    page.get_by_test_id("layer-select").select_option(chosen)
+    expect(page.locator("#result-caption")).to_contain_text(f"layer {chosen}.")
+    assert f"'layer={chosen}'" in page.locator("#curl-command").input_value()
+
+
+def with_methods(page, server, methods):
+    """GET /v1/models/{id} answered with `methods` set (or removed when None)."""
+
+    def answer(route):
+        detail = httpx.get(route.request.url).json()
+        detail.pop("methods", None)
+        if methods is not None:
+            detail["methods"] = methods
+        route.fulfill(json=detail)
+
+    page.route(re.compile(rf".*/v1/models/{IMAGE_MODEL}$"), answer)
+
+
+def test_the_method_select_shows_only_when_the_model_lists_methods(page, server):
+    with_methods(page, server, None)
+    open_model(page, IMAGE_MODEL)
+    expect(page.get_by_test_id("method-select")).to_be_hidden()
+
+
+def test_a_listed_method_is_offered_and_sent(page, server):
+    with_methods(page, server, ["gradcam", "gradcam++"])
+    open_model(page, IMAGE_MODEL)
+    select = page.get_by_test_id("method-select")
+    expect(select).to_be_visible()
+    page.get_by_test_id("file-input").set_input_files(PHOTO)
+    expect(page.get_by_test_id("explain-button")).to_have_attribute("aria-busy", "false")
+    with page.expect_request(re.compile(r".*:explain$")) as sent:
+        select.select_option("gradcam++")
+    body = sent.value.post_data_buffer or b""
+    assert b'name="method"\r\n\r\ngradcam++\r\n' in body
