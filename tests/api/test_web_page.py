@@ -91,9 +91,9 @@ def test_with_api_keys_and_the_page_off_nothing_is_public(tmp_path):
 @pytest.mark.timeout(300)
 def test_a_non_editable_install_carries_the_page(tmp_path):
     """`pip install .` builds a wheel: the page's files must be in it (package data)."""
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-        + ["-w", str(tmp_path), str(ROOT)],
+        [*pip_wheel, "-q", "-w", str(tmp_path), str(ROOT)],
         check=True,
         capture_output=True,
     )

@@ -288,9 +288,10 @@ def drop_or_paste(page, how: str) -> None:
             const blob = new Blob([bytes], { type: "image/png" });
             const data = new DataTransfer();
             data.items.add(new File([blob], "dropped.png", { type: "image/png" }));
+            const options = { bubbles: true, cancelable: true };
             const event = how === "drop"
-              ? new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true })
-              : new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true });
+              ? new DragEvent("drop", { dataTransfer: data, ...options })
+              : new ClipboardEvent("paste", { clipboardData: data, ...options });
             (how === "drop" ? document.getElementById("drop-zone") : document).dispatchEvent(event);
         }""",
         [how, base64.b64encode(PHOTO.read_bytes()).decode()],
