@@ -15,7 +15,8 @@ that smaller bound takes the same burst and the 16 clients again. Prints every f
 one 640x480 JPEG as a multipart upload, sequential requests for each response kind a
 frontend picks (default JSON with the composite overlay, overlay=layer, overlay=false,
 Accept: image/png), interleaved so each sees the same machine; p50 and its ratio to a
-bare compiled forward pass of the same model, measured in a fresh process.
+bare compiled forward pass of the same model, measured in a child process between the
+requests (side by side, under the same load).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import io
+import json
 import os
 import socket
 import subprocess
@@ -265,29 +267,57 @@ FRONTEND_KINDS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
 }
 
 
-def forward_child(model: str, threads: int, repeats: int) -> None:
-    """Print the median bare compiled forward (batch 1) of `model` in ms. Run in a child."""
+def forward_child(model: str, threads: int) -> None:
+    """Time bare compiled forwards (batch 1) of `model` on request: each stdin line N
+    answers a JSON list of N times in ms. Run in a child process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
     from app.engine.devices import configure_devices
     from app.registry.registry import load_registry
     from app.settings import Settings
-    from bench.timing import median_ms
 
     configure_devices(threads or None)
     served = next(s for s in load_registry(Settings().models_dir) if s.id == model)
     forward = tf.function(lambda t: served.model(t, training=False))
     shape = [1, *served.model.inputs[0].shape[1:]]
     x = np.random.default_rng(0).uniform(-1, 1, shape).astype("float32")
-    print(median_ms(lambda: forward(x).numpy(), repeats))
+    for _ in range(5):
+        forward(x).numpy()  # trace and warm up
+    print("ready", flush=True)
+    for line in sys.stdin:
+        times = []
+        for _ in range(int(line)):
+            start = time.perf_counter()
+            forward(x).numpy()
+            times.append((time.perf_counter() - start) * 1000)
+        print(json.dumps(times), flush=True)
 
 
-def bare_forward_ms(model: str, threads: int, repeats: int = 30) -> float:
-    command = [sys.executable, "-m", "bench.http_load", "--forward-of", model]
-    command += ["--threads", str(threads), "--repeats", str(repeats)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return float(output.strip().splitlines()[-1])
+class ForwardProbe:
+    """A child process holding the model, asked for a few forwards between requests, so
+    the forward is measured side by side with the requests, under the same load."""
+
+    def __init__(self, model: str, threads: int = 1) -> None:
+        command = [sys.executable, "-m", "bench.http_load", "--forward-of", model]
+        command += ["--threads", str(threads)]
+        self.child = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        assert self.child.stdout is not None
+        while self.child.stdout.readline().strip() != "ready":
+            if self.child.poll() is not None:
+                raise RuntimeError("the forward child exited")
+
+    def measure(self, count: int) -> list[float]:
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write(f"{count}\n")
+        self.child.stdin.flush()
+        return [float(ms) for ms in json.loads(self.child.stdout.readline())]
+
+    def close(self) -> None:
+        self.child.kill()
+        self.child.wait()
 
 
 STAGES = ("decode", "queue_wait", "compute", "render")
@@ -307,12 +337,18 @@ def stage_sums(base: str, model: str) -> dict[str, float]:
     }
 
 
-def frontend_phase(base: str, jpeg: bytes, model: str, rounds: int) -> dict[str, KindFigures]:
-    """Each response kind, requests interleaved kind by kind; /metrics is read between
-    requests (outside the timed span) to split the server's time by stage per kind."""
+def frontend_phase(
+    base: str, jpeg: bytes, model: str, rounds: int, probe: ForwardProbe
+) -> tuple[list[float], dict[str, KindFigures]]:
+    """Bare forwards (ms) and each response kind, interleaved round by round; /metrics
+    is read between requests (outside the timed span) to split the server's time by
+    stage per kind."""
+    forwards: list[float] = []
     figures = {kind: KindFigures() for kind in FRONTEND_KINDS}
     with httpx.Client(base_url=base, timeout=60) as client:
         for i in range(rounds + 3):  # the first 3 rounds warm up
+            if i >= 3:
+                forwards += probe.measure(3)
             for kind, (fields, headers) in FRONTEND_KINDS.items():
                 files = {"image": ("photo.jpg", jpeg, "image/jpeg")}
                 before = stage_sums(base, model)
@@ -332,19 +368,22 @@ def frontend_phase(base: str, jpeg: bytes, model: str, rounds: int) -> dict[str,
                 after = stage_sums(base, model)
                 for stage in STAGES:
                     kind_figures.stage_seconds[stage] += after[stage] - before[stage]
-    return figures
+    return forwards, figures
 
 
 def frontend_main(model: str, quick: bool) -> None:
-    forwards = {threads: bare_forward_ms(model, threads) for threads in (1, 0)}
     jpeg = test_image()
-    with serving({"GRADCAM_MODELS_DIR": str(ROOT / "models")}) as (base, _):
-        figures = frontend_phase(base, jpeg, model, 10 if quick else 40)
-    forward = forwards[1]
+    probe = ForwardProbe(model)
+    try:
+        with serving({"GRADCAM_MODELS_DIR": str(ROOT / "models")}) as (base, _):
+            forwards, figures = frontend_phase(base, jpeg, model, 10 if quick else 40, probe)
+    finally:
+        probe.close()
+    forward = float(np.median(forwards))
     print(f"\n{model}, 640x480 JPEG multipart upload, 1 httpx client, sequential:")
     print(
-        f"  bare compiled forward, batch 1: {forward:.1f} ms with 1 thread per op (the server's)"
-        f", {forwards[0]:.1f} ms with TensorFlow's default threads"
+        f"  bare compiled forward, batch 1, 1 thread per op (the server's), measured between"
+        f" the requests: p50 {forward:.1f} ms of {len(forwards)}"
     )
     goals = {"default JSON (composite overlay)": 1.5, "overlay=layer (JSON)": 1.2}
     for kind, kind_figures in figures.items():
@@ -372,10 +411,9 @@ def main() -> None:
     parser.add_argument("--model", default=FRONTEND_MODEL, help="the frontend phase's model")
     parser.add_argument("--forward-of", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
-    parser.add_argument("--repeats", type=int, default=30, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.forward_of:
-        forward_child(args.forward_of, args.threads, args.repeats)
+        forward_child(args.forward_of, args.threads)
         return
     if args.frontend:
         frontend_main(args.model, args.quick)
