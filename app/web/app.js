@@ -38,7 +38,9 @@ async function loadModels() {
     const { models } = await api().listModels();
     models.sort((a, b) => (b.id === PREFERRED_MODEL) - (a.id === PREFERRED_MODEL));
     ui.model.replaceChildren(...models.map((m) => new Option(`${m.id} (${m.task})`, m.id)));
-    if (models.length) await selectModel(models[0].id);
+    const saved = saved_("model");
+    if (models.some((m) => m.id === saved)) ui.model.value = saved;
+    if (models.length) await selectModel(ui.model.value);
     else showError(new ApiError(0, { detail: "the service serves no models" }), ui.model);
   } catch (error) {
     showError(error, ui.model);
@@ -70,9 +72,33 @@ async function selectModel(modelId) {
   const methods = (model.methods || []).map((m) => (typeof m === "string" ? m : m.name || m.id));
   ui.methodField.hidden = methods.length === 0;
   ui.method.replaceChildren(...methods.map((m) => new Option(m, m)));
+  restore(ui.layer, `layer.${model.id}`);
+  restore(ui.method, `method.${model.id}`);
   state.target = null;
   clearResult();
   if (hasInput()) await explain();
+}
+
+// ---- form state survives a reload (this tab only; the file cannot be kept) -----------
+
+function saved_(name) {
+  return sessionStorage.getItem(`gradcam.${name}`);
+}
+
+function save() {
+  const values = { model: ui.model.value, text: ui.text.value, colormap: ui.colormap.value };
+  // Layers and methods belong to a model: kept per model, once its options are shown.
+  if (state.model?.id === ui.model.value) {
+    values[`layer.${state.model.id}`] = ui.layer.value;
+    values[`method.${state.model.id}`] = ui.method.value;
+  }
+  for (const [name, value] of Object.entries(values)) sessionStorage.setItem(`gradcam.${name}`, value);
+}
+
+/** The saved value back into a select, if it is still one of its options. */
+function restore(control, name) {
+  const value = saved_(name);
+  if (value !== null && [...control.options].some((option) => option.value === value)) control.value = value;
 }
 
 // ---- input ----------------------------------------------------------------------------
@@ -366,4 +392,8 @@ ui.copyCurl.addEventListener("click", async () => {
   }
 });
 
+ui.form.addEventListener("change", save);
+ui.text.addEventListener("input", save);
+ui.text.value = saved_("text") ?? "";
+restore(ui.colormap, "colormap");
 loadModels();

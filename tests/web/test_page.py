@@ -351,3 +351,25 @@ def test_a_listed_method_is_offered_and_sent(page, server):
         select.select_option("gradcam++")
     body = sent.value.post_data_buffer or b""
     assert b'name="method"\r\n\r\ngradcam++\r\n' in body
+
+
+def test_the_form_survives_a_reload(page, server):
+    open_model(page, TEXT_MODEL)
+    page.get_by_test_id("text-input").fill("storm sahom")
+    page.reload()
+    expect(page.get_by_test_id("model-select")).to_have_value(TEXT_MODEL)
+    expect(page.get_by_test_id("text-input")).to_have_value("storm sahom")
+
+
+def test_a_chosen_layer_is_kept_per_model_across_a_reload(page, server):
+    open_model(page, IMAGE_MODEL)
+    layers = httpx.get(f"{server}/v1/models/{IMAGE_MODEL}").json()["candidate_layers"]
+    chosen = layers[1]["name"]
+    page.get_by_test_id("layer-select").select_option(chosen)
+    page.get_by_test_id("model-select").select_option(TEXT_MODEL)
+    expect(page.get_by_test_id("layer-select")).to_have_value("")  # that model's default
+    page.get_by_test_id("model-select").select_option(IMAGE_MODEL)
+    expect(page.get_by_test_id("layer-select")).to_have_value(chosen)
+    page.reload()
+    expect(page.get_by_test_id("model-select")).to_have_value(IMAGE_MODEL)
+    expect(page.get_by_test_id("layer-select")).to_have_value(chosen)
