@@ -1,10 +1,10 @@
 // The page: a form over the public API (see api.js), drawing what the API returns.
 // Server strings reach the page only through textContent and attribute values, never as HTML.
 import { ApiClient, ApiError } from "./api.js";
+import { drawOverlay, errorMessage, formatScore, placeError, predictionItems, removeError, tokenNodes } from "./view.js";
 
 const PREFERRED_MODEL = "efficientnet_lite0";
 const MAX_CANVAS_SIDE = 1024;
-const TOP_PREDICTIONS = 5;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -209,94 +209,24 @@ function showResult(result, elapsedMs) {
   ui.imageResult.hidden = !isImage;
   ui.tokens.hidden = isImage;
   ui.details.hidden = false;
-  if (isImage) drawOverlay();
-  else showTokens(target.weighted_spans);
-  showPredictions(result.predictions[0], target.target);
+  if (isImage) redraw();
+  else ui.tokens.replaceChildren(...tokenNodes(target.weighted_spans));
+  const chooseClass = (index) => {
+    state.target = index;
+    explain();
+  };
+  ui.predictions.replaceChildren(...predictionItems(result.predictions[0], labelOf, target.target, chooseClass));
   ui.copyCurl.disabled = false;
   ui.curlCommand.value = api().curl(state.shown.modelId, state.shown.fields);
 }
 
 /** The photo, then the heatmap layer over it at the chosen opacity: no request. */
-function drawOverlay() {
-  const photo = state.photo;
-  const canvas = ui.canvas;
-  const context = canvas.getContext("2d");
-  if (!photo) {
-    // The browser cannot show this file (the server could): draw the layer alone.
-    if (!state.heatmap) return;
-    canvas.width = state.heatmap.naturalWidth;
-    canvas.height = state.heatmap.naturalHeight;
-  } else {
-    const scale = Math.min(1, MAX_CANVAS_SIDE / Math.max(photo.naturalWidth, photo.naturalHeight));
-    canvas.width = Math.round(photo.naturalWidth * scale);
-    canvas.height = Math.round(photo.naturalHeight * scale);
-    context.drawImage(photo, 0, 0, canvas.width, canvas.height);
-  }
-  if (state.heatmap) {
-    context.globalAlpha = Number(ui.opacity.value);
-    context.drawImage(state.heatmap, 0, 0, canvas.width, canvas.height);
-    context.globalAlpha = 1;
-  }
-}
-
-function showTokens(weightedSpans) {
-  const { document: text, spans } = weightedSpans;
-  const strongest = Math.max(1e-12, ...spans.map(([, , weight]) => Math.abs(weight)));
-  const nodes = [];
-  let at = 0;
-  for (const [token, ranges, weight] of spans) {
-    for (const [start, end] of ranges) {
-      if (start > at) nodes.push(document.createTextNode(text.slice(at, start)));
-      const span = document.createElement("span");
-      span.className = "token";
-      span.textContent = text.slice(start, end);
-      span.title = `${token}: ${weight.toFixed(3)}`;
-      span.style.backgroundColor = tokenColour(weight / strongest);
-      nodes.push(span);
-      at = Math.max(at, end);
-    }
-  }
-  if (at < text.length) nodes.push(document.createTextNode(text.slice(at)));
-  ui.tokens.replaceChildren(...nodes);
-}
-
-/** Green for evidence for the class, red against; stronger is darker (as ELI5 shows it). */
-function tokenColour(relative) {
-  const hue = relative >= 0 ? 120 : 0;
-  const lightness = 100 - 40 * Math.abs(relative) ** 0.7;
-  return `hsl(${hue} 100% ${lightness}%)`;
-}
-
-function showPredictions(scores, explained) {
-  const ranked = scores.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score);
-  const shown = ranked.slice(0, Math.max(TOP_PREDICTIONS, ranked.findIndex((p) => p.index === explained) + 1));
-  ui.predictions.replaceChildren(...shown.map(({ score, index }) => {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.dataset.class = String(index);
-    button.setAttribute("aria-pressed", String(index === explained));
-    const label = document.createElement("span");
-    label.textContent = labelOf(index);
-    const value = document.createElement("span");
-    value.className = "score";
-    value.textContent = formatScore(score);
-    button.append(label, value);
-    button.addEventListener("click", () => {
-      state.target = index;
-      explain();
-    });
-    const item = document.createElement("li");
-    item.append(button);
-    return item;
-  }));
+function redraw() {
+  drawOverlay(ui.canvas, state.photo, state.heatmap, Number(ui.opacity.value), MAX_CANVAS_SIDE);
 }
 
 function labelOf(index) {
   return state.model.labels[index] ?? `class ${index}`;
-}
-
-function formatScore(score) {
-  return score >= 0 && score <= 1 ? `${(score * 100).toFixed(1)}%` : score.toFixed(3);
 }
 
 // ---- errors: a readable message next to the control that caused it ---------------------
@@ -317,29 +247,12 @@ function controlFor(error) {
 }
 
 function showError(error, control) {
-  clearError();
-  let message = error.message.replace(/\.?$/, ".");
-  if (error.status) message = `${error.problem?.title || "Error"} (HTTP ${error.status}): ${message}`;
-  if (error.retryAfter !== null && error.retryAfter !== undefined) {
-    message += ` Try again in ${error.retryAfter} s (Retry-After).`;
-  }
-  ui.error.textContent = message;
-  ui.error.hidden = false;
-  const place = control.closest(".field") || control.parentElement;
-  place.append(ui.error);
-  control.setAttribute("aria-invalid", "true");
-  control.setAttribute("aria-describedby", `${control.getAttribute("aria-describedby") || ""} error`.trim());
+  removeError(ui.error);
+  placeError(ui.error, control, errorMessage(error));
 }
 
 function clearError() {
-  ui.error.hidden = true;
-  ui.error.textContent = "";
-  for (const control of document.querySelectorAll("[aria-invalid]")) {
-    control.removeAttribute("aria-invalid");
-    const rest = (control.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== "error");
-    if (rest.length) control.setAttribute("aria-describedby", rest.join(" "));
-    else control.removeAttribute("aria-describedby");
-  }
+  removeError(ui.error);
 }
 
 // ---- wiring ---------------------------------------------------------------------------
@@ -363,7 +276,7 @@ ui.text.addEventListener("keydown", (event) => {
 ui.text.addEventListener("input", () => { state.target = null; });
 ui.opacity.addEventListener("input", () => {
   ui.opacityValue.textContent = `${Math.round(Number(ui.opacity.value) * 100)}%`;
-  drawOverlay();
+  redraw();
 });
 ui.dropZone.addEventListener("dragover", (event) => {
   event.preventDefault();

@@ -18,6 +18,7 @@ WEB_FILES = {
     "style.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "api.js": "text/javascript; charset=utf-8",
+    "view.js": "text/javascript; charset=utf-8",
 }
 # data: and blob: images: the chosen photo (object URL) and the overlays (data URLs).
 CONTENT_SECURITY_POLICY = (
