@@ -5,19 +5,27 @@ Results are plain dataclasses whose field names match the API's response schemas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from PIL import Image
 
 from app.engine.gradcam import CamBatch, GradCam
 from app.errors import InvalidInput
-from app.preprocess.image import ImageLimits, cap_longest_side, decode_image, to_model_array
+from app.preprocess.image import (
+    ImageLimits,
+    cap_longest_side,
+    capped_size,
+    decode_image,
+    to_model_array,
+)
 from app.preprocess.text import check_ids, ids_to_tokens, pad_sequence, text_to_ids, tokens_to_ids
 from app.registry.served import ServedModel
 from app.render.encode import data_url, encode_image
 from app.render.html import highlight_html
-from app.render.overlay import blend_overlay
+from app.render.overlay import blend_overlay, heatmap_layer
 from app.render.text_spans import resize_to_tokens, strip_padding, weighted_spans
 
 
@@ -30,7 +38,7 @@ class ExplainOptions:
     score: str | None = None  # None: the model card's default
     colormap: str = "viridis"
     alpha_limit: float = 0.65
-    overlay: bool = True
+    overlay: bool | Literal["layer"] = True  # "layer": the coloured heatmap alone
     overlay_format: str = "png"
     overlay_max_side: int = 1024
     pad_value: int | str | None = None  # None: the model's pad id
@@ -154,14 +162,15 @@ def render_images(
     cams: CamBatch,
     options: ExplainOptions,
 ) -> ExplainResult:
+    check_overlay_format(options)
     result = new_result(served, layer, cams, options)
     for index, image in enumerate(prepared.images):
-        shown = cap_longest_side(image, options.overlay_max_side) if options.overlay else image
         explanation = ExplanationResult(image=ImageSizeResult(*image.size))
+        draw = overlay_drawer(image, options)
         for row in np.flatnonzero(cams.sample == index):
             target = target_result(served, cams, int(row), cams.heatmaps[row].tolist())
-            if options.overlay:
-                add_overlay(target, shown, cams.heatmaps[row], options)
+            if draw is not None:
+                add_overlay(target, draw(cams.heatmaps[row]), options.overlay_format)
             explanation.targets.append(target)
         result.explanations.append(explanation)
     return result
@@ -263,11 +272,30 @@ def target_result(
     )
 
 
-def add_overlay(
-    target: TargetResult, image: Image.Image, heatmap: np.ndarray, options: ExplainOptions
-) -> None:
-    picture = blend_overlay(
-        image, heatmap, colormap=options.colormap, alpha_limit=options.alpha_limit
-    )
-    target.overlay_bytes = encode_image(picture, options.overlay_format)
-    target.overlay = data_url(target.overlay_bytes, options.overlay_format)
+def check_overlay_format(options: ExplainOptions) -> None:
+    if options.overlay == "layer" and options.overlay_format == "jpeg":
+        raise InvalidInput("overlay=layer is transparent: ask for png or webp, not jpeg")
+
+
+def overlay_drawer(
+    image: Image.Image, options: ExplainOptions
+) -> Callable[[np.ndarray], Image.Image] | None:
+    """heatmap -> the picture to send for one image: the composite, the layer or none."""
+    colormap, alpha_limit = options.colormap, options.alpha_limit
+    if options.overlay == "layer":
+        # No pixels of the image are needed, only its (capped) size.
+        size = capped_size(image.size, options.overlay_max_side)
+        return lambda heatmap: heatmap_layer(
+            heatmap, size, colormap=colormap, alpha_limit=alpha_limit
+        )
+    if options.overlay:
+        shown = cap_longest_side(image, options.overlay_max_side)
+        return lambda heatmap: blend_overlay(
+            shown, heatmap, colormap=colormap, alpha_limit=alpha_limit
+        )
+    return None
+
+
+def add_overlay(target: TargetResult, picture: Image.Image, fmt: str) -> None:
+    target.overlay_bytes = encode_image(picture, fmt)
+    target.overlay = data_url(target.overlay_bytes, fmt)

@@ -18,6 +18,7 @@ from app.api.instrumentation import RequestMetricsMiddleware
 from app.api.openapi_docs import add_request_schemas
 from app.api.problems import install_problem_handlers
 from app.api.routes import explain, health, models
+from app.api.routes.web import PUBLIC_PATHS, add_web_routes
 from app.api.security import ApiKeyMiddleware, document_api_keys, load_api_keys
 from app.metrics import Metrics
 from app.pipeline import build_batchers, configure_engine, watch_models
@@ -70,11 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.lifecycle = Lifecycle()
     api_keys = load_api_keys(settings)
     app.state.requires_api_key = bool(api_keys)
+    web_enabled = settings.docs_enabled and settings.web_enabled
     # Each add_middleware wraps the app so far: the last added runs first. Outermost
     # first: metrics, CORS (answers preflights, labels refusals), drain, key, body limit.
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     if api_keys:
-        app.add_middleware(ApiKeyMiddleware, keys=api_keys)
+        public = PUBLIC_PATHS if web_enabled else ()
+        app.add_middleware(ApiKeyMiddleware, keys=api_keys, public_paths=public)
     app.add_middleware(DrainMiddleware, lifecycle=app.state.lifecycle)
     if settings.cors_origins:
         app.add_middleware(
@@ -87,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     for module in (explain, models, health, instrumentation):
         app.include_router(module.router)
+    if web_enabled:
+        add_web_routes(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # Browsers and docs.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     docs_enabled: bool = True
+    web_enabled: bool = Field(
+        default=True, description="the page at /; off as well when docs_enabled is off"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("cors_origins", "api_keys", mode="before")

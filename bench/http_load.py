@@ -1,6 +1,7 @@
 """HTTP load benchmark: the real server (uvicorn, one worker) on loopback.
 
     python -m bench.http_load [--max-queue 16] [--max-wait-ms 0] [--set NAME=VALUE] [--quick]
+    python -m bench.http_load --frontend [--model mobilenet_v2] [--quick]
 
 In one run: bare compiled forward passes of efficientnet_lite0 (the bundled ImageNet
 classifier) for reference (TensorFlow's default threads, and 1 thread per op as the
@@ -10,6 +11,13 @@ burst at 3x the measured capacity, and a soak of 2,000 mixed requests over every
 bundled model (RSS growth and trace count). When the queue bound
 is larger than what 3x the unloaded p99 allows at that capacity, a second server with
 that smaller bound takes the same burst and the 16 clients again. Prints every figure.
+
+`--frontend` runs only the frontend phase: one httpx client (as users call the API),
+one 640x480 JPEG as a multipart upload, sequential requests for each response kind a
+frontend picks (default JSON with the composite overlay, overlay=layer, overlay=false,
+Accept: image/png), interleaved so each sees the same machine; p50 and its ratio to a
+bare compiled forward pass of the same model, measured in a child process between the
+requests (side by side, under the same load).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import io
+import json
 import os
 import socket
 import subprocess
@@ -244,6 +253,150 @@ class Unloaded:
     throughput: float
 
 
+# The model the frontend phase measures (--model); mobilenet_v2 until a lighter one lands.
+FRONTEND_MODEL = "mobilenet_v2"
+FRONTEND_KINDS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    # kind: (form fields, headers)
+    "default JSON (composite overlay)": ({}, {}),
+    "overlay=layer (JSON)": ({"overlay": "layer"}, {}),
+    "overlay=false (JSON)": ({"overlay": "false"}, {}),
+    "Accept: image/png (composite)": ({}, {"accept": "image/png"}),
+    "Accept: image/png, overlay=layer": ({"overlay": "layer"}, {"accept": "image/png"}),
+}
+
+
+def forward_child(model: str, threads: int) -> None:
+    """Time bare compiled forwards (batch 1) of `model` on request: each stdin line N
+    answers a JSON list of N times in ms. Run in a child process."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    from app.engine.devices import configure_devices
+    from app.registry.registry import load_registry
+    from app.settings import Settings
+
+    configure_devices(threads or None)
+    served = next(s for s in load_registry(Settings().models_dir) if s.id == model)
+    forward = tf.function(lambda t: served.model(t, training=False))
+    shape = [1, *served.model.inputs[0].shape[1:]]
+    x = np.random.default_rng(0).uniform(-1, 1, shape).astype("float32")
+    for _ in range(5):
+        forward(x).numpy()  # trace and warm up
+    print("ready", flush=True)
+    for line in sys.stdin:
+        times = []
+        for _ in range(int(line)):
+            start = time.perf_counter()
+            forward(x).numpy()
+            times.append((time.perf_counter() - start) * 1000)
+        print(json.dumps(times), flush=True)
+
+
+class ForwardProbe:
+    """A child process holding the model, asked for a few forwards between requests, so
+    the forward is measured side by side with the requests, under the same load."""
+
+    def __init__(self, model: str, threads: int = 1) -> None:
+        command = [sys.executable, "-m", "bench.http_load", "--forward-of", model]
+        command += ["--threads", str(threads)]
+        self.child = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        assert self.child.stdout is not None
+        while self.child.stdout.readline().strip() != "ready":
+            if self.child.poll() is not None:
+                raise RuntimeError("the forward child exited")
+
+    def measure(self, count: int) -> list[float]:
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write(f"{count}\n")
+        self.child.stdin.flush()
+        return [float(ms) for ms in json.loads(self.child.stdout.readline())]
+
+    def close(self) -> None:
+        self.child.kill()
+        self.child.wait()
+
+
+STAGES = ("decode", "queue_wait", "compute", "render")
+
+
+@dataclass
+class KindFigures:
+    latencies: list[float] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    body_bytes: int = 0
+
+
+def stage_sums(base: str, model: str) -> dict[str, float]:
+    values = scrape(base)
+    return {
+        s: metric_sum(values, "gradcam_stage_seconds_sum", model=model, stage=s) for s in STAGES
+    }
+
+
+def frontend_phase(
+    base: str, jpeg: bytes, model: str, rounds: int, probe: ForwardProbe
+) -> tuple[list[float], dict[str, KindFigures]]:
+    """Bare forwards (ms) and each response kind, interleaved round by round; /metrics
+    is read between requests (outside the timed span) to split the server's time by
+    stage per kind."""
+    forwards: list[float] = []
+    figures = {kind: KindFigures() for kind in FRONTEND_KINDS}
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for i in range(rounds + 3):  # the first 3 rounds warm up
+            if i >= 3:
+                forwards += probe.measure(3)
+            for kind, (fields, headers) in FRONTEND_KINDS.items():
+                files = {"image": ("photo.jpg", jpeg, "image/jpeg")}
+                before = stage_sums(base, model)
+                start = time.perf_counter()
+                response = client.post(
+                    EXPLAIN.format(model), files=files, data=fields, headers=headers
+                )
+                response.raise_for_status()
+                if "json" in response.headers["content-type"]:
+                    response.json()  # a frontend parses what it gets
+                elapsed = time.perf_counter() - start
+                if i < 3:
+                    continue
+                kind_figures = figures[kind]
+                kind_figures.latencies.append(elapsed)
+                kind_figures.body_bytes = len(response.content)
+                after = stage_sums(base, model)
+                for stage in STAGES:
+                    kind_figures.stage_seconds[stage] += after[stage] - before[stage]
+    return forwards, figures
+
+
+def frontend_main(model: str, quick: bool) -> None:
+    jpeg = test_image()
+    probe = ForwardProbe(model)
+    try:
+        with serving({"GRADCAM_MODELS_DIR": str(ROOT / "models")}) as (base, _):
+            forwards, figures = frontend_phase(base, jpeg, model, 10 if quick else 40, probe)
+    finally:
+        probe.close()
+    forward = float(np.median(forwards))
+    print(f"\n{model}, 640x480 JPEG multipart upload, 1 httpx client, sequential:")
+    print(
+        f"  bare compiled forward, batch 1, 1 thread per op (the server's), measured between"
+        f" the requests: p50 {forward:.1f} ms of {len(forwards)}"
+    )
+    goals = {"default JSON (composite overlay)": 1.5, "overlay=layer (JSON)": 1.2}
+    for kind, kind_figures in figures.items():
+        ms = percentile(kind_figures.latencies, 50)
+        note = f"  (goal <= {goals[kind]})" if kind in goals else ""
+        print(f"  {kind:34s} p50 {ms:6.1f} ms = {ms / forward:.2f} x forward{note}")
+        count = len(kind_figures.latencies)
+        stages = ", ".join(
+            f"{s} {v / count * 1000:.1f}" for s, v in kind_figures.stage_seconds.items()
+        )
+        print(
+            f"      server ms per request: {stages}; body {kind_figures.body_bytes / 1024:.0f} KB"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-wait-ms", type=float, default=0.0)
@@ -252,7 +405,17 @@ def main() -> None:
         "--set", action="append", default=[], metavar="NAME=VALUE", help="another GRADCAM_ setting"
     )
     parser.add_argument("--quick", action="store_true", help="fewer requests (smoke run)")
+    parser.add_argument("--frontend", action="store_true", help="only the frontend phase")
+    parser.add_argument("--model", default=FRONTEND_MODEL, help="the frontend phase's model")
+    parser.add_argument("--forward-of", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.forward_of:
+        forward_child(args.forward_of, args.threads)
+        return
+    if args.frontend:
+        frontend_main(args.model, args.quick)
+        return
     scale = 0.1 if args.quick else 1.0
     references = forward_references()
     print(f"bare compiled forward, {MODEL} 224x224 batch 1 (median):")

@@ -37,7 +37,14 @@ class ExplainParameters(Schema):
     alpha_limit: float | None = Field(
         default=None, ge=0.0, le=1.0, description="maximum overlay opacity; null: server default"
     )
-    overlay: bool = Field(default=True, description="include base64 overlay images")
+    overlay: bool | Literal["layer"] = Field(
+        default=True,
+        description=(
+            "true: the heatmap laid over the image (data URL); false: none; 'layer': the "
+            "coloured heatmap alone, a transparent PNG or WebP at the image's aspect, for a "
+            "client to lay over the image it already shows"
+        ),
+    )
     overlay_format: OverlayFormat = "png"
     pad_value: StrictInt | str | None = Field(
         default=None, description="text: id or token that marks padding; null: the model's pad"

@@ -50,12 +50,22 @@ def read_key_file(path: Path) -> list[str]:
 
 
 class ApiKeyMiddleware:
-    def __init__(self, app: ASGIApp, keys: Sequence[bytes]) -> None:
+    def __init__(
+        self, app: ASGIApp, keys: Sequence[bytes], public_paths: Sequence[str] = ()
+    ) -> None:
         self.app = app
         self.digests = [hashlib.sha256(key).digest() for key in keys]
+        # The page's static files: a browser loads them without a key, then the page
+        # sends the key the person types with each API call.
+        self.public_paths = frozenset(public_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or HEALTH_PATHS.fullmatch(scope["path"]):
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or HEALTH_PATHS.fullmatch(path)
+            or (scope.get("method") in ("GET", "HEAD") and path in self.public_paths)
+        ):
             await self.app(scope, receive, send)
             return
         presented = presented_keys(Headers(scope=scope))

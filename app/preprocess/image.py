@@ -158,12 +158,19 @@ def _check_choice(what: str, value: str, valid: tuple[str, ...]) -> None:
 
 def cap_longest_side(image: Image.Image, max_side: int) -> Image.Image:
     """`image` scaled down (aspect ratio kept) so neither side exceeds `max_side`."""
+    new_size = capped_size(image.size, max_side)
+    if new_size == image.size:
+        return image
+    return image.resize(new_size, resample=Image.Resampling.LANCZOS)
+
+
+def capped_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """(width, height) scaled down, aspect ratio kept, so neither side exceeds `max_side`."""
     if max_side < 1:
         raise ValueError(f"max_side must be at least 1, got {max_side}")
-    width, height = image.size
+    width, height = size
     longest = max(width, height)
     if longest <= max_side:
-        return image
+        return size
     scale = max_side / longest
-    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return image.resize(new_size, resample=Image.Resampling.LANCZOS)
+    return (max(1, round(width * scale)), max(1, round(height * scale)))

@@ -24,6 +24,26 @@ def blend_overlay(
     resolution and only then resized, as ELI5 does; its opacity is its value,
     capped at `alpha_limit`, so unimportant regions stay see-through.
     """
+    layer = heatmap_layer(
+        heatmap, image.size, colormap=colormap, alpha_limit=alpha_limit, resample=resample
+    )
+    return Image.alpha_composite(image.convert("RGBA"), layer)
+
+
+def heatmap_layer(
+    heatmap: np.ndarray,
+    size: tuple[int, int],
+    *,
+    colormap: str = "viridis",
+    alpha_limit: float = 0.65,
+    resample: Image.Resampling = Image.Resampling.LANCZOS,
+) -> Image.Image:
+    """The coloured, see-through heatmap alone: RGBA of `size` (width, height).
+
+    What `blend_overlay` lays over the image, for a client that draws its own image
+    and lays this over it (`overlay=layer`): composited over the image with the
+    usual "over" operator it gives the overlay back, to within rounding.
+    """
     if heatmap.ndim != 2:
         raise InvalidInput(f"an image heatmap must be 2-D, got shape {heatmap.shape}")
     if not 0.0 <= alpha_limit <= 1.0:
@@ -31,9 +51,7 @@ def blend_overlay(
     # The overlay shows positive evidence: negative values (relu off) become 0,
     # i.e. transparent. Unclipped they would make a negative alpha (no uint8 value).
     positive = np.clip(heatmap, 0.0, 1.0)
-    heatmap_image = _heatmap_image(positive, colormap, alpha_limit)
-    heatmap_image = heatmap_image.resize(image.size, resample=resample)
-    return Image.alpha_composite(image.convert("RGBA"), heatmap_image)
+    return _heatmap_image(positive, colormap, alpha_limit).resize(size, resample=resample)
 
 
 def _heatmap_image(heatmap: np.ndarray, colormap: str, alpha_limit: float) -> Image.Image:

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from app.errors import InvalidInput
-from app.render.overlay import blend_overlay
+from app.render.overlay import blend_overlay, heatmap_layer
 
 Oracle = Callable[..., Image.Image]
 
@@ -136,3 +136,47 @@ def test_a_camera_sized_overlay_matches_eli5(eli5_overlay: Oracle) -> None:
     ours = blend_overlay(image, heatmap, colormap="jet")
     theirs = eli5_overlay(image, heatmap, colormap=matplotlib.colormaps["jet"])
     np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+
+
+def _composite_over(image: Image.Image, layer: Image.Image) -> np.ndarray:
+    """The "over" operator as a browser applies it to an opaque image: in floats, by hand."""
+    base = np.asarray(image.convert("RGB"), dtype=np.float64)
+    pixels = np.asarray(layer, dtype=np.float64)
+    alpha = pixels[..., 3:] / 255
+    return pixels[..., :3] * alpha + base * (1 - alpha)
+
+
+@pytest.mark.parametrize("colormap", ["viridis", "jet", "gray"])
+@pytest.mark.parametrize("alpha_limit", [0.65, 0.0, 1.0])
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_layer_laid_over_the_image_gives_the_overlay(
+    colormap: str, alpha_limit: float, mode: str
+) -> None:
+    image, heatmap = _photo(61, 43, mode, seed=5), _heatmap((7, 7), seed=6)
+    layer = heatmap_layer(heatmap, image.size, colormap=colormap, alpha_limit=alpha_limit)
+    overlay = blend_overlay(image, heatmap, colormap=colormap, alpha_limit=alpha_limit)
+    assert (layer.mode, layer.size) == ("RGBA", image.size)
+    # Pillow's alpha_composite rounds in integers; the float composite differs by < 1.
+    difference = np.abs(_composite_over(image, layer) - np.asarray(overlay)[..., :3])
+    assert difference.max() < 1.0
+    # And with Pillow's own operator it is the overlay exactly.
+    exact = Image.alpha_composite(image.convert("RGBA"), layer)
+    np.testing.assert_array_equal(np.asarray(exact), np.asarray(overlay))
+
+
+def test_layer_alpha_is_the_capped_heatmap_and_transparent_where_it_is_zero() -> None:
+    heatmap = np.array([[0.0, 0.2], [0.9, 1.0]], dtype=np.float32)
+    layer = heatmap_layer(heatmap, (2, 2), alpha_limit=0.65, resample=Image.Resampling.NEAREST)
+    # int(min(h, 0.65) * 255): 0, 51, 165, 165 (truncated, as ELI5 does).
+    np.testing.assert_array_equal(np.asarray(layer)[..., 3], [[0, 51], [165, 165]])
+
+
+def test_layer_of_negative_evidence_is_fully_transparent() -> None:
+    layer = heatmap_layer(-np.ones((3, 3), dtype=np.float32), (20, 10))
+    assert layer.size == (20, 10)
+    assert not np.asarray(layer)[..., 3].any()
+
+
+def test_layer_refuses_a_bad_heatmap() -> None:
+    with pytest.raises(InvalidInput):
+        heatmap_layer(np.zeros(4), (4, 4))

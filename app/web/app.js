@@ -1,0 +1,312 @@
+// The page: a form over the public API (see api.js), drawing what the API returns.
+// Server strings reach the page only through textContent and attribute values, never as HTML.
+import { ApiClient, ApiError } from "./api.js";
+import { drawOverlay, errorMessage, formatScore, placeError, predictionItems, removeError, tokenNodes } from "./view.js";
+
+const PREFERRED_MODEL = "efficientnet_lite0";
+const MAX_CANVAS_SIDE = 1024;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  form: $("explain-form"), model: $("model"), description: $("model-description"),
+  imageField: $("image-field"), file: $("file"), dropZone: $("drop-zone"),
+  textField: $("text-field"), text: $("text"),
+  layer: $("layer"), methodField: $("method-field"), method: $("method"),
+  colormap: $("colormap"), apiKey: $("api-key"), explain: $("explain"), status: $("form-status"),
+  error: $("error"), caption: $("result-caption"),
+  imageResult: $("image-result"), canvas: $("overlay"), opacity: $("opacity"),
+  opacityValue: $("opacity-value"), tokens: $("tokens"), details: $("result-details"), elapsed: $("elapsed"),
+  predictions: $("predictions"), copyCurl: $("copy-curl"), curlCommand: $("curl-command"),
+};
+
+const state = {
+  model: null, // GET /v1/models/{id}
+  chosen: null, // HTMLImageElement of the chosen file (null: the browser cannot show it)
+  photo: null, // the image of the explanation shown
+  heatmap: null, // HTMLImageElement of the overlay layer
+  target: null, // class to explain; null: the top prediction
+  request: 0, // sequence number: only the latest answer is shown
+  shown: null, // {modelId, fields} of the explanation shown, for "copy as curl"
+};
+
+const api = () => new ApiClient("", ui.apiKey.value.trim());
+
+// ---- models ---------------------------------------------------------------------------
+
+async function loadModels() {
+  try {
+    const { models } = await api().listModels();
+    models.sort((a, b) => (b.id === PREFERRED_MODEL) - (a.id === PREFERRED_MODEL));
+    ui.model.replaceChildren(...models.map((m) => new Option(`${m.id} (${m.task})`, m.id)));
+    const saved = saved_("model");
+    if (models.some((m) => m.id === saved)) ui.model.value = saved;
+    if (models.length) await selectModel(ui.model.value);
+    else showError(new ApiError(0, { detail: "the service serves no models" }), ui.model);
+  } catch (error) {
+    showError(error, ui.model);
+  }
+}
+
+async function selectModel(modelId) {
+  clearError();
+  let model;
+  try {
+    model = await api().getModel(modelId);
+  } catch (error) {
+    if (ui.model.value === modelId) {
+      state.model = null;
+      clearResult();
+      showError(error, ui.model);
+    }
+    return;
+  }
+  if (ui.model.value !== modelId) return; // another model was chosen meanwhile
+  state.model = model;
+  ui.description.textContent = model.description;
+  const isImage = model.task === "image";
+  ui.imageField.hidden = !isImage;
+  ui.colormap.closest(".field").hidden = !isImage;
+  ui.textField.hidden = isImage;
+  const layers = model.candidate_layers.map((l) => new Option(l.name, l.name));
+  ui.layer.replaceChildren(new Option(`automatic (${model.default_layer})`, ""), ...layers);
+  const methods = (model.methods || []).map((m) => (typeof m === "string" ? m : m.name || m.id));
+  ui.methodField.hidden = methods.length === 0;
+  ui.method.replaceChildren(...methods.map((m) => new Option(m, m)));
+  restore(ui.layer, `layer.${model.id}`);
+  restore(ui.method, `method.${model.id}`);
+  state.target = null;
+  clearResult();
+  if (hasInput()) await explain();
+}
+
+// ---- form state survives a reload (this tab only; the file cannot be kept) -----------
+
+function saved_(name) {
+  return sessionStorage.getItem(`gradcam.${name}`);
+}
+
+function save() {
+  const values = { model: ui.model.value, text: ui.text.value, colormap: ui.colormap.value };
+  // Layers and methods belong to a model: kept per model, once its options are shown.
+  if (state.model?.id === ui.model.value) {
+    values[`layer.${state.model.id}`] = ui.layer.value;
+    values[`method.${state.model.id}`] = ui.method.value;
+  }
+  for (const [name, value] of Object.entries(values)) sessionStorage.setItem(`gradcam.${name}`, value);
+}
+
+/** The saved value back into a select, if it is still one of its options. */
+function restore(control, name) {
+  const value = saved_(name);
+  if (value !== null && [...control.options].some((option) => option.value === value)) control.value = value;
+}
+
+// ---- input ----------------------------------------------------------------------------
+
+function hasInput() {
+  if (!state.model) return false;
+  return state.model.task === "image" ? ui.file.files.length > 0 : ui.text.value.trim() !== "";
+}
+
+async function useFiles(files) {
+  const file = files[0];
+  if (!file) return;
+  if (ui.file.files[0] !== file) {
+    const transfer = new DataTransfer(); // keep the form's file input the source of truth
+    transfer.items.add(file);
+    ui.file.files = transfer.files;
+  }
+  state.target = null;
+  state.chosen = await loadImage(URL.createObjectURL(file)).catch(() => null);
+  await explain();
+}
+
+function loadImage(url) {
+  return new Promise((resolve, reject) => {
+    const image = new Image();
+    image.onload = () => resolve(image);
+    image.onerror = () => reject(new Error("not an image the browser can show"));
+    image.src = url;
+  });
+}
+
+function requestFields() {
+  const model = state.model;
+  const fields = { layer: ui.layer.value };
+  if (!ui.methodField.hidden) fields.method = ui.method.value;
+  if (state.target !== null) fields.targets = String(state.target);
+  if (model.task === "image") {
+    Object.assign(fields, { image: ui.file.files[0], overlay: "layer", colormap: ui.colormap.value });
+  } else {
+    fields.text = ui.text.value;
+  }
+  return fields;
+}
+
+// ---- explain --------------------------------------------------------------------------
+
+async function explain() {
+  if (!state.model) return;
+  if (!hasInput()) {
+    const control = state.model.task === "image" ? ui.file : ui.text;
+    showError(new ApiError(0, { detail: state.model.task === "image" ? "choose an image first" : "type some text first" }), control);
+    return;
+  }
+  const sequence = ++state.request;
+  const modelId = state.model.id;
+  const fields = requestFields();
+  setBusy(true);
+  const started = performance.now();
+  try {
+    const result = await api().explain(modelId, fields);
+    const heatmap = await overlayImage(result);
+    if (sequence !== state.request) return;
+    clearError();
+    state.photo = state.chosen;
+    state.heatmap = heatmap;
+    state.shown = { modelId, fields };
+    showResult(result, performance.now() - started);
+  } catch (error) {
+    if (sequence === state.request) showError(error, controlFor(error));
+  } finally {
+    if (sequence === state.request) setBusy(false);
+  }
+}
+
+async function overlayImage(result) {
+  const url = result.explanations[0].targets[0].overlay;
+  return url ? loadImage(url) : null;
+}
+
+function setBusy(busy) {
+  ui.explain.setAttribute("aria-busy", String(busy));
+  ui.status.textContent = busy ? "Explaining…" : "";
+}
+
+// ---- result ---------------------------------------------------------------------------
+
+function clearResult() {
+  state.shown = null;
+  state.heatmap = null;
+  ui.imageResult.hidden = true;
+  ui.tokens.hidden = true;
+  ui.details.hidden = true;
+  ui.predictions.replaceChildren();
+  ui.caption.textContent = "No explanation yet.";
+  ui.elapsed.textContent = "–";
+  ui.copyCurl.disabled = true;
+  ui.curlCommand.value = "";
+}
+
+function showResult(result, elapsedMs) {
+  const explanation = result.explanations[0];
+  const target = explanation.targets[0];
+  const method = result.method ? `${result.method}, ` : "";
+  ui.caption.textContent = `Class ${labelOf(target.target)} (score ${formatScore(target.score)}), ${method}layer ${result.layer}.`;
+  ui.elapsed.textContent = `${Math.round(elapsedMs)} ms`;
+  ui.canvas.dataset.target = String(target.target);
+  const isImage = state.model.task === "image";
+  ui.imageResult.hidden = !isImage;
+  ui.tokens.hidden = isImage;
+  ui.details.hidden = false;
+  if (isImage) redraw();
+  else ui.tokens.replaceChildren(...tokenNodes(target.weighted_spans));
+  const chooseClass = (index) => {
+    state.target = index;
+    explain();
+  };
+  ui.predictions.replaceChildren(...predictionItems(result.predictions[0], labelOf, target.target, chooseClass));
+  ui.copyCurl.disabled = false;
+  ui.curlCommand.value = api().curl(state.shown.modelId, state.shown.fields);
+}
+
+/** The photo, then the heatmap layer over it at the chosen opacity: no request. */
+function redraw() {
+  drawOverlay(ui.canvas, state.photo, state.heatmap, Number(ui.opacity.value), MAX_CANVAS_SIDE);
+}
+
+function labelOf(index) {
+  return state.model.labels[index] ?? `class ${index}`;
+}
+
+// ---- errors: a readable message next to the control that caused it ---------------------
+
+function controlFor(error) {
+  const problem = error.problem || {};
+  const fields = (problem.errors || []).map((e) => e.field).join(" ");
+  const detail = `${fields} ${problem.detail || ""}`.toLowerCase();
+  if (error.status === 0 || error.status >= 500 || error.status === 429 || error.status === 408) return ui.explain;
+  if (error.status === 401) return ui.apiKey;
+  if (error.status === 404) return ui.model;
+  if (/\blayer\b/.test(detail)) return ui.layer;
+  if (detail.includes("colormap")) return ui.colormap;
+  if (detail.includes("method")) return ui.method;
+  if (detail.includes("target")) return ui.predictions;
+  if (state.model?.task === "text") return ui.text;
+  return state.model?.task === "image" ? ui.file : ui.explain;
+}
+
+function showError(error, control) {
+  removeError(ui.error);
+  placeError(ui.error, control, errorMessage(error));
+}
+
+function clearError() {
+  removeError(ui.error);
+}
+
+// ---- wiring ---------------------------------------------------------------------------
+
+ui.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  explain();
+});
+ui.model.addEventListener("change", () => selectModel(ui.model.value));
+ui.file.addEventListener("change", () => useFiles(ui.file.files));
+for (const control of [ui.layer, ui.method, ui.colormap]) {
+  control.addEventListener("change", () => hasInput() && explain());
+}
+ui.text.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    state.target = null;
+    explain();
+  }
+});
+ui.text.addEventListener("input", () => { state.target = null; });
+ui.opacity.addEventListener("input", () => {
+  ui.opacityValue.textContent = `${Math.round(Number(ui.opacity.value) * 100)}%`;
+  redraw();
+});
+ui.dropZone.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  ui.dropZone.classList.add("dragging");
+});
+ui.dropZone.addEventListener("dragleave", () => ui.dropZone.classList.remove("dragging"));
+ui.dropZone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  ui.dropZone.classList.remove("dragging");
+  useFiles(event.dataTransfer.files);
+});
+document.addEventListener("paste", (event) => {
+  const images = [...event.clipboardData.files].filter((file) => file.type.startsWith("image/"));
+  if (images.length && state.model?.task === "image") {
+    event.preventDefault();
+    useFiles(images);
+  }
+});
+ui.copyCurl.addEventListener("click", async () => {
+  ui.curlCommand.select();
+  try {
+    await navigator.clipboard.writeText(ui.curlCommand.value);
+    ui.status.textContent = "Copied the curl command.";
+  } catch {
+    ui.status.textContent = "Select the command below and copy it (the clipboard is not available).";
+  }
+});
+
+ui.form.addEventListener("change", save);
+ui.text.addEventListener("input", save);
+ui.text.value = saved_("text") ?? "";
+restore(ui.colormap, "colormap");
+loadModels();

@@ -1,0 +1,105 @@
+// What the page draws from API answers: pure DOM builders, no state, no requests.
+// Server strings become text nodes and attribute values only, never HTML.
+
+const TOP_PREDICTIONS = 5;
+
+/** The photo (scaled to at most `maxSide`), then the heatmap layer over it at `opacity`. */
+export function drawOverlay(canvas, photo, heatmap, opacity, maxSide = 1024) {
+  const context = canvas.getContext("2d");
+  const base = photo || heatmap; // no photo: the browser cannot show the file; the layer alone
+  if (!base) return;
+  const scale = Math.min(1, maxSide / Math.max(base.naturalWidth, base.naturalHeight));
+  canvas.width = Math.round(base.naturalWidth * scale);
+  canvas.height = Math.round(base.naturalHeight * scale);
+  if (photo) context.drawImage(photo, 0, 0, canvas.width, canvas.height);
+  if (heatmap) {
+    context.globalAlpha = opacity;
+    context.drawImage(heatmap, 0, 0, canvas.width, canvas.height);
+    context.globalAlpha = 1;
+  }
+}
+
+/** The document of `weighted_spans` as text nodes, each token a coloured span. */
+export function tokenNodes({ document: text, spans }) {
+  const strongest = Math.max(1e-12, ...spans.map(([, , weight]) => Math.abs(weight)));
+  const nodes = [];
+  let at = 0;
+  for (const [token, ranges, weight] of spans) {
+    for (const [start, end] of ranges) {
+      if (start > at) nodes.push(document.createTextNode(text.slice(at, start)));
+      const span = document.createElement("span");
+      span.className = "token";
+      span.textContent = text.slice(start, end);
+      span.title = `${token}: ${weight.toFixed(3)}`;
+      span.style.backgroundColor = tokenColour(weight / strongest);
+      nodes.push(span);
+      at = Math.max(at, end);
+    }
+  }
+  if (at < text.length) nodes.push(document.createTextNode(text.slice(at)));
+  return nodes;
+}
+
+/** Green for evidence for the class, red against; stronger is darker (as ELI5 shows it). */
+function tokenColour(relative) {
+  const hue = relative >= 0 ? 120 : 0;
+  const lightness = 100 - 40 * Math.abs(relative) ** 0.7;
+  return `hsl(${hue} 100% ${lightness}%)`;
+}
+
+/** `li` items of the top predictions (and the explained class), each a button. */
+export function predictionItems(scores, labelOf, explained, onChoose) {
+  const ranked = scores.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score);
+  const count = Math.max(TOP_PREDICTIONS, ranked.findIndex((p) => p.index === explained) + 1);
+  return ranked.slice(0, count).map(({ score, index }) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.class = String(index);
+    button.setAttribute("aria-pressed", String(index === explained));
+    const label = document.createElement("span");
+    label.textContent = labelOf(index);
+    const value = document.createElement("span");
+    value.className = "score";
+    value.textContent = formatScore(score);
+    button.append(label, value);
+    button.addEventListener("click", () => onChoose(index));
+    const item = document.createElement("li");
+    item.append(button);
+    return item;
+  });
+}
+
+export function formatScore(score) {
+  return score >= 0 && score <= 1 ? `${(score * 100).toFixed(1)}%` : score.toFixed(3);
+}
+
+/** A readable message for an ApiError: title, status, detail and any Retry-After. */
+export function errorMessage(error) {
+  let message = error.message.replace(/\.?$/, ".");
+  if (error.status) message = `${error.problem?.title || "Error"} (HTTP ${error.status}): ${message}`;
+  if (error.retryAfter !== null && error.retryAfter !== undefined) {
+    message += ` Try again in ${error.retryAfter} s (Retry-After).`;
+  }
+  return message;
+}
+
+/** Move `box` next to `control` with `message`, and tie them for assistive technology. */
+export function placeError(box, control, message) {
+  box.textContent = message;
+  box.hidden = false;
+  (control.closest(".field") || control.parentElement).append(box);
+  control.setAttribute("aria-invalid", "true");
+  const described = (control.getAttribute("aria-describedby") || "").split(" ");
+  control.setAttribute("aria-describedby", [...described, box.id].filter(Boolean).join(" "));
+}
+
+export function removeError(box) {
+  box.hidden = true;
+  box.textContent = "";
+  for (const control of document.querySelectorAll("[aria-invalid]")) {
+    control.removeAttribute("aria-invalid");
+    const rest = (control.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== box.id);
+    if (rest.length) control.setAttribute("aria-describedby", rest.join(" "));
+    else control.removeAttribute("aria-describedby");
+  }
+}
