@@ -22,12 +22,12 @@ from tests.hardening.test_server_process import free_port, wait_until_ready
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-# The image model and a photo of one of its classes: one place to switch to
-# efficientnet_lite0 and real photos.
-IMAGE_MODEL = "shapes"
-PHOTO = ROOT / "docs" / "examples" / "triangle.png"
-PHOTO_CLASS = "triangle"
-OTHER_CLASS = "circle"
+# The bundled ImageNet classifier and a photo of one of its classes (the page's first model).
+IMAGE_MODEL = "efficientnet_lite0"
+PHOTO = ROOT / "docs" / "examples" / "chelsea.jpg"
+PHOTO_TYPE = "image/jpeg"
+PHOTO_CLASS = "Egyptian cat"
+OTHER_CLASS = "tiger cat"
 TEXT_MODEL = "keywords"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}

@@ -19,6 +19,7 @@ from tests.web.conftest import (
     PHONE,
     PHOTO,
     PHOTO_CLASS,
+    PHOTO_TYPE,
     TEXT_MODEL,
 )
 
@@ -61,7 +62,7 @@ def server_composite(server: str, target: int) -> np.ndarray:
     """The overlay as the server composes it (overlay=true), for the same photo and class."""
     response = httpx.post(
         f"{server}/v1/models/{IMAGE_MODEL}:explain",
-        files={"image": (PHOTO.name, PHOTO.read_bytes(), "image/png")},
+        files={"image": (PHOTO.name, PHOTO.read_bytes(), PHOTO_TYPE)},
         data={"targets": str(target)},
         headers={"accept": "image/png"},
     )
@@ -171,7 +172,11 @@ def test_a_file_that_is_not_an_image_shows_the_error_and_keeps_the_form(page, se
 
 
 def test_a_503_shows_its_retry_after_next_to_the_button(page, server, screenshots):
-    problem = {"title": "Overloaded", "status": 503, "detail": "model shapes is overloaded"}
+    problem = {
+        "title": "Overloaded",
+        "status": 503,
+        "detail": f"model {IMAGE_MODEL} is overloaded",
+    }
     page.route(
         re.compile(r".*:explain$"),
         lambda route: route.fulfill(
@@ -183,7 +188,7 @@ def test_a_503_shows_its_retry_after_next_to_the_button(page, server, screenshot
     open_model(page, IMAGE_MODEL)
     page.get_by_test_id("file-input").set_input_files(PHOTO)
     error = page.get_by_test_id("error")
-    expect(error).to_contain_text("model shapes is overloaded")
+    expect(error).to_contain_text(f"model {IMAGE_MODEL} is overloaded")
     expect(error).to_contain_text("7 s")
     assert error.evaluate("e => e.closest('.actions') !== null")  # by the Explain button
     page.screenshot(path=screenshots / "06-busy-503.png", full_page=True)
@@ -282,19 +287,19 @@ def test_a_page_on_another_origin_calls_the_api_with_cors(page, server, other_or
 def drop_or_paste(page, how: str) -> None:
     """A real File in a DataTransfer, dropped on the drop zone or pasted into the page."""
     page.evaluate(
-        """([how, encoded]) => {
+        """([how, encoded, type, name]) => {
             // Bytes from base64: the page's CSP would refuse fetch() of a data: URL.
             const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
-            const blob = new Blob([bytes], { type: "image/png" });
+            const blob = new Blob([bytes], { type });
             const data = new DataTransfer();
-            data.items.add(new File([blob], "dropped.png", { type: "image/png" }));
+            data.items.add(new File([blob], name, { type }));
             const options = { bubbles: true, cancelable: true };
             const event = how === "drop"
               ? new DragEvent("drop", { dataTransfer: data, ...options })
               : new ClipboardEvent("paste", { clipboardData: data, ...options });
             (how === "drop" ? document.getElementById("drop-zone") : document).dispatchEvent(event);
         }""",
-        [how, base64.b64encode(PHOTO.read_bytes()).decode()],
+        [how, base64.b64encode(PHOTO.read_bytes()).decode(), PHOTO_TYPE, "dropped" + PHOTO.suffix],
     )
 
 
@@ -305,7 +310,7 @@ def test_a_dropped_or_pasted_image_is_explained(page, server, how):
     expect(page.get_by_test_id("predictions").locator("li").first).to_contain_text(PHOTO_CLASS)
     # The file input holds it too: the form is the one source of the request.
     assert page.get_by_test_id("file-input").evaluate("input => input.files[0].name") == (
-        "dropped.png"
+        "dropped" + PHOTO.suffix
     )
 
 
