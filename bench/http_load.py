@@ -1,7 +1,7 @@
 """HTTP load benchmark: the real server (uvicorn, one worker) on loopback.
 
     python -m bench.http_load [--max-queue 16] [--max-wait-ms 0] [--set NAME=VALUE] [--quick]
-    python -m bench.http_load --frontend [--model mobilenet_v2] [--quick]
+    python -m bench.http_load --frontend [--model efficientnet_lite0] [--quick]
 
 In one run: bare compiled forward passes of efficientnet_lite0 (the bundled ImageNet
 classifier) for reference (TensorFlow's default threads, and 1 thread per op as the
@@ -253,8 +253,8 @@ class Unloaded:
     throughput: float
 
 
-# The model the frontend phase measures (--model); mobilenet_v2 until a lighter one lands.
-FRONTEND_MODEL = "mobilenet_v2"
+# The model the frontend phase measures (--model).
+FRONTEND_MODEL = MODEL
 FRONTEND_KINDS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     # kind: (form fields, headers)
     "default JSON (composite overlay)": ({}, {}),

@@ -1,6 +1,6 @@
 """The page at / in Chromium on loopback: its weight and the time to a first explanation.
 
-    python -m bench.web_page [--model mobilenet_v2] [--repeats 5]
+    python -m bench.web_page [--model efficientnet_lite0] [--repeats 5]
 
 Starts the real server (python -m app) and Debian's Chromium (/usr/bin/chromium,
 headless, via Playwright). Prints the bytes of the page's files as served, then for
@@ -71,7 +71,7 @@ def first_explanations(base: str, model: str, photo: Path, repeats: int) -> list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="mobilenet_v2")
+    parser.add_argument("--model", default="efficientnet_lite0")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     port = free_port()
