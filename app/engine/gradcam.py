@@ -1,8 +1,10 @@
-"""One compiled Grad-CAM function per (model, layer).
+"""One compiled CAM function per (model, layer, method).
 
-The forward pass, the gradient and the CAM math run in one `tf.function` with a fixed
-input signature (batch dimension None). Targets, relu, counterfactual and the score
-mode are tensors, so no request retraces it; only the small maps leave the graph.
+For the gradient methods and Eigen-CAM, the forward pass, the gradient and the method's
+map run in one `tf.function` with a fixed input signature (batch dimension None).
+Targets, relu, counterfactual and the score mode are tensors, so no request retraces
+it; only the small maps leave the graph. Score-CAM and Ablation-CAM run their perturbed
+inputs through compiled calls of their own (`app.engine.methods.perturbation`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from app.engine import cam as cam_math
 from app.engine.fold import FoldPlan, plan_folding
 from app.engine.graph import first_output, layer_at, output_layer, replay
 from app.engine.layers import LayerRef, LayerSpec, resolve_layer
+from app.engine.methods import DEFAULT_MAX_CHANNELS, get_method
+from app.engine.methods.perturbation import ChannelScores, ModelContext
 from app.engine.score import SCORE_MODES, LogitFn, logit_function
 from app.engine.targets import Targets, expand_targets
 from app.errors import InvalidInput
@@ -49,18 +53,20 @@ class CamBatch:
 
 
 class GradCam:
-    """Grad-CAM for one model and one target layer, compiled once."""
+    """One CAM method (Grad-CAM by default) for one model and target layer, compiled once."""
 
     def __init__(
         self,
         model: keras.Model,
         layer: LayerSpec | LayerRef = None,
         *,
+        method: str = "gradcam",
         name: str | None = None,
         device: str | None = None,
         fold: FoldPlan | None = None,
     ) -> None:
         self.model = model
+        self.method = get_method(method)
         self.name = name or model.name
         self.device = device
         self.layer = layer if isinstance(layer, LayerRef) else resolve_layer(model, layer)
@@ -78,6 +84,11 @@ class GradCam:
             tf.TensorSpec([], tf.bool, name="use_logit"),
         ]
         self._step = tf.function(self._gradcam_step, input_signature=signature)
+        self._perturbation = None
+        if self.method.perturbation is not None:
+            spatial = tuple(self.layer.output_shape[1:-1])
+            context = ModelContext(model, self.layer.path, spatial, self._fold, self._logit_fn)
+            self._perturbation = self.method.perturbation(context)
 
     @property
     def supports_logit(self) -> bool:
@@ -85,7 +96,9 @@ class GradCam:
 
     @property
     def trace_count(self) -> int:
-        """How many times the compiled function was traced (1 after the first call)."""
+        """How many times the compiled functions were traced (1 or 2 after the first call)."""
+        if self._perturbation is not None:
+            return self._perturbation.trace_count
         return int(self._step.experimental_get_tracing_count())
 
     def explain(
@@ -96,10 +109,20 @@ class GradCam:
         relu: bool = True,
         counterfactual: bool = False,
         score: str = "logit",
+        max_channels: int = DEFAULT_MAX_CHANNELS,
     ) -> CamBatch:
-        """Grad-CAM maps for a batch `inputs` (B, ...) already preprocessed for the model."""
+        """Maps for a batch `inputs` (B, ...) already preprocessed for the model.
+
+        `max_channels` bounds the channels Score-CAM and Ablation-CAM perturb (at most
+        the layer's); the other methods ignore it.
+        """
         use_logit = self.check_score(score)
+        self.check_options(counterfactual, max_channels)
         sample, rows = expand_targets(len(inputs), targets, self.n_classes, self.name)
+        if self._perturbation is not None:
+            with tf.device(self.device):
+                scores = self._perturbation.run(np.asarray(inputs), max_channels)
+            return self._combine(scores, sample, rows, relu, use_logit)
         batch = np.asarray(inputs)[sample]
         with tf.device(self.device):
             heat, scale, raw, preds, resolved, scores = self._step(
@@ -126,6 +149,40 @@ class GradCam:
                 "no separable activation; use score 'output'"
             )
         return score == "logit"
+
+    def check_options(self, counterfactual: bool, max_channels: int) -> None:
+        if counterfactual and not self.method.uses_gradients:
+            raise InvalidInput(
+                f"counterfactual negates gradients; method {self.method.name} uses none"
+            )
+        if isinstance(max_channels, bool) or not isinstance(max_channels, int | np.integer):
+            raise InvalidInput(f"max_channels must be an integer, not {max_channels!r}")
+        if max_channels < 1:
+            raise InvalidInput(f"max_channels must be at least 1, not {max_channels}")
+
+    def _combine(
+        self, scores: ChannelScores, sample: np.ndarray, rows: np.ndarray, relu: bool, use_logit: bool
+    ) -> CamBatch:
+        """Per (sample, target) row: channel weights from the perturbed scores, then the map
+        `sum_k w_k A_k` over the selected channels (score: logit or output, as asked)."""
+        assert self.method.weights is not None
+        resolved = np.where(rows < 0, scores.outputs.argmax(axis=1)[sample], rows)
+        base = (scores.logits if use_logit else scores.outputs)[sample, resolved]
+        channel = scores.channel_logits if use_logit else scores.channel_outputs
+        weights = self.method.weights(base, channel[sample, :, resolved])
+        raw = np.einsum("n...k,nk->n...", scores.activations[sample], weights)
+        raw = (np.maximum(raw, 0.0) if relu else raw).astype(np.float32)
+        scales = np.abs(raw).reshape(len(raw), -1).max(axis=1)
+        heatmaps = raw / (scales.reshape(-1, *[1] * (raw.ndim - 1)) + cam_math.EPSILON)
+        return CamBatch(
+            predictions=scores.outputs,
+            sample=sample,
+            targets=resolved.astype(np.int32),
+            scores=scores.outputs[sample, resolved],
+            cams=raw,
+            heatmaps=heatmaps.astype(np.float32),
+            scales=scales,
+        )
 
     def _gradcam_step(
         self,
@@ -157,12 +214,17 @@ class GradCam:
             resolved = tf.where(targets < 0, top, targets)
             scored = tf.where(use_logit, logits, predictions)
             score = tf.gather(scored, resolved, axis=1, batch_dims=1)
-        gradients = tape.gradient(score, captured["activations"])
-        if gradients is None:
-            raise InvalidInput(f"layer '{self.layer.name}' does not lead to the model output")
         activations = tf.cast(captured["activations"], tf.float32)
-        gradients = tf.cast(gradients, tf.float32)
-        raw = cam_math.gradcam_map(activations, gradients, relu, counterfactual)
+        gradients = tf.zeros_like(activations)
+        if self.method.uses_gradients:
+            gradients = tape.gradient(score, captured["activations"])
+            if gradients is None:
+                raise InvalidInput(f"layer '{self.layer.name}' does not lead to the model output")
+            gradients = tf.cast(gradients, tf.float32)
+            gradients = tf.where(counterfactual, -gradients, gradients)
+        assert self.method.raw_map is not None
+        raw = self.method.raw_map(activations, gradients)
+        raw = tf.where(relu, tf.nn.relu(raw), raw)
         heatmaps, scales = cam_math.normalise(raw)
         output_scores = tf.gather(predictions, resolved, axis=1, batch_dims=1)
         return heatmaps, scales, raw, predictions, resolved, output_scores
