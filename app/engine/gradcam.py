@@ -9,14 +9,17 @@ inputs through compiled calls of their own (`app.engine.methods.perturbation`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from app.engine import cam as cam_math
+from app.engine.faithfulness import DEFAULT_STEPS, Scaling, check_metrics, faithfulness
 from app.engine.fold import FoldPlan, plan_folding
+from app.engine.forward import ModelForward
 from app.engine.graph import first_output, layer_at, output_layer, replay
 from app.engine.layers import LayerRef, LayerSpec, resolve_layer
 from app.engine.methods import DEFAULT_MAX_CHANNELS, get_method
@@ -37,6 +40,7 @@ class CamBatch:
     cams: np.ndarray  # (N, *spatial): raw maps, after relu / counterfactual
     heatmaps: np.ndarray  # (N, *spatial): cams / (scale + 1e-7), in [0,1] or [-1,1]
     scales: np.ndarray  # (N,): max |cam| of each map
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N,) scores
 
     def samples(self, start: int, stop: int) -> CamBatch:
         """The maps of input samples `start..stop-1`, renumbered from 0."""
@@ -49,6 +53,7 @@ class CamBatch:
             cams=self.cams[rows],
             heatmaps=self.heatmaps[rows],
             scales=self.scales[rows],
+            metrics={name: values[rows] for name, values in self.metrics.items()},
         )
 
 
@@ -64,6 +69,7 @@ class GradCam:
         name: str | None = None,
         device: str | None = None,
         fold: FoldPlan | None = None,
+        forward: ModelForward | None = None,
     ) -> None:
         self.model = model
         self.method = get_method(method)
@@ -73,6 +79,7 @@ class GradCam:
         # The explained layer's own output must be computed, so its pair stays unfolded.
         target = layer_at(model, self.layer.path)
         self._fold = (plan_folding(model, device) if fold is None else fold).without(target)
+        self.forward = forward or ModelForward(model, device=device, fold=self._fold)
         self.n_classes = int(first_output(model.outputs).shape[-1])
         self._logit_fn: LogitFn | None = logit_function(output_layer(model))
         model_input = model.inputs[0]
@@ -150,6 +157,33 @@ class GradCam:
             )
         return score == "logit"
 
+    def add_metrics(
+        self,
+        cams: CamBatch,
+        pixels: np.ndarray,
+        scaling: Scaling,
+        metrics: Sequence[str],
+        steps: int = DEFAULT_STEPS,
+    ) -> CamBatch:
+        """`cams` with faithfulness scores of its maps; `pixels` (B, H, W, C) unscaled."""
+        check_metrics(metrics, steps)
+        if not metrics:
+            return cams
+        if cams.heatmaps.ndim != 3:
+            raise InvalidInput("faithfulness metrics are computed for image models only")
+        values = faithfulness(
+            self.forward,
+            scaling,
+            pixels,
+            cams.sample,
+            cams.targets,
+            cams.scores,
+            cams.heatmaps,
+            metrics,
+            steps,
+        )
+        return replace(cams, metrics=values)
+
     def check_options(self, counterfactual: bool, max_channels: int) -> None:
         if counterfactual and not self.method.uses_gradients:
             raise InvalidInput(
@@ -161,7 +195,12 @@ class GradCam:
             raise InvalidInput(f"max_channels must be at least 1, not {max_channels}")
 
     def _combine(
-        self, scores: ChannelScores, sample: np.ndarray, rows: np.ndarray, relu: bool, use_logit: bool
+        self,
+        scores: ChannelScores,
+        sample: np.ndarray,
+        rows: np.ndarray,
+        relu: bool,
+        use_logit: bool,
     ) -> CamBatch:
         """Per (sample, target) row: channel weights from the perturbed scores, then the map
         `sum_k w_k A_k` over the selected channels (score: logit or output, as asked)."""

@@ -114,7 +114,9 @@ def _cuts(model: keras.Model, layer: keras.layers.Layer) -> bool:
     )
 
 
-def first_layer_of_type(model: keras.Model, kind: type) -> tuple[str, ...] | None:
+def first_layer_of_type(
+    model: keras.Model, kind: type[keras.layers.Layer]
+) -> tuple[str, ...] | None:
     """The path of the first layer of type `kind` in `model` or its nested models."""
     for layer in model.layers:
         if isinstance(layer, kind):

@@ -52,4 +52,4 @@ class AblationCam(Perturbation):
 def ablation_weights(base_scores: np.ndarray, channel_scores: np.ndarray) -> np.ndarray:
     """`(y - y_k) / (|y| + 1e-7)`: `base_scores` (N,), `channel_scores` (N, k) -> (N, k)."""
     base = base_scores[:, None]
-    return (base - channel_scores) / (np.abs(base) + EPSILON)
+    return np.asarray((base - channel_scores) / (np.abs(base) + EPSILON))

@@ -65,4 +65,4 @@ def scorecam_weights(base_scores: np.ndarray, channel_scores: np.ndarray) -> np.
     """`softmax_k(s_k)` per row: `channel_scores` (N, k) -> (N, k); the base is unused."""
     shifted = channel_scores - channel_scores.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
+    return np.asarray(exp / exp.sum(axis=1, keepdims=True))
