@@ -9,15 +9,21 @@ def first_component(features: tf.Tensor) -> tf.Tensor:
     """Projection of `features` `(B, *spatial, K)` on its first principal direction.
 
     Per sample: reshape to `(positions, K)`, subtract the mean over positions, take the
-    first right singular vector and project on it; the sign is flipped so that the map's
-    sum is >= 0 (a singular vector's sign is arbitrary). Returns `(B, *spatial)`.
+    first right singular vector `v` and project the centred features on it (as
+    pytorch-grad-cam). A singular vector's sign is arbitrary, so it is fixed by the
+    reference's rule "the map's sum >= 0" applied to the uncentred projection: the
+    centred one sums to 0 by construction (its sign would be rounding noise), the
+    uncentred one sums to `positions * mean . v`. So `v` points along the mean feature.
+    Returns `(B, *spatial)`.
     """
     shape = tf.shape(features)
     flat = tf.reshape(features, [shape[0], -1, shape[-1]])
-    centred = flat - tf.reduce_mean(flat, axis=1, keepdims=True)
+    mean = tf.reduce_mean(flat, axis=1, keepdims=True)
+    centred = flat - mean
     _, _, right = tf.linalg.svd(centred, full_matrices=False)
     projection = tf.einsum("bpk,bk->bp", centred, right[:, :, 0])
-    sign = tf.where(tf.reduce_sum(projection, axis=1, keepdims=True) < 0, -1.0, 1.0)
+    along_mean = tf.einsum("bpk,bk->bp", mean, right[:, :, 0])  # (B, 1)
+    sign = tf.where(along_mean < 0, -1.0, 1.0)
     return tf.reshape(projection * sign, shape[:-1])
 
 
