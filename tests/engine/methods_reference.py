@@ -72,3 +72,48 @@ GRADIENT_METHODS = {
     "eigengradcam": lambda a, g: first_component(g * a),
     "eigencam": lambda a, g: first_component(a),
 }
+
+
+def top_channels(a, count):
+    """Per sample, the `count` channels of largest spatial std, ties by lower index."""
+    std = a.reshape(len(a), -1, a.shape[-1]).std(axis=1)
+    return np.stack([np.argsort(-row, kind="stable")[:count] for row in std])
+
+
+def upsample(maps, size):
+    """Bilinear (TensorFlow's half-pixel resize) of (M, *S) maps to `size` (1 or 2 axes)."""
+    if maps.ndim == 2:
+        return tf.image.resize(maps[:, :, None, None], (size[0], 1)).numpy()[:, :, 0, 0]
+    return tf.image.resize(maps[..., None], size).numpy()[..., 0]
+
+
+def min_max(masks):
+    axes = tuple(range(1, masks.ndim))
+    low, high = masks.min(axis=axes, keepdims=True), masks.max(axis=axes, keepdims=True)
+    return (masks - low) / (high - low + 1e-7)
+
+
+def weighted_selected(a, channels, weights):
+    return np.stack(
+        [np.einsum("...k,k->...", a[b][..., channels[b]], weights[b]) for b in range(len(a))]
+    )
+
+
+def scorecam(a, channels, masked_score):
+    """`masked_score(b, masks (k, *X)) -> (k,)` scores the input of sample b under masks."""
+    weights = []
+    for b in range(len(a)):
+        maps = np.moveaxis(a[b][..., channels[b]], -1, 0)
+        scores = masked_score(b, maps)
+        exp = np.exp(scores - scores.max())
+        weights.append(exp / exp.sum())
+    return weighted_selected(a, channels, np.stack(weights))
+
+
+def ablationcam(a, channels, base, ablated_score):
+    """`ablated_score(b, k) -> y_k`; `base` (B,) the unablated score."""
+    weights = np.array(
+        [[(base[b] - ablated_score(b, k)) / (abs(base[b]) + 1e-7) for k in row] for b, row in
+         enumerate(channels)]
+    )
+    return weighted_selected(a, channels, weights)
