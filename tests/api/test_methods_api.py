@@ -49,7 +49,7 @@ def test_every_method_through_the_three_encodings(client, shape_png, method):
     maps[1], maps[2] = maps[1]["heatmap"], maps[2]["heatmap"]
     assert maps[0] == maps[1] == maps[2]
     heatmap = np.array(maps[0])
-    assert heatmap.shape == (16, 16) and 0 <= heatmap.min() and heatmap.max() <= 1
+    assert heatmap.shape == (16, 16) and heatmap.min() >= 0 and heatmap.max() <= 1
     overlay = only_target(json_response)["overlay"]
     assert decode_data_url(overlay).size == (64, 64)
 

@@ -113,7 +113,9 @@ def scorecam(a, channels, masked_score):
 def ablationcam(a, channels, base, ablated_score):
     """`ablated_score(b, k) -> y_k`; `base` (B,) the unablated score."""
     weights = np.array(
-        [[(base[b] - ablated_score(b, k)) / (abs(base[b]) + 1e-7) for k in row] for b, row in
-         enumerate(channels)]
+        [
+            [(base[b] - ablated_score(b, k)) / (abs(base[b]) + 1e-7) for k in row]
+            for b, row in enumerate(channels)
+        ]
     )
     return weighted_selected(a, channels, weights)

@@ -261,7 +261,9 @@ def test_methods_and_their_options_batch_only_with_equal_ones(image_model, image
     results = run(scenario())
     assert sorted(scorecam.calls) == [1, 2]
     alone = GradCam(image_model, method="scorecam")
-    for index, (result, target, channels) in enumerate(zip(results, [1, 2, 0], [2, 2, 5])):
+    for index, (result, target, channels) in enumerate(
+        zip(results, [1, 2, 0], [2, 2, 5], strict=True)
+    ):
         single = alone.explain(images[index : index + 1], [target], max_channels=channels)
         np.testing.assert_allclose(result.cams, single.cams, rtol=1e-5, atol=1e-7)
 
@@ -277,8 +279,13 @@ def test_metrics_run_for_batched_requests(gradcam, images):
         batcher = Batcher("tiny", max_batch=8, max_queue=16, max_wait=0.05)
         jobs = [
             batcher.explain(
-                gradcam, images[i : i + 1], [i % 3], options, timeout=10,
-                pixels=pixels[i : i + 1], scaling=scaling,
+                gradcam,
+                images[i : i + 1],
+                [i % 3],
+                options,
+                timeout=10,
+                pixels=pixels[i : i + 1],
+                scaling=scaling,
             )
             for i in range(3)
         ]

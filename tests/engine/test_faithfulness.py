@@ -80,8 +80,15 @@ def test_original_and_black_images_run_once(image_model, pixels):
     cams = GradCam(image_model).explain(unit(pixels), [0, 1, 2])
     forward = CountingForward(image_model)
     values = faithfulness(
-        forward, unit, pixels, cams.sample, cams.targets, cams.scores, cams.heatmaps,
-        ["deletion", "insertion"], steps=16,
+        forward,
+        unit,
+        pixels,
+        cams.sample,
+        cams.targets,
+        cams.scores,
+        cams.heatmaps,
+        ["deletion", "insertion"],
+        steps=16,
     )
     maps = len(cams.targets)
     assert forward.images == maps * 2 * 15 + 1  # steps 1..15 of each curve, one black image

@@ -35,9 +35,7 @@ def test_text_map_equals_numpy_formula(text_model, token_ids, method):
 def test_hirescam_equals_gradcam_before_global_average_pooling(image_model, images):
     """conv_b feeds GlobalAveragePooling + Dense: its gradient is constant over positions."""
     gradcam = GradCam(image_model, "conv_b").explain(images, [0, 1, 2], relu=False)
-    hires = GradCam(image_model, "conv_b", method="hirescam").explain(
-        images, [0, 1, 2], relu=False
-    )
+    hires = GradCam(image_model, "conv_b", method="hirescam").explain(images, [0, 1, 2], relu=False)
     # Grad-CAM's weight is the mean gradient; HiRes-CAM's map sums g * A. With the
     # gradient g / (positions) per position, hirescam = gradcam exactly.
     np.testing.assert_allclose(hires.cams, gradcam.cams, rtol=1e-5, atol=1e-9)
