@@ -82,8 +82,9 @@ def batch_times(
     contenders["gradcam+metrics"] = with_metrics
     slow = {"scorecam", "ablationcam", "gradcam+metrics"}
     samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for name, run in contenders.items():
-        median_ms(run, 0, warmup=1 if name in slow else 3)
+    for name, run in contenders.items():  # warm-up: traces, caches
+        for _ in range(1 if name in slow else 3):
+            run()
     for round_ in range(repeats):
         for name, run in contenders.items():
             if name not in slow or round_ < max(2, repeats // 2):
