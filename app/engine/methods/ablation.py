@@ -2,8 +2,9 @@
 drops when the channel is set to 0.
 
 When the layer's output is a cut of the graph (every path from the input to the output
-goes through it, at every nesting level), the forward up to the layer runs once per
-sample and only the rest runs once per ablated channel. Otherwise (a skip connection
+goes through it, at every nesting level), only the rest of the model runs, once per
+ablated channel, on the activations captured once per sample (the layers before it are
+pruned from the compiled graph: their output is replaced). Otherwise (a skip connection
 around the layer) the whole model runs on the repeated inputs.
 """
 
@@ -29,13 +30,16 @@ class AblationCam(Perturbation):
     def chunk_argument(self, activations: tf.Tensor, channels: tf.Tensor) -> tf.Tensor:
         return channels
 
-    def _chunk_step(self, inputs: tf.Tensor, chunk: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _chunk_step(
+        self, inputs: tf.Tensor, layer: tf.Tensor, chunk: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         n_samples, n_channels = tf.shape(chunk)[0], tf.shape(chunk)[1]
         rank = len(self.context.spatial_shape)
 
         def ablate(activations: tf.Tensor) -> tf.Tensor:
-            if self.suffix_only:
-                activations = tf.repeat(activations, n_channels, axis=0)
+            if self.suffix_only:  # the captured activations stand in for the prefix
+                captured = tf.cast(layer, activations.dtype)
+                activations = tf.repeat(captured, n_channels, axis=0)
             depth = tf.shape(activations)[-1]
             keep = 1.0 - tf.one_hot(tf.reshape(chunk, [-1]), depth, dtype=activations.dtype)
             keep = tf.reshape(keep, tf.concat([[-1], tf.ones([rank], tf.int32), [depth]], 0))

@@ -4,7 +4,9 @@ Two compiled functions per (model, layer, method), each with a fixed input signa
 `capture` runs the model once on the B samples and keeps the `max_channels` channels of
 the layer with the largest spatial standard deviation (ties: lower index first, as
 `tf.math.top_k`); `chunk` runs the model on the perturbations of a chunk of those
-channels for every sample at once. Chunks hold at most `CHUNK_ROWS` perturbed inputs, so
+channels for every sample at once. `chunk` also gets the layer's captured activations:
+a method that perturbs them replaces the layer's output with them, and the unused ops
+before the layer are pruned from the graph. Chunks hold at most `CHUNK_ROWS` perturbed inputs, so
 memory stays bounded; a request's chunks are a Python loop over compiled calls. Both
 the model output and the logit come back for every class, so one pass serves every
 target of a sample and either `score` mode.
@@ -57,8 +59,11 @@ class Perturbation:
         model_input = context.model.inputs[0]
         inputs = tf.TensorSpec([None, *model_input.shape[1:]], model_input.dtype, name="inputs")
         max_channels = tf.TensorSpec([], tf.int32, name="max_channels")
+        layer = tf.TensorSpec([None, *context.spatial_shape, None], tf.float32, name="layer")
         self._capture = tf.function(self._capture_step, input_signature=[inputs, max_channels])
-        self._chunk = tf.function(self._chunk_step, input_signature=[inputs, self.chunk_spec()])
+        self._chunk = tf.function(
+            self._chunk_step, input_signature=[inputs, layer, self.chunk_spec()]
+        )
 
     @property
     def trace_count(self) -> int:
@@ -74,19 +79,23 @@ class Perturbation:
         """What `_chunk_step` takes for a chunk of the selected channels."""
         raise NotImplementedError
 
-    def _chunk_step(self, inputs: tf.Tensor, chunk: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _chunk_step(
+        self, inputs: tf.Tensor, layer: tf.Tensor, chunk: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """(outputs, logits) `(B, c, n)` for the perturbations of a chunk of c channels;
+        `layer` `(B, *S, K)` holds the layer's activations (float32) for every sample."""
         raise NotImplementedError
 
     def run(self, inputs: np.ndarray, max_channels: int) -> ChannelScores:
         """`inputs` (B, ...) preprocessed; at most `max_channels` channels perturbed."""
-        activations, channels, outputs, logits = self._capture(inputs, max_channels)
+        layer, activations, channels, outputs, logits = self._capture(inputs, max_channels)
         n_selected = int(channels.shape[1])
         per_chunk = max(1, CHUNK_ROWS // max(1, len(inputs)))
         chunk_outputs, chunk_logits = [], []
         for start in range(0, n_selected, per_chunk):
             stop = start + per_chunk
             argument = self.chunk_argument(activations[..., start:stop], channels[:, start:stop])
-            out, logit = self._chunk(inputs, argument)
+            out, logit = self._chunk(inputs, layer, argument)
             chunk_outputs.append(out.numpy())
             chunk_logits.append(logit.numpy())
         return ChannelScores(
@@ -110,7 +119,7 @@ class Perturbation:
         count = tf.minimum(max_channels, tf.shape(spread)[-1])
         channels = tf.math.top_k(spread, k=count, sorted=True).indices
         selected = tf.gather(activations, channels, axis=-1, batch_dims=1)
-        return selected, channels, outputs, logits
+        return activations, selected, channels, outputs, logits
 
     def forward(
         self, inputs: tf.Tensor, path: tuple[str, ...], on_target: OnTarget

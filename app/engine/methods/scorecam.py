@@ -29,7 +29,9 @@ class ScoreCam(Perturbation):
     def chunk_argument(self, activations: tf.Tensor, channels: tf.Tensor) -> tf.Tensor:
         return activations
 
-    def _chunk_step(self, inputs: tf.Tensor, chunk: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _chunk_step(
+        self, inputs: tf.Tensor, layer: tf.Tensor, chunk: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         n_samples, n_channels = tf.shape(chunk)[0], tf.shape(chunk)[-1]
         rank = len(chunk.shape) - 2
         # (B, *S, c) -> (B * c, *S): one mask per (sample, channel) row.
