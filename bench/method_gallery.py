@@ -25,7 +25,7 @@ from app.preprocess.image import to_model_array
 from app.render.overlay import blend_overlay
 from bench.method_models import REPO, load_image_model
 
-TILE = 300
+TILE = 250
 COLUMNS = 4
 LABEL_HEIGHT = 22
 
@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "methods-gallery.png")
     args = parser.parse_args()
     tiles = explain_all(args.models_dir, args.model, args.photo)
-    sheet(tiles).save(args.out, optimize=True)
+    sheet(tiles).save(args.out, optimize=True)  # true colour: a palette bands the maps
     print(f"wrote {args.out} ({len(tiles) - 1} methods)")
 
 
