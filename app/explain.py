@@ -11,8 +11,9 @@ import numpy as np
 from PIL import Image
 
 from app.engine.faithfulness import DEFAULT_STEPS
-from app.engine.gradcam import CamBatch, GradCam
+from app.engine.gradcam import GradCam
 from app.engine.methods import DEFAULT_MAX_CHANNELS
+from app.engine.results import CamBatch
 from app.errors import InvalidInput
 from app.preprocess.image import ImageLimits, cap_longest_side, decode_image, to_model_array
 from app.preprocess.text import check_ids, pad_sequence, token_ids, tokenize

@@ -25,8 +25,9 @@ import numpy as np
 
 from app.engine.admission import Admission, refusal
 from app.engine.faithfulness import DEFAULT_STEPS, Scaling, check_metrics
-from app.engine.gradcam import CamBatch, GradCam
+from app.engine.gradcam import GradCam
 from app.engine.methods import DEFAULT_MAX_CHANNELS
+from app.engine.results import CamBatch
 from app.engine.targets import expand_targets
 from app.errors import DeadlineExceeded, InvalidInput
 from app.metrics import Metrics

@@ -10,7 +10,7 @@ inputs through compiled calls of their own (`app.engine.methods.perturbation`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -23,38 +23,11 @@ from app.engine.forward import ModelForward
 from app.engine.graph import first_output, layer_at, output_layer, replay
 from app.engine.layers import LayerRef, LayerSpec, resolve_layer
 from app.engine.methods import DEFAULT_MAX_CHANNELS, get_method
-from app.engine.methods.perturbation import ChannelScores, ModelContext
+from app.engine.methods.perturbation import ModelContext, combine_channels
+from app.engine.results import CamBatch
 from app.engine.score import SCORE_MODES, LogitFn, logit_function
 from app.engine.targets import Targets, expand_targets
 from app.errors import InvalidInput
-
-
-@dataclass(frozen=True)
-class CamBatch:
-    """Grad-CAM results: N maps for B input samples (N = B x targets per sample)."""
-
-    predictions: np.ndarray  # (B, n_classes): the model's first output
-    sample: np.ndarray  # (N,) int: the input sample of each map
-    targets: np.ndarray  # (N,) int: class explained (top prediction resolved)
-    scores: np.ndarray  # (N,) float: model output at the target
-    cams: np.ndarray  # (N, *spatial): raw maps, after relu / counterfactual
-    heatmaps: np.ndarray  # (N, *spatial): cams / (scale + 1e-7), in [0,1] or [-1,1]
-    scales: np.ndarray  # (N,): max |cam| of each map
-    metrics: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N,) scores
-
-    def samples(self, start: int, stop: int) -> CamBatch:
-        """The maps of input samples `start..stop-1`, renumbered from 0."""
-        rows = (self.sample >= start) & (self.sample < stop)
-        return CamBatch(
-            predictions=self.predictions[start:stop],
-            sample=self.sample[rows] - start,
-            targets=self.targets[rows],
-            scores=self.scores[rows],
-            cams=self.cams[rows],
-            heatmaps=self.heatmaps[rows],
-            scales=self.scales[rows],
-            metrics={name: values[rows] for name, values in self.metrics.items()},
-        )
 
 
 class GradCam:
@@ -129,7 +102,8 @@ class GradCam:
         if self._perturbation is not None:
             with tf.device(self.device):
                 scores = self._perturbation.run(np.asarray(inputs), max_channels)
-            return self._combine(scores, sample, rows, relu, use_logit)
+            assert self.method.weights is not None
+            return combine_channels(scores, self.method.weights, sample, rows, relu, use_logit)
         batch = np.asarray(inputs)[sample]
         with tf.device(self.device):
             heat, scale, raw, preds, resolved, scores = self._step(
@@ -194,35 +168,6 @@ class GradCam:
         if max_channels < 1:
             raise InvalidInput(f"max_channels must be at least 1, not {max_channels}")
 
-    def _combine(
-        self,
-        scores: ChannelScores,
-        sample: np.ndarray,
-        rows: np.ndarray,
-        relu: bool,
-        use_logit: bool,
-    ) -> CamBatch:
-        """Per (sample, target) row: channel weights from the perturbed scores, then the map
-        `sum_k w_k A_k` over the selected channels (score: logit or output, as asked)."""
-        assert self.method.weights is not None
-        resolved = np.where(rows < 0, scores.outputs.argmax(axis=1)[sample], rows)
-        base = (scores.logits if use_logit else scores.outputs)[sample, resolved]
-        channel = scores.channel_logits if use_logit else scores.channel_outputs
-        weights = self.method.weights(base, channel[sample, :, resolved])
-        raw = np.einsum("n...k,nk->n...", scores.activations[sample], weights)
-        raw = (np.maximum(raw, 0.0) if relu else raw).astype(np.float32)
-        scales = np.abs(raw).reshape(len(raw), -1).max(axis=1)
-        heatmaps = raw / (scales.reshape(-1, *[1] * (raw.ndim - 1)) + cam_math.EPSILON)
-        return CamBatch(
-            predictions=scores.outputs,
-            sample=sample,
-            targets=resolved.astype(np.int32),
-            scores=scores.outputs[sample, resolved],
-            cams=raw,
-            heatmaps=heatmaps.astype(np.float32),
-            scales=scales,
-        )
-
     def _gradcam_step(
         self,
         inputs: tf.Tensor,
@@ -260,10 +205,8 @@ class GradCam:
             if gradients is None:
                 raise InvalidInput(f"layer '{self.layer.name}' does not lead to the model output")
             gradients = tf.cast(gradients, tf.float32)
-            gradients = tf.where(counterfactual, -gradients, gradients)
         assert self.method.raw_map is not None
-        raw = self.method.raw_map(activations, gradients)
-        raw = tf.where(relu, tf.nn.relu(raw), raw)
+        raw = cam_math.method_map(self.method.raw_map, activations, gradients, relu, counterfactual)
         heatmaps, scales = cam_math.normalise(raw)
         output_scores = tf.gather(predictions, resolved, axis=1, batch_dims=1)
         return heatmaps, scales, raw, predictions, resolved, output_scores

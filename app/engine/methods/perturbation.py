@@ -14,15 +14,17 @@ target of a sample and either `score` mode.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from app.engine.cam import spatial_axes
+from app.engine.cam import EPSILON, spatial_axes
 from app.engine.fold import FoldPlan
 from app.engine.graph import OnTarget, first_output, replay
+from app.engine.results import CamBatch
 from app.engine.score import LogitFn
 
 # Perturbed inputs per compiled call: bounded memory, still a batch big enough to be fast.
@@ -150,3 +152,33 @@ def upsample(maps: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
         column = tf.image.resize(maps[:, :, None, None], tf.stack([size[0], 1]))
         return column[:, :, 0, 0]
     return tf.image.resize(maps[..., None], size)[..., 0]
+
+
+def combine_channels(
+    scores: ChannelScores,
+    channel_weights: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    sample: np.ndarray,
+    rows: np.ndarray,
+    relu: bool,
+    use_logit: bool,
+) -> CamBatch:
+    """Per (sample, target) row: `channel_weights(base score (N,), channel scores (N, k))`,
+    then the map `sum_k w_k A_k` over the selected channels (score: logit or output, as
+    asked; `rows` < 0: the sample's top prediction)."""
+    resolved = np.where(rows < 0, scores.outputs.argmax(axis=1)[sample], rows)
+    base = (scores.logits if use_logit else scores.outputs)[sample, resolved]
+    channel = scores.channel_logits if use_logit else scores.channel_outputs
+    weights = channel_weights(base, channel[sample, :, resolved])
+    raw = np.einsum("n...k,nk->n...", scores.activations[sample], weights)
+    raw = (np.maximum(raw, 0.0) if relu else raw).astype(np.float32)
+    scales = np.abs(raw).reshape(len(raw), -1).max(axis=1)
+    heatmaps = raw / (scales.reshape(-1, *[1] * (raw.ndim - 1)) + EPSILON)
+    return CamBatch(
+        predictions=scores.outputs,
+        sample=sample,
+        targets=resolved.astype(np.int32),
+        scores=scores.outputs[sample, resolved],
+        cams=raw,
+        heatmaps=heatmaps.astype(np.float32),
+        scales=scales,
+    )
