@@ -12,7 +12,10 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from app.engine.gradcam import CamBatch, GradCam
+from app.engine.faithfulness import DEFAULT_STEPS
+from app.engine.gradcam import GradCam
+from app.engine.methods import DEFAULT_MAX_CHANNELS
+from app.engine.results import CamBatch
 from app.errors import InvalidInput
 from app.preprocess.image import (
     ImageLimits,
@@ -36,6 +39,10 @@ class ExplainOptions:
     relu: bool = True
     counterfactual: bool = False
     score: str | None = None  # None: the model card's default
+    method: str = "gradcam"
+    max_channels: int | None = None  # None: DEFAULT_MAX_CHANNELS (scorecam, ablationcam)
+    metrics: list[str] | None = None  # faithfulness scores to compute (images)
+    metric_steps: int = DEFAULT_STEPS
     colormap: str = "viridis"
     alpha_limit: float = 0.65
     overlay: bool | Literal["layer"] = True  # "layer": the coloured heatmap alone
@@ -72,6 +79,7 @@ class TargetResult:
     overlay_bytes: bytes | None = None  # for `Accept: image/*` responses
     weighted_spans: WeightedSpansResult | None = None
     html: str | None = None
+    metrics: dict[str, float] | None = None
 
 
 @dataclass
@@ -91,6 +99,7 @@ class ExplanationResult:
 class ExplainResult:
     model_id: str
     model_version: str
+    method: str
     layer: str
     predictions: list[list[float]]
     explanations: list[ExplanationResult]
@@ -100,6 +109,7 @@ class ExplainResult:
 class PreparedImages:
     images: list[Image.Image]  # decoded, EXIF-oriented originals
     inputs: np.ndarray  # (B, H, W, C) scaled for the model
+    pixels: np.ndarray  # (B, H, W, C) resized, 0..255, before the scaling (for metrics)
 
 
 @dataclass
@@ -115,6 +125,11 @@ def explain_images(
     """Synchronous explain of images, straight on the engine (no batching)."""
     prepared = prepare_images(served, uploads, limits)
     gradcam, cams = run_gradcam(served, prepared.inputs, options)
+    if options.metrics:
+        assert served.scaling is not None
+        cams = gradcam.add_metrics(
+            cams, prepared.pixels, served.scaling, options.metrics, options.metric_steps
+        )
     return render_images(served, gradcam.layer.name, prepared, cams, options)
 
 
@@ -135,13 +150,16 @@ def prepare_images(
     assert config is not None and served.scaling is not None
     images = [decode_image(data, limits) for data in uploads]
     arrays = [to_model_array(img, config.size, config.resize, config.color_mode) for img in images]
-    return PreparedImages(images, served.scaling(np.stack(arrays)))
+    pixels = np.stack(arrays)
+    return PreparedImages(images, served.scaling(pixels), pixels)
 
 
 def prepare_texts(
     served: ServedModel, inputs: list[TextInput], options: ExplainOptions
 ) -> PreparedTexts:
     require_task(served, "text")
+    if options.metrics:
+        raise InvalidInput("faithfulness metrics are computed for image models only")
     spec = served.text_spec
     assert spec is not None
     padding = options.padding or spec.padding
@@ -236,13 +254,14 @@ def tokens_and_ids(
 def run_gradcam(
     served: ServedModel, inputs: np.ndarray, options: ExplainOptions
 ) -> tuple[GradCam, CamBatch]:
-    gradcam = served.gradcam(options.layer)
+    gradcam = served.gradcam(options.layer, options.method)
     cams = gradcam.explain(
         inputs,
         options.targets,
         relu=options.relu,
         counterfactual=options.counterfactual,
         score=options.score or served.card.score,
+        max_channels=options.max_channels or DEFAULT_MAX_CHANNELS,
     )
     return gradcam, cams
 
@@ -253,6 +272,7 @@ def new_result(
     return ExplainResult(
         model_id=served.id,
         model_version=served.card.version,
+        method=options.method,
         layer=layer,
         predictions=cams.predictions.tolist(),
         explanations=[],
@@ -269,6 +289,7 @@ def target_result(
         score=float(cams.scores[row]),
         scale=float(cams.scales[row]),
         heatmap=heatmap,
+        metrics={name: float(values[row]) for name, values in cams.metrics.items()} or None,
     )
 
 

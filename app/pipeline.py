@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.engine.batching import Batcher, BatchOptions
 from app.engine.devices import configure_devices, cpu_count, is_gpu
+from app.engine.methods import DEFAULT_MAX_CHANNELS
 from app.explain import (
     ExplainOptions,
     ExplainResult,
@@ -74,14 +75,26 @@ async def explain_request(
             timed("decode", lambda: prepare_texts(served, inputs.texts, options))
         )
     # Resolving a layer the model has not compiled yet traces it: keep that off the loop.
-    gradcam = served.compiled(options.layer)
+    gradcam = served.compiled(options.layer, options.method)
     if gradcam is None:
-        gradcam = await run_in_threadpool(served.gradcam, options.layer)
+        gradcam = await run_in_threadpool(served.gradcam, options.layer, options.method)
     batch_options = BatchOptions(
-        options.relu, options.counterfactual, options.score or served.card.score
+        options.relu,
+        options.counterfactual,
+        options.score or served.card.score,
+        options.max_channels or DEFAULT_MAX_CHANNELS,
+        tuple(options.metrics or ()),
+        options.metric_steps,
     )
+    images = prepared if isinstance(prepared, PreparedImages) else None
     cams = await batcher.explain(
-        gradcam, prepared.inputs, options.targets, batch_options, timeout=timeout
+        gradcam,
+        prepared.inputs,
+        options.targets,
+        batch_options,
+        timeout=timeout,
+        pixels=None if images is None else images.pixels,
+        scaling=served.scaling,
     )
     layer = gradcam.layer.name
     if isinstance(prepared, PreparedImages):

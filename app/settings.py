@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     max_image_side: int = Field(default=8192, gt=0)
     max_instances: int = Field(default=64, ge=1)
     max_tokens: int = Field(default=4096, ge=1)
+    max_channels: int = Field(
+        default=256, ge=1, description="scorecam/ablationcam: most channels a request may ask"
+    )
     max_form_fields: int = Field(default=16, ge=1, description="multipart fields besides the file")
     max_form_field_bytes: int = Field(default=64 * KiB, gt=0, description="each non-file field")
     body_read_timeout: float = Field(

@@ -164,6 +164,8 @@ def parameters_from_strings(values: Mapping[str, str]) -> ExplainParameters:
     data: dict[str, object] = dict(values)
     if "targets" in data:
         data["targets"] = parse_int_list(values["targets"])
+    if "metrics" in data:
+        data["metrics"] = parse_name_list(values["metrics"])
     for key in ("layer", "pad_value"):
         if key in data:
             data[key] = int_or_text(values[key])
@@ -182,6 +184,13 @@ def parse_int_list(text: str) -> list[int] | None:
         raise InvalidInput(
             f"targets must be comma-separated integers, e.g. 2,3; got {text!r}"
         ) from exc
+
+
+def parse_name_list(text: str) -> list[str] | None:
+    """`deletion,insertion` (or `null`) as a list of names."""
+    if text.strip() in ("", "null"):
+        return None
+    return [part.strip() for part in text.split(",")]
 
 
 def int_or_text(text: str) -> int | str | None:

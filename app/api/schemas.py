@@ -11,7 +11,23 @@ InterpolationKind = Literal[
     "linear", "nearest", "nearest-up", "zero", "slinear", "quadratic", "cubic", "previous", "next"
 ]
 OverlayFormat = Literal["png", "jpeg", "webp"]
+# The engine's tables (app.engine.methods, app.engine.faithfulness), spelled out here so
+# the schemas need no TensorFlow; a test checks they agree.
+MethodName = Literal[
+    "gradcam",
+    "gradcam++",
+    "xgradcam",
+    "hirescam",
+    "gradcam-elementwise",
+    "layercam",
+    "eigengradcam",
+    "eigencam",
+    "scorecam",
+    "ablationcam",
+]
+MetricName = Literal["deletion", "insertion", "drop", "increase"]
 MAX_TARGETS = 64
+MAX_METRIC_STEPS = 64
 
 
 class Schema(BaseModel):
@@ -32,6 +48,19 @@ class ExplainParameters(Schema):
     counterfactual: bool = Field(default=False, description="explain what lowers the score")
     score: ScoreMode | None = Field(
         default=None, description="differentiate the logit or the output; null: model default"
+    )
+    method: MethodName = Field(default="gradcam", description="CAM method")
+    max_channels: int | None = Field(
+        default=None,
+        ge=1,
+        description="scorecam/ablationcam: channels perturbed, those of largest spatial std "
+        "(at most the layer's; the server caps it); null: 32",
+    )
+    metrics: Annotated[list[MetricName], Field(min_length=1, max_length=4)] | None = Field(
+        default=None, description="faithfulness scores to compute for each map (images only)"
+    )
+    metric_steps: int = Field(
+        default=16, ge=1, le=MAX_METRIC_STEPS, description="deletion/insertion steps"
     )
     colormap: str | None = Field(default=None, description="overlay colormap; null: server default")
     alpha_limit: float | None = Field(
@@ -106,6 +135,9 @@ class TargetExplanation(Schema):
     overlay: str | None = Field(default=None, description="data URL of the overlay image")
     weighted_spans: WeightedSpans | None = None
     html: str | None = None
+    metrics: dict[MetricName, float] | None = Field(
+        default=None, description="faithfulness scores, when asked for"
+    )
 
 
 class Explanation(Schema):
@@ -117,7 +149,7 @@ class Explanation(Schema):
 class ExplainResponse(Schema):
     model_id: str
     model_version: str
-    method: Literal["gradcam"] = "gradcam"
+    method: MethodName = "gradcam"
     layer: str
     predictions: list[list[float]]
     explanations: list[Explanation]
@@ -163,6 +195,7 @@ class ModelDetailResponse(ModelSummary):
                     "labels": ["circle", "square", "triangle", "cross"],
                     "default_layer": "last_conv",
                     "score": "logit",
+                    "methods": ["gradcam", "gradcam++", "scorecam"],
                     "device": "/CPU:0",
                     "candidate_layers": [
                         {"name": "last_conv", "index": 7, "output_shape": [None, 16, 16, 64]}
@@ -179,6 +212,7 @@ class ModelDetailResponse(ModelSummary):
     labels: list[str]
     default_layer: str
     score: ScoreMode
+    methods: list[MethodName]
     device: str
     candidate_layers: list[LayerInfo]
     card: dict[str, object]

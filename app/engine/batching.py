@@ -4,11 +4,11 @@ A request is admitted per model before its image or text is decoded: at most `ma
 requests are in progress (decoding, waiting or computing), fewer while the model is
 overloaded (`app.engine.admission`); one more is refused at once (503 + Retry-After),
 so overload costs a refusal, not a decode. Each of the model's `workers` takes the
-oldest waiting request plus every waiting request with the same (layer, relu,
-counterfactual, score), up to `max_batch` maps, and runs them in one call of the
-compiled function on a thread of the model's own. While batches compute, new requests
-gather for the next one; `max_wait` optionally holds a small batch a little longer. A
-request past its deadline gets 504 and leaves the queue.
+oldest waiting request plus every waiting request with the same (layer, method, relu,
+counterfactual, score, max_channels, metrics), up to `max_batch` maps, and runs them in
+one call of the compiled function on a thread of the model's own. While batches
+compute, new requests gather for the next one; `max_wait` optionally holds a small batch
+a little longer. A request past its deadline gets 504 and leaves the queue.
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.engine.admission import Admission, refusal
-from app.engine.gradcam import CamBatch, GradCam
+from app.engine.faithfulness import DEFAULT_STEPS, Scaling, check_metrics
+from app.engine.gradcam import GradCam
+from app.engine.methods import DEFAULT_MAX_CHANNELS
+from app.engine.results import CamBatch
 from app.engine.targets import expand_targets
-from app.errors import DeadlineExceeded
+from app.errors import DeadlineExceeded, InvalidInput
 from app.metrics import Metrics
 
 
@@ -35,6 +38,9 @@ class BatchOptions:
     relu: bool = True
     counterfactual: bool = False
     score: str = "logit"
+    max_channels: int = DEFAULT_MAX_CHANNELS
+    metrics: tuple[str, ...] = ()
+    metric_steps: int = DEFAULT_STEPS
 
 
 @dataclass(eq=False)
@@ -45,6 +51,8 @@ class Job:
     inputs: np.ndarray = field(repr=False)
     targets: list[int] | None
     future: asyncio.Future[CamBatch] = field(repr=False)
+    pixels: np.ndarray | None = field(default=None, repr=False)  # unscaled, for metrics
+    scaling: Scaling | None = field(default=None, repr=False)
     enqueued: float = field(default_factory=time.perf_counter)
 
     @property
@@ -116,17 +124,23 @@ class Batcher:
         options: BatchOptions,
         *,
         timeout: float,
+        pixels: np.ndarray | None = None,
+        scaling: Scaling | None = None,
     ) -> CamBatch:
         """Queue one request's samples and wait for its maps (or 503 / 504)."""
         # Checked now, so a bad request never fails the batch it would have joined.
         expand_targets(len(inputs), targets, gradcam.n_classes, gradcam.name)
         gradcam.check_score(options.score)
+        gradcam.check_options(options.counterfactual, options.max_channels)
+        check_metrics(options.metrics, options.metric_steps)
         job = Job(
             gradcam,
             options,
             inputs,
             None if targets is None else list(targets),
             asyncio.get_running_loop().create_future(),
+            pixels=pixels,
+            scaling=scaling,
         )
         self._enqueue(job)
         try:
@@ -236,15 +250,25 @@ class Batcher:
 
 
 def compute_batch(jobs: list[Job]) -> CamBatch:
-    """One compiled call for every sample of `jobs` (same Grad-CAM and options)."""
+    """One compiled call for every sample of `jobs` (same method and options), then
+    their faithfulness scores when asked for (on this thread too: the model's)."""
     head = jobs[0]
     inputs = np.concatenate([job.inputs for job in jobs])
     targets = [job.targets for job in jobs for _ in range(len(job.inputs))]
     options = head.options
-    return head.gradcam.explain(
+    cams = head.gradcam.explain(
         inputs,
         targets,
         relu=options.relu,
         counterfactual=options.counterfactual,
         score=options.score,
+        max_channels=options.max_channels,
+    )
+    if not options.metrics:
+        return cams
+    if head.scaling is None or any(job.pixels is None for job in jobs):
+        raise InvalidInput("faithfulness metrics are computed for image models only")
+    pixels = np.concatenate([job.pixels for job in jobs if job.pixels is not None])
+    return head.gradcam.add_metrics(
+        cams, pixels, head.scaling, options.metrics, options.metric_steps
     )

@@ -2,10 +2,12 @@
 
 Shapes: activations and gradients are `(B, *spatial, C)`: `(B, H, W, C)` for images,
 `(B, T, C)` for text. Reducing over `range(1, ndim - 1)` lets both share one path.
-A new CAM method overrides only `channel_weights`.
+The other CAM methods live in `app.engine.methods` and reuse these helpers.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -28,13 +30,28 @@ def weighted_map(activations: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     return tf.einsum("b...c,bc->b...", activations, weights)
 
 
+def method_map(
+    raw_map: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
+    activations: tf.Tensor,
+    gradients: tf.Tensor,
+    relu: tf.Tensor,
+    counterfactual: tf.Tensor,
+) -> tf.Tensor:
+    """`raw_map`'s map `(B, *spatial)`; negated gradients when counterfactual, ReLU when relu."""
+    gradients = tf.where(counterfactual, -gradients, gradients)
+    cam = raw_map(activations, gradients)
+    return tf.where(relu, tf.nn.relu(cam), cam)
+
+
 def gradcam_map(
     activations: tf.Tensor, gradients: tf.Tensor, relu: tf.Tensor, counterfactual: tf.Tensor
 ) -> tf.Tensor:
-    """Raw Grad-CAM `(B, *spatial)`; negated gradients when counterfactual, ReLU when relu."""
-    gradients = tf.where(counterfactual, -gradients, gradients)
-    cam = weighted_map(activations, channel_weights(gradients))
-    return tf.where(relu, tf.nn.relu(cam), cam)
+    """Raw Grad-CAM `(B, *spatial)`: `sum_c mean_s(g) A_c`, then as `method_map`."""
+
+    def gradcam(a: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+        return weighted_map(a, channel_weights(g))
+
+    return method_map(gradcam, activations, gradients, relu, counterfactual)
 
 
 def normalise(cam: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

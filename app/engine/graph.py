@@ -83,3 +83,46 @@ def first_output(outputs: Any) -> tf.Tensor:
     while isinstance(outputs, list | tuple | dict):
         outputs = next(iter(outputs.values())) if isinstance(outputs, dict) else outputs[0]
     return outputs
+
+
+def is_cut(model: keras.Model, path: tuple[str, ...]) -> bool:
+    """Whether every path from the input to the output goes through the layer at `path`,
+    at every nesting level (no skip connection around it)."""
+    layer = model.get_layer(path[0])
+    if not isinstance(model, keras.Sequential) and not _cuts(model, layer):
+        return False
+    return len(path) == 1 or is_cut(layer, path[1:])
+
+
+def _cuts(model: keras.Model, layer: keras.layers.Layer) -> bool:
+    nodes = [node for depth in model._nodes_by_depth.values() for node in depth]
+    own = [node for node in nodes if node.operation is layer]
+    if len(own) != 1:  # a shared layer: its other calls bypass it
+        return False
+    ancestors: set[int] = set()
+    stack = list(own[0].parent_nodes)
+    while stack:
+        node = stack.pop()
+        if id(node) not in ancestors:
+            ancestors.add(id(node))
+            stack.extend(node.parent_nodes)
+    return not any(
+        id(node) not in ancestors
+        and node is not own[0]
+        and any(id(parent) in ancestors for parent in node.parent_nodes)
+        for node in nodes
+    )
+
+
+def first_layer_of_type(
+    model: keras.Model, kind: type[keras.layers.Layer]
+) -> tuple[str, ...] | None:
+    """The path of the first layer of type `kind` in `model` or its nested models."""
+    for layer in model.layers:
+        if isinstance(layer, kind):
+            return (layer.name,)
+        if isinstance(layer, keras.Model):
+            inner = first_layer_of_type(layer, kind)
+            if inner is not None:
+                return (layer.name, *inner)
+    return None

@@ -12,14 +12,15 @@ import keras
 import numpy as np
 
 from app.engine.fold import FoldPlan, plan_folding
+from app.engine.forward import ModelForward
 from app.engine.gradcam import GradCam
 from app.engine.layers import LayerRef, LayerSpec, candidate_layers, resolve_layer
 from app.preprocess.text import TextSpec
 from app.registry.card import ModelCard
 from app.registry.loader import Scaling
 
-# Compiled functions kept per model: each layer a client asks for costs one trace.
-MAX_COMPILED_LAYERS = 8
+# Compiled functions kept per model: each (layer, method) a client asks for costs a trace.
+MAX_COMPILED_LAYERS = 16
 
 
 @dataclass
@@ -32,10 +33,11 @@ class ServedModel:
     device: str = "/CPU:0"
     ready: bool = False
     load_seconds: float = 0.0  # loading plus warming, for the metrics
-    _cams: OrderedDict[tuple[str, ...], GradCam] = field(default_factory=OrderedDict)
+    _cams: OrderedDict[tuple[tuple[str, ...], str], GradCam] = field(default_factory=OrderedDict)
     _layers: dict[tuple[type, LayerSpec], LayerRef] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _fold: FoldPlan | None = None  # planned once, shared by every compiled layer
+    _forward: ModelForward | None = None  # the plain forward, for faithfulness scores
 
     @property
     def id(self) -> str:
@@ -59,28 +61,37 @@ class ServedModel:
     def default_gradcam(self) -> GradCam:
         return self.gradcam(None)
 
-    def gradcam(self, layer: LayerSpec) -> GradCam:
-        """The compiled Grad-CAM for `layer` (None: the card's default, else automatic)."""
+    def gradcam(self, layer: LayerSpec, method: str = "gradcam") -> GradCam:
+        """The compiled `method` for `layer` (None: the card's default, else automatic)."""
         ref = self._resolve(self._spec(layer))
         with self._lock:
-            cam = self._cams.pop(ref.path, None)
+            cam = self._cams.pop((ref.path, method), None)
             if cam is None:
                 if self._fold is None:
                     self._fold = plan_folding(self.model, self.device)
-                cam = GradCam(self.model, ref, name=self.id, device=self.device, fold=self._fold)
-            self._cams[ref.path] = cam  # most recently used last
+                    self._forward = ModelForward(self.model, device=self.device, fold=self._fold)
+                cam = GradCam(
+                    self.model,
+                    ref,
+                    method=method,
+                    name=self.id,
+                    device=self.device,
+                    fold=self._fold,
+                    forward=self._forward,
+                )
+            self._cams[(ref.path, method)] = cam  # most recently used last
             while len(self._cams) > MAX_COMPILED_LAYERS:
                 self._cams.popitem(last=False)
             return cam
 
-    def compiled(self, layer: LayerSpec) -> GradCam | None:
-        """The Grad-CAM for `layer` if it is resolved and compiled already, else None.
+    def compiled(self, layer: LayerSpec, method: str = "gradcam") -> GradCam | None:
+        """The `method` for `layer` if it is resolved and compiled already, else None.
 
         Never blocks for long, so the event loop may call it; `gradcam` may trace.
         """
         with self._lock:
             ref = self._layers.get(_layer_key(self._spec(layer)))
-            return None if ref is None else self._cams.get(ref.path)
+            return None if ref is None else self._cams.get((ref.path, method))
 
     def _spec(self, layer: LayerSpec) -> LayerSpec:
         return self.card.default_layer if layer is None else layer
@@ -99,7 +110,8 @@ class ServedModel:
     @property
     def trace_count(self) -> int:
         with self._lock:
-            return sum(cam.trace_count for cam in self._cams.values())
+            forward = 0 if self._forward is None else self._forward.trace_count
+            return forward + sum(cam.trace_count for cam in self._cams.values())
 
     def warm_up(self) -> None:
         """One real explain on a blank input so the first request does not pay the trace.

@@ -58,8 +58,11 @@ def test_no_retrace_after_warm_up_across_targets_batches_and_options(client, sha
     from tests.api.conftest import b64, encode
 
     images = [b64(encode(image)) for image in shape_images[0]]
-    before = value(samples(client), "gradcam_traces", model="shapes")
-    assert before >= 1
+    first = samples(client)
+    before = value(first, "gradcam_traces", model="shapes")
+    # The session's client may have compiled other methods already: compare, not count.
+    before_text = value(first, "gradcam_traces", model="keywords")
+    assert before >= 1 and before_text >= 1
     for count, parameters in [
         (1, {}),
         (3, {"targets": [0, 1, 2, 3]}),
@@ -75,7 +78,7 @@ def test_no_retrace_after_warm_up_across_targets_batches_and_options(client, sha
     assert client.post("/v1/models/keywords:explain", json=text).status_code == 200
     after = samples(client)
     assert value(after, "gradcam_traces", model="shapes") == before
-    assert value(after, "gradcam_traces", model="keywords") == 1
+    assert value(after, "gradcam_traces", model="keywords") == before_text
 
 
 @pytest.fixture

@@ -241,3 +241,77 @@ def test_leaving_the_queue_never_formats_the_images(gradcam):
         return result
 
     assert run(scenario()).targets.tolist() == [0]
+
+
+def test_methods_and_their_options_batch_only_with_equal_ones(image_model, images):
+    scorecam = CountingGradCam(image_model, method="scorecam")
+
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=8, max_queue=16, max_wait=0.05)
+        few = BatchOptions(max_channels=2)
+        jobs = [
+            batcher.explain(scorecam, images[:1], [1], few, timeout=10),
+            batcher.explain(scorecam, images[1:2], [2], few, timeout=10),
+            batcher.explain(scorecam, images[2:3], [0], BatchOptions(max_channels=5), timeout=10),
+        ]
+        results = await asyncio.gather(*jobs)
+        await batcher.close()
+        return results
+
+    results = run(scenario())
+    assert sorted(scorecam.calls) == [1, 2]
+    alone = GradCam(image_model, method="scorecam")
+    for index, (result, target, channels) in enumerate(
+        zip(results, [1, 2, 0], [2, 2, 5], strict=True)
+    ):
+        single = alone.explain(images[index : index + 1], [target], max_channels=channels)
+        np.testing.assert_allclose(result.cams, single.cams, rtol=1e-5, atol=1e-7)
+
+
+def test_metrics_run_for_batched_requests(gradcam, images):
+    pixels = images * 255
+    options = BatchOptions(metrics=("deletion", "drop"), metric_steps=4)
+
+    def scaling(values):
+        return values / np.float32(255)
+
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=8, max_queue=16, max_wait=0.05)
+        jobs = [
+            batcher.explain(
+                gradcam,
+                images[i : i + 1],
+                [i % 3],
+                options,
+                timeout=10,
+                pixels=pixels[i : i + 1],
+                scaling=scaling,
+            )
+            for i in range(3)
+        ]
+        results = await asyncio.gather(*jobs)
+        await batcher.close()
+        return results
+
+    results = run(scenario())
+    assert gradcam.calls == [3]
+    for i, result in enumerate(results):
+        alone = gradcam.explain(images[i : i + 1], [i % 3])
+        alone = gradcam.add_metrics(alone, pixels[i : i + 1], scaling, ["deletion", "drop"], 4)
+        assert list(result.metrics) == ["deletion", "drop"]
+        for name in ("deletion", "drop"):
+            np.testing.assert_allclose(result.metrics[name], alone.metrics[name], rtol=1e-5)
+
+
+def test_bad_metrics_fail_before_queueing(gradcam, images):
+    async def scenario():
+        batcher = Batcher("tiny", max_batch=8, max_queue=16)
+        try:
+            await batcher.explain(
+                gradcam, images, None, BatchOptions(metrics=("nope",)), timeout=10
+            )
+        finally:
+            await batcher.close()
+
+    with pytest.raises(InvalidInput, match="unknown metric"):
+        run(scenario())

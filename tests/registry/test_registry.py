@@ -199,3 +199,16 @@ def test_compiled_answers_only_for_layers_already_compiled(tmp_path):
     assert served.gradcam("conv") is default  # the same layer, the same compiled function
     assert served.compiled("conv") is default
     assert served.compiled("no_such_layer") is None
+
+
+def test_one_compiled_function_per_layer_and_method(tmp_path):
+    add_model(tmp_path, "tiny")
+    served = load_registry(tmp_path).models["tiny"]
+    default = served.gradcam(None)
+    assert served.compiled(None, "scorecam") is None
+    scorecam = served.gradcam(None, "scorecam")
+    assert scorecam is not default and scorecam.method.name == "scorecam"
+    assert served.compiled(None, "scorecam") is scorecam
+    assert served.gradcam(None, "scorecam") is scorecam
+    assert served.gradcam(None) is default
+    assert scorecam.forward is default.forward  # one plain forward per model, for metrics

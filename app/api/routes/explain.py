@@ -10,6 +10,7 @@ from app.api.encodings import parse_explain
 from app.api.negotiation import explain_response, wanted_image_format
 from app.api.openapi_docs import EXPLAIN_OPENAPI, EXPLAIN_RESPONSES
 from app.api.schemas import ExplainParameters, ExplainResponse
+from app.errors import InvalidInput
 from app.explain import ExplainOptions
 from app.pipeline import ExplainInputs, explain_request
 from app.preprocess.image import ImageLimits
@@ -57,6 +58,11 @@ def explain_options(
     params: ExplainParameters, settings: Settings, image_format: str | None
 ) -> ExplainOptions:
     """The request's options, with the server's defaults where the request says nothing."""
+    if params.max_channels is not None and params.max_channels > settings.max_channels:
+        raise InvalidInput(
+            f"max_channels {params.max_channels} is above this server's cap, "
+            f"{settings.max_channels}"
+        )
     return ExplainOptions(
         **params.model_dump(exclude={"colormap", "alpha_limit", "overlay_format"}),
         colormap=params.colormap or settings.colormap,

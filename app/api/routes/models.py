@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from app.api.deps import ModelDep, RegistryDep
 from app.api.openapi_docs import problem_response
 from app.api.schemas import LayerInfo, ModelDetailResponse, ModelListResponse, ModelSummary
+from app.engine.methods import METHOD_NAMES
 
 router = APIRouter(tags=["models"])
 
@@ -41,6 +42,7 @@ def get_model(served: ModelDep) -> ModelDetailResponse:
         labels=list(served.labels),
         default_layer=gradcam.layer.name,
         score=served.card.score,
+        methods=list(METHOD_NAMES),
         device=served.device,
         candidate_layers=[
             LayerInfo(name=ref.name, index=ref.index, output_shape=list(ref.output_shape))

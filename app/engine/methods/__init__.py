@@ -1,0 +1,81 @@
+"""The table of CAM methods: a method is one entry here and one module.
+
+Gradient methods (and Eigen-CAM) are a pure function of the captured activations and
+gradients, `(B, *spatial, K)` -> raw map `(B, *spatial)`, run inside the compiled
+Grad-CAM pass. Score-CAM and Ablation-CAM weigh channels by forward passes on perturbed
+inputs (`app.engine.methods.perturbation`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from app.engine.graph import first_layer_of_type, is_cut
+from app.engine.methods import gradient
+from app.engine.methods.ablation import AblationCam, ablation_weights
+from app.engine.methods.eigen import eigencam
+from app.engine.methods.perturbation import ModelContext, Perturbation
+from app.engine.methods.scorecam import ScoreCam, scorecam_weights
+from app.errors import InvalidInput
+
+RawMap = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+ChannelWeights = Callable[[np.ndarray, np.ndarray], np.ndarray]
+BuildPerturbation = Callable[[ModelContext], Perturbation]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    raw_map: RawMap | None = None  # in-graph methods
+    uses_gradients: bool = True
+    perturbation: BuildPerturbation | None = None  # forward-only channel weighting
+    weights: ChannelWeights | None = None  # (base score (N,), channel scores (N, k)) -> (N, k)
+
+
+def build_scorecam(context: ModelContext) -> Perturbation:
+    model_input = context.model.inputs[0]
+    if model_input.dtype in ("float16", "float32", "float64", "bfloat16"):
+        return ScoreCam(context, mask_path=None)
+    embedding = first_layer_of_type(context.model, keras.layers.Embedding)
+    if embedding is None:
+        raise InvalidInput(
+            "scorecam masks a float input or an Embedding output; this model has neither"
+        )
+    return ScoreCam(context, mask_path=embedding)
+
+
+def build_ablationcam(context: ModelContext) -> Perturbation:
+    return AblationCam(context, suffix_only=is_cut(context.model, context.layer_path))
+
+
+METHODS: dict[str, Method] = {
+    method.name: method
+    for method in (
+        Method("gradcam", gradient.gradcam),
+        Method("gradcam++", gradient.gradcam_plus_plus),
+        Method("xgradcam", gradient.xgradcam),
+        Method("hirescam", gradient.hirescam),
+        Method("gradcam-elementwise", gradient.gradcam_elementwise),
+        Method("layercam", gradient.layercam),
+        Method("eigengradcam", gradient.eigengradcam),
+        Method("eigencam", eigencam, uses_gradients=False),
+        Method("scorecam", None, False, build_scorecam, scorecam_weights),
+        Method("ablationcam", None, False, build_ablationcam, ablation_weights),
+    )
+}
+METHOD_NAMES = tuple(METHODS)
+DEFAULT_MAX_CHANNELS = 32
+
+
+def get_method(name: str) -> Method:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise InvalidInput(
+            f"method must be one of {', '.join(METHOD_NAMES)}, not {name!r}"
+        ) from None

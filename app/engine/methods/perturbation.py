@@ -1,0 +1,184 @@
+"""Score-CAM and Ablation-CAM: channel weights from forward passes on perturbed inputs.
+
+Two compiled functions per (model, layer, method), each with a fixed input signature:
+`capture` runs the model once on the B samples and keeps the `max_channels` channels of
+the layer with the largest spatial standard deviation (ties: lower index first, as
+`tf.math.top_k`); `chunk` runs the model on the perturbations of a chunk of those
+channels for every sample at once. `chunk` also gets the layer's captured activations:
+a method that perturbs them replaces the layer's output with them, and the unused ops
+before the layer are pruned from the graph. Chunks hold at most `CHUNK_ROWS` perturbed inputs, so
+memory stays bounded; a request's chunks are a Python loop over compiled calls. Both
+the model output and the logit come back for every class, so one pass serves every
+target of a sample and either `score` mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from app.engine.cam import EPSILON, spatial_axes
+from app.engine.fold import FoldPlan
+from app.engine.graph import OnTarget, first_output, replay
+from app.engine.results import CamBatch
+from app.engine.score import LogitFn
+
+# Perturbed inputs per compiled call: bounded memory, still a batch big enough to be fast.
+CHUNK_ROWS = 32
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """What a perturbation method needs to run the model."""
+
+    model: keras.Model
+    layer_path: tuple[str, ...]
+    spatial_shape: tuple[int | None, ...]  # of the layer's output, without batch and channels
+    fold: FoldPlan
+    logit_fn: LogitFn | None
+
+
+@dataclass(frozen=True)
+class ChannelScores:
+    """Per sample b: the model without perturbation and with each selected channel's."""
+
+    outputs: np.ndarray  # (B, n): model output
+    logits: np.ndarray  # (B, n): logit (= outputs when the model has none)
+    activations: np.ndarray  # (B, *spatial, k): the selected channels of A
+    channel_outputs: np.ndarray  # (B, k, n): output with channel k's perturbation
+    channel_logits: np.ndarray  # (B, k, n)
+
+
+class Perturbation:
+    """The compiled capture and chunk functions; subclasses define the perturbation."""
+
+    def __init__(self, context: ModelContext) -> None:
+        self.context = context
+        model_input = context.model.inputs[0]
+        inputs = tf.TensorSpec([None, *model_input.shape[1:]], model_input.dtype, name="inputs")
+        max_channels = tf.TensorSpec([], tf.int32, name="max_channels")
+        layer = tf.TensorSpec([None, *context.spatial_shape, None], tf.float32, name="layer")
+        self._capture = tf.function(self._capture_step, input_signature=[inputs, max_channels])
+        self._chunk = tf.function(
+            self._chunk_step, input_signature=[inputs, layer, self.chunk_spec()]
+        )
+
+    @property
+    def trace_count(self) -> int:
+        return int(
+            self._capture.experimental_get_tracing_count()
+            + self._chunk.experimental_get_tracing_count()
+        )
+
+    def chunk_spec(self) -> tf.TensorSpec:
+        raise NotImplementedError
+
+    def chunk_argument(self, activations: tf.Tensor, channels: tf.Tensor) -> tf.Tensor:
+        """What `_chunk_step` takes for a chunk of the selected channels."""
+        raise NotImplementedError
+
+    def _chunk_step(
+        self, inputs: tf.Tensor, layer: tf.Tensor, chunk: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """(outputs, logits) `(B, c, n)` for the perturbations of a chunk of c channels;
+        `layer` `(B, *S, K)` holds the layer's activations (float32) for every sample."""
+        raise NotImplementedError
+
+    def run(self, inputs: np.ndarray, max_channels: int) -> ChannelScores:
+        """`inputs` (B, ...) preprocessed; at most `max_channels` channels perturbed."""
+        layer, activations, channels, outputs, logits = self._capture(inputs, max_channels)
+        n_selected = int(channels.shape[1])
+        per_chunk = max(1, CHUNK_ROWS // max(1, len(inputs)))
+        chunk_outputs, chunk_logits = [], []
+        for start in range(0, n_selected, per_chunk):
+            stop = start + per_chunk
+            argument = self.chunk_argument(activations[..., start:stop], channels[:, start:stop])
+            out, logit = self._chunk(inputs, layer, argument)
+            chunk_outputs.append(out.numpy())
+            chunk_logits.append(logit.numpy())
+        return ChannelScores(
+            outputs=outputs.numpy(),
+            logits=logits.numpy(),
+            activations=activations.numpy(),
+            channel_outputs=np.concatenate(chunk_outputs, axis=1),
+            channel_logits=np.concatenate(chunk_logits, axis=1),
+        )
+
+    def _capture_step(self, inputs: tf.Tensor, max_channels: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        captured: dict[str, tf.Tensor] = {}
+
+        def keep(activations: tf.Tensor) -> tf.Tensor:
+            captured["activations"] = activations
+            return activations
+
+        outputs, logits = self.forward(inputs, self.context.layer_path, keep)
+        activations = tf.cast(captured["activations"], tf.float32)
+        spread = tf.math.reduce_std(activations, axis=spatial_axes(activations))
+        count = tf.minimum(max_channels, tf.shape(spread)[-1])
+        channels = tf.math.top_k(spread, k=count, sorted=True).indices
+        selected = tf.gather(activations, channels, axis=-1, batch_dims=1)
+        return activations, selected, channels, outputs, logits
+
+    def forward(
+        self, inputs: tf.Tensor, path: tuple[str, ...], on_target: OnTarget
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """The model's (output, logit), float32, with `on_target` applied at `path`."""
+        captured: dict[str, tf.Tensor] = {}
+        logit_fn = self.context.logit_fn
+
+        def keep_logits(layer: keras.layers.Layer, layer_input: tf.Tensor) -> None:
+            if logit_fn is not None:
+                captured["logits"] = logit_fn(layer_input)
+
+        result = replay(
+            self.context.model, inputs, path, on_target, keep_logits, fold=self.context.fold
+        )
+        outputs = tf.cast(first_output(result), tf.float32)
+        return outputs, tf.cast(captured.get("logits", outputs), tf.float32)
+
+
+def per_channel(values: tf.Tensor, n_samples: tf.Tensor, n_channels: tf.Tensor) -> tf.Tensor:
+    """Rows ordered (sample, channel) as `(B, c, n)`."""
+    return tf.reshape(values, [n_samples, n_channels, -1])
+
+
+def upsample(maps: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+    """Bilinear resize of `maps` `(M, *spatial)` (1 or 2 spatial axes) to `size`."""
+    if len(maps.shape) == 2:  # text: a column image of width 1
+        column = tf.image.resize(maps[:, :, None, None], tf.stack([size[0], 1]))
+        return column[:, :, 0, 0]
+    return tf.image.resize(maps[..., None], size)[..., 0]
+
+
+def combine_channels(
+    scores: ChannelScores,
+    channel_weights: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    sample: np.ndarray,
+    rows: np.ndarray,
+    relu: bool,
+    use_logit: bool,
+) -> CamBatch:
+    """Per (sample, target) row: `channel_weights(base score (N,), channel scores (N, k))`,
+    then the map `sum_k w_k A_k` over the selected channels (score: logit or output, as
+    asked; `rows` < 0: the sample's top prediction)."""
+    resolved = np.where(rows < 0, scores.outputs.argmax(axis=1)[sample], rows)
+    base = (scores.logits if use_logit else scores.outputs)[sample, resolved]
+    channel = scores.channel_logits if use_logit else scores.channel_outputs
+    weights = channel_weights(base, channel[sample, :, resolved])
+    raw = np.einsum("n...k,nk->n...", scores.activations[sample], weights)
+    raw = (np.maximum(raw, 0.0) if relu else raw).astype(np.float32)
+    scales = np.abs(raw).reshape(len(raw), -1).max(axis=1)
+    heatmaps = raw / (scales.reshape(-1, *[1] * (raw.ndim - 1)) + EPSILON)
+    return CamBatch(
+        predictions=scores.outputs,
+        sample=sample,
+        targets=resolved.astype(np.int32),
+        scores=scores.outputs[sample, resolved],
+        cams=raw,
+        heatmaps=heatmaps.astype(np.float32),
+        scales=scales,
+    )

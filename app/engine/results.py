@@ -1,0 +1,35 @@
+"""What a compiled CAM call returns: maps and scores for (sample, target) rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CamBatch:
+    """Grad-CAM results: N maps for B input samples (N = B x targets per sample)."""
+
+    predictions: np.ndarray  # (B, n_classes): the model's first output
+    sample: np.ndarray  # (N,) int: the input sample of each map
+    targets: np.ndarray  # (N,) int: class explained (top prediction resolved)
+    scores: np.ndarray  # (N,) float: model output at the target
+    cams: np.ndarray  # (N, *spatial): raw maps, after relu / counterfactual
+    heatmaps: np.ndarray  # (N, *spatial): cams / (scale + 1e-7), in [0,1] or [-1,1]
+    scales: np.ndarray  # (N,): max |cam| of each map
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N,) scores
+
+    def samples(self, start: int, stop: int) -> CamBatch:
+        """The maps of input samples `start..stop-1`, renumbered from 0."""
+        rows = (self.sample >= start) & (self.sample < stop)
+        return CamBatch(
+            predictions=self.predictions[start:stop],
+            sample=self.sample[rows] - start,
+            targets=self.targets[rows],
+            scores=self.scores[rows],
+            cams=self.cams[rows],
+            heatmaps=self.heatmaps[rows],
+            scales=self.scales[rows],
+            metrics={name: values[rows] for name, values in self.metrics.items()},
+        )
