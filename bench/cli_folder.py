@@ -41,7 +41,8 @@ def pick_model(models_dir: Path) -> str:
 
 def make_photos(folder: Path, count: int, seed: int = 0) -> list[Path]:
     """`count` JPEG photos cut from the example images: crop, flip, resize, recompress."""
-    sources = [Image.open(p).convert("RGB") for p in sorted((ROOT / "docs/examples").iterdir())]
+    examples = sorted((ROOT / "docs/examples").glob("*.jpg"))  # the photos, not README.md
+    sources = [Image.open(p).convert("RGB") for p in examples]
     rng = np.random.default_rng(seed)
     paths = []
     for index in range(count):

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.hardening.conftest import KEYWORDS, add_tiny_model
+from tests.live_server import free_port, wait_until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -28,12 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = "process-test-key-0123456789"
 AUTH = {"x-api-key": KEY}
 BODY = json.dumps({"instances": [{"text": "goal storm vasho"}]}).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -61,19 +56,6 @@ def serving(
             process.kill()
         process.wait(timeout=10)
         log.close()
-
-
-def wait_until_ready(process: subprocess.Popen, port: int, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited during start-up"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the server did not become ready")
 
 
 OPENED: list[socket.socket] = []

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hardening.test_server_process import free_port, wait_until_ready
+from tests.live_server import free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
