@@ -5,18 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.live_server import CLIENT_SOURCE, ROOT, copy_models, live_server, shape_sample
-
-
-@pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with live_server(tmp_path_factory.mktemp("cli-server")) as url:
-        yield url
+from tests.live_server import CLIENT_SOURCE, ROOT, copy_models, shape_sample
 
 
 @pytest.fixture(scope="session")

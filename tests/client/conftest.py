@@ -1,5 +1,5 @@
-"""One live server for the client tests (a session fixture), and a stub HTTP server
-whose answers a test scripts (503s, slow answers) for what a real one will not do on cue."""
+"""A stub HTTP server whose answers a test scripts (503s, slow answers) for what a real
+one will not do on cue; the live server (`server_url`) is tests/conftest.py's."""
 
 from __future__ import annotations
 
@@ -11,14 +11,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-from tests.live_server import live_server
-
-
-@pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with live_server(tmp_path_factory.mktemp("client-server")) as url:
-        yield url
 
 
 @dataclass
