@@ -25,10 +25,22 @@ def models_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# Past this many candidate layers (an ImageNet net has ~140) the row gives their count.
+MAX_LISTED_LAYERS = 24
+
+
 def models_table(models: list[ModelInfo]) -> Table:
-    table = Table("id", "task", "input shape", "labels", "candidate layers")
+    table = Table("id", "task", "input shape", "labels", "candidate layers", "default layer")
     for info in models:
         shape = "x".join("?" if size is None else str(size) for size in info.input_shape[1:])
-        layers = ", ".join(layer.name for layer in info.candidate_layers)
-        table.add_row(info.id, info.task, shape, str(len(info.labels)), layers)
+        table.add_row(
+            info.id, info.task, shape, str(len(info.labels)), layer_list(info), info.default_layer
+        )
     return table
+
+
+def layer_list(info: ModelInfo) -> str:
+    names = [layer.name for layer in info.candidate_layers]
+    if len(names) <= MAX_LISTED_LAYERS:
+        return ", ".join(names)
+    return f"{len(names)} (all in GET /v1/models/{info.id})"

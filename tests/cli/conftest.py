@@ -21,7 +21,7 @@ def cli_env() -> dict[str, str]:
     return os.environ | {
         "PYTHONPATH": os.pathsep.join((str(ROOT), str(CLIENT_SOURCE))),
         "TF_CPP_MIN_LOG_LEVEL": "2",
-        "COLUMNS": "200",
+        "COLUMNS": "300",  # wide enough that no table row wraps
     }
 
 

@@ -24,6 +24,7 @@ def test_models_table(server_url: str, tmp_path: Path):
     cells = [cell.strip() for cell in shapes.split("│")[1:-1]]
     assert cells[:4] == ["shapes", "image", "64x64x3", "4"]
     assert "last_conv" in cells[4] and "conv1" in cells[4]
+    assert cells[5] == "last_conv"  # the card's default layer
     assert [cell.strip() for cell in keywords.split("│")[1:5]] == ["keywords", "text", "48", "4"]
 
 
@@ -63,3 +64,15 @@ def test_the_url_paths_import_no_tensorflow(server_url: str, tmp_path: Path):
 def test_serve_runs_the_service(tmp_path: Path):
     with live_server(tmp_path, command=("-m", "app.cli", "serve")) as url:
         assert httpx.get(f"{url}/v1/models/shapes", timeout=10).json()["id"] == "shapes"
+
+
+def test_a_long_layer_list_is_counted_not_listed():
+    from types import SimpleNamespace
+
+    from app.cli.models_command import MAX_LISTED_LAYERS, layer_list
+
+    layers = [SimpleNamespace(name=f"layer{i}") for i in range(MAX_LISTED_LAYERS + 1)]
+    info = SimpleNamespace(id="big", candidate_layers=layers)
+    assert layer_list(info) == f"{MAX_LISTED_LAYERS + 1} (all in GET /v1/models/big)"  # type: ignore[arg-type]
+    info.candidate_layers = layers[:2]
+    assert layer_list(info) == "layer0, layer1"  # type: ignore[arg-type]

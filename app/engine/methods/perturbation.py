@@ -14,6 +14,7 @@ target of a sample and either `score` mode.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,7 +54,7 @@ class ChannelScores:
     channel_logits: np.ndarray  # (B, k, n)
 
 
-class Perturbation:
+class Perturbation(ABC):
     """The compiled capture and chunk functions; subclasses define the perturbation."""
 
     def __init__(self, context: ModelContext) -> None:
@@ -74,19 +75,20 @@ class Perturbation:
             + self._chunk.experimental_get_tracing_count()
         )
 
+    @abstractmethod
     def chunk_spec(self) -> tf.TensorSpec:
-        raise NotImplementedError
+        """The signature of `_chunk_step`'s `chunk` argument."""
 
+    @abstractmethod
     def chunk_argument(self, activations: tf.Tensor, channels: tf.Tensor) -> tf.Tensor:
         """What `_chunk_step` takes for a chunk of the selected channels."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _chunk_step(
         self, inputs: tf.Tensor, layer: tf.Tensor, chunk: tf.Tensor
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """(outputs, logits) `(B, c, n)` for the perturbations of a chunk of c channels;
         `layer` `(B, *S, K)` holds the layer's activations (float32) for every sample."""
-        raise NotImplementedError
 
     def run(self, inputs: np.ndarray, max_channels: int) -> ChannelScores:
         """`inputs` (B, ...) preprocessed; at most `max_channels` channels perturbed."""
