@@ -20,7 +20,6 @@ from app.errors import InvalidInput
 from app.preprocess.image import (
     ImageLimits,
     cap_longest_side,
-    capped_size,
     decode_image,
     to_model_array,
 )
@@ -28,7 +27,7 @@ from app.preprocess.text import check_ids, ids_to_tokens, pad_sequence, text_to_
 from app.registry.served import ServedModel
 from app.render.encode import data_url, encode_image
 from app.render.html import highlight_html
-from app.render.overlay import blend_overlay, heatmap_layer
+from app.render.overlay import blend_overlay, heatmap_layer, layer_size
 from app.render.text_spans import resize_to_tokens, strip_padding, weighted_spans
 
 
@@ -304,11 +303,13 @@ def overlay_drawer(
     """heatmap -> the picture to send for one image: the composite, the layer or none."""
     colormap, alpha_limit = options.colormap, options.alpha_limit
     if options.overlay == "layer":
-        # No pixels of the image are needed, only its (capped) size.
-        size = capped_size(image.size, options.overlay_max_side)
-        return lambda heatmap: heatmap_layer(
-            heatmap, size, colormap=colormap, alpha_limit=alpha_limit
-        )
+        # No pixels of the image are needed, only its size: the client scales the layer
+        # over its own copy of the image, so the layer is sized by what the map holds.
+        def draw_layer(heatmap: np.ndarray) -> Image.Image:
+            size = layer_size(image.size, heatmap.shape, options.overlay_max_side)
+            return heatmap_layer(heatmap, size, colormap=colormap, alpha_limit=alpha_limit)
+
+        return draw_layer
     if options.overlay:
         shown = cap_longest_side(image, options.overlay_max_side)
         return lambda heatmap: blend_overlay(

@@ -71,7 +71,8 @@ class ExplainParameters(Schema):
         description=(
             "true: the heatmap laid over the image (data URL); false: none; 'layer': the "
             "coloured heatmap alone, a transparent PNG or WebP at the image's aspect, for a "
-            "client to lay over the image it already shows"
+            "client to scale over the image it already shows (at most 32 px per heatmap cell "
+            "along its longest side: the map is smooth, more pixels add bytes, not detail)"
         ),
     )
     overlay_format: OverlayFormat = "png"

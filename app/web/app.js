@@ -24,6 +24,7 @@ const state = {
   chosen: null, // HTMLImageElement of the chosen file (null: the browser cannot show it)
   photo: null, // the image of the explanation shown
   heatmap: null, // HTMLImageElement of the overlay layer
+  imageSize: null, // {width, height} of the explained image, from the response
   target: null, // class to explain; null: the top prediction
   request: 0, // sequence number: only the latest answer is shown
   shown: null, // {modelId, fields} of the explanation shown, for "copy as curl"
@@ -164,6 +165,7 @@ async function explain() {
     clearError();
     state.photo = state.chosen;
     state.heatmap = heatmap;
+    state.imageSize = result.explanations[0].image;
     state.shown = { modelId, fields };
     showResult(result, performance.now() - started);
   } catch (error) {
@@ -188,6 +190,7 @@ function setBusy(busy) {
 function clearResult() {
   state.shown = null;
   state.heatmap = null;
+  state.imageSize = null;
   ui.imageResult.hidden = true;
   ui.tokens.hidden = true;
   ui.details.hidden = true;
@@ -222,7 +225,8 @@ function showResult(result, elapsedMs) {
 
 /** The photo, then the heatmap layer over it at the chosen opacity: no request. */
 function redraw() {
-  drawOverlay(ui.canvas, state.photo, state.heatmap, Number(ui.opacity.value), MAX_CANVAS_SIDE);
+  const opacity = Number(ui.opacity.value);
+  drawOverlay(ui.canvas, state.photo, state.heatmap, opacity, MAX_CANVAS_SIDE, state.imageSize);
 }
 
 function labelOf(index) {

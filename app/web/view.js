@@ -3,14 +3,27 @@
 
 const TOP_PREDICTIONS = 5;
 
-/** The photo (scaled to at most `maxSide`), then the heatmap layer over it at `opacity`. */
-export function drawOverlay(canvas, photo, heatmap, opacity, maxSide = 1024) {
+/**
+ * The photo (scaled to at most `maxSide`), then the heatmap layer scaled over it at
+ * `opacity`. The layer is smaller than the photo (the service sizes it by the map), so
+ * it is drawn with smoothing. Without a photo (a file the browser cannot show), the
+ * layer alone at the image's size (`imageSize`, from the response).
+ */
+export function drawOverlay(canvas, photo, heatmap, opacity, maxSide = 1024, imageSize = null) {
   const context = canvas.getContext("2d");
-  const base = photo || heatmap; // no photo: the browser cannot show the file; the layer alone
-  if (!base) return;
-  const scale = Math.min(1, maxSide / Math.max(base.naturalWidth, base.naturalHeight));
-  canvas.width = Math.round(base.naturalWidth * scale);
-  canvas.height = Math.round(base.naturalHeight * scale);
+  const [width, height] = photo
+    ? [photo.naturalWidth, photo.naturalHeight]
+    : imageSize
+      ? [imageSize.width, imageSize.height]
+      : heatmap
+        ? [heatmap.naturalWidth, heatmap.naturalHeight]
+        : [0, 0];
+  if (!width || !height) return;
+  const scale = Math.min(1, maxSide / Math.max(width, height));
+  canvas.width = Math.round(width * scale);
+  canvas.height = Math.round(height * scale);
+  context.imageSmoothingEnabled = true;
+  context.imageSmoothingQuality = "high";
   if (photo) context.drawImage(photo, 0, 0, canvas.width, canvas.height);
   if (heatmap) {
     context.globalAlpha = opacity;

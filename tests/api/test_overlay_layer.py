@@ -82,7 +82,25 @@ def test_layer_of_a_large_upload_is_capped_keeping_aspect(client, shape_images):
     body = {"instances": [{"image": {"b64": b64(encode(big, "JPEG"))}}]}
     body["parameters"] = {"overlay": "layer", "overlay_format": "webp"}
     layer = decode_data_url(first_target(client.post(URL, json=body))["overlay"])
-    assert (layer.format, layer.size, layer.mode) == ("WEBP", (1024, 512), "RGBA")
+    # The shapes model's map is 16x16: 32 px per cell is 512 px along the longest side.
+    assert (layer.format, layer.size, layer.mode) == ("WEBP", (512, 256), "RGBA")
+
+
+def test_layer_scaled_up_over_a_photo_sized_image_is_the_composite(client, shape_images):
+    """Sized by the map, not the image: a client scaling the layer up (bilinearly, as a
+    browser draws it) and laying it over its image sees the composite, within 6 of 255."""
+    image = shape_images[0][0].resize((1024, 768))
+    body = {"instances": [{"image": {"b64": b64(encode(image))}}]}
+    target = first_target(client.post(URL, json=body))
+    composite = np.asarray(decode_data_url(target["overlay"]))[..., :3]
+    body["parameters"] = {"overlay": "layer"}
+    layer = decode_data_url(first_target(client.post(URL, json=body))["overlay"])
+    cells = max(np.shape(target["heatmap"]))
+    assert layer.size == (32 * cells, 24 * cells) == (512, 384)
+    shown = over(image, layer.resize(image.size, Image.Resampling.BILINEAR))
+    difference = np.abs(shown - composite)
+    assert difference.max() <= 6.0  # measured 4.6: 8-bit premultiplied rounding, twice
+    assert np.percentile(difference, 99) <= 2.0
 
 
 def test_layer_as_jpeg_is_refused(client, shape_png):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from app.errors import InvalidInput
-from app.render.overlay import blend_overlay, heatmap_layer
+from app.render.overlay import blend_overlay, heatmap_layer, layer_size
 
 Oracle = Callable[..., Image.Image]
 
@@ -180,3 +180,23 @@ def test_layer_of_negative_evidence_is_fully_transparent() -> None:
 def test_layer_refuses_a_bad_heatmap() -> None:
     with pytest.raises(InvalidInput):
         heatmap_layer(np.zeros(4), (4, 4))
+
+
+@pytest.mark.parametrize(
+    ("image_size", "heatmap_shape", "max_side", "expected"),
+    [
+        ((640, 480), (7, 7), 1024, (224, 168)),  # 32 px per cell of a 7x7 map
+        ((480, 640), (7, 7), 1024, (168, 224)),  # portrait keeps its aspect
+        ((100, 50), (7, 7), 1024, (100, 50)),  # never larger than the image
+        ((640, 480), (56, 56), 1024, (640, 480)),  # a fine map: the image's size
+        ((4000, 1000), (56, 56), 1024, (1024, 256)),  # and never above max_side
+        ((640, 480), (1, 30), 1024, (640, 480)),  # the longest side of the map counts
+    ],
+)
+def test_layer_size_is_the_image_aspect_capped_by_the_map_and_max_side(
+    image_size: tuple[int, int],
+    heatmap_shape: tuple[int, int],
+    max_side: int,
+    expected: tuple[int, int],
+) -> None:
+    assert layer_size(image_size, heatmap_shape, max_side) == expected

@@ -80,12 +80,13 @@ def test_a_photo_shows_its_overlay_and_the_right_class(page, server, screenshots
     expect(first.get_by_role("button")).to_have_attribute("aria-pressed", "true")
     expect(page.get_by_test_id("elapsed")).to_have_text(re.compile(r"^\d+ ms$"))
     page.screenshot(path=screenshots / "01-photo-desktop.png", full_page=True)
-    # The browser lays the layer over the photo: what the server's composite shows.
+    # The browser scales the layer (sized by the 7x7 map: 224x149) over the photo: what
+    # the server's composite shows, to within 8-bit rounding (the API promises 5 of 255).
     target = labels(server, IMAGE_MODEL).index(PHOTO_CLASS)
     shown = canvas_pixels(page)
     photo = np.asarray(Image.open(PHOTO).convert("RGB"), dtype=np.int16)
     assert np.abs(shown - photo).max() > 30  # the heatmap is visible
-    assert np.abs(shown - server_composite(server, target)).max() <= 2
+    assert np.abs(shown - server_composite(server, target)).max() <= 5
 
 
 def test_the_page_fits_a_phone(browser, server, screenshots):
@@ -108,7 +109,7 @@ def test_choosing_another_class_changes_the_overlay(page, server, screenshots):
     expect(button_of(page, OTHER_CLASS)).to_have_attribute("aria-pressed", "true")
     after = canvas_pixels(page)
     assert np.abs(after - before).max() > 30
-    assert np.abs(after - server_composite(server, other)).max() <= 2
+    assert np.abs(after - server_composite(server, other)).max() <= 5  # the scaled layer
     page.screenshot(path=screenshots / "02-other-class.png", full_page=True)
 
 
