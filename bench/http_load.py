@@ -17,7 +17,9 @@ one 640x480 JPEG as a multipart upload, sequential requests for each response ki
 frontend picks (default JSON with the composite overlay, overlay=layer, overlay=false,
 Accept: image/png), interleaved so each sees the same machine; p50 and its ratio to a
 bare compiled forward pass of the same model, measured in a child process between the
-requests (side by side, under the same load).
+requests (side by side, under the same load). Then the floor under every kind: the same
+child's preprocessing of the JPEG and compiled Grad-CAM, and an HTTP round trip of the
+upload that the server parses and refuses before any model work.
 """
 
 from __future__ import annotations
@@ -266,12 +268,16 @@ FRONTEND_KINDS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
 
 
 def forward_child(model: str, threads: int) -> None:
-    """Time bare compiled forwards (batch 1) of `model` on request: each stdin line N
-    answers a JSON list of N times in ms. Run in a child process."""
+    """Time, on request, what a request costs in-process: each stdin line N answers a JSON
+    object of N times in ms for a bare compiled forward (batch 1) of `model`, the
+    preprocessing of the test JPEG (decode, resize, scaling) and a compiled Grad-CAM of
+    it at the default layer. Run in a child process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
     from app.engine.devices import configure_devices
+    from app.explain import prepare_images
+    from app.preprocess.image import ImageLimits
     from app.registry.registry import load_registry
     from app.settings import Settings
 
@@ -280,15 +286,25 @@ def forward_child(model: str, threads: int) -> None:
     forward = tf.function(lambda t: served.model(t, training=False))
     shape = [1, *served.model.inputs[0].shape[1:]]
     x = np.random.default_rng(0).uniform(-1, 1, shape).astype("float32")
+    jpeg, limits = test_image(), ImageLimits()
+    gradcam = served.gradcam(None, "gradcam")
+    inputs = prepare_images(served, [jpeg], limits).inputs
+    work = {
+        "forward": lambda: forward(x).numpy(),
+        "preprocess": lambda: prepare_images(served, [jpeg], limits),
+        "gradcam": lambda: gradcam.explain(inputs),
+    }
     for _ in range(5):
-        forward(x).numpy()  # trace and warm up
+        for run in work.values():
+            run()  # trace and warm up
     print("ready", flush=True)
     for line in sys.stdin:
-        times = []
+        times: dict[str, list[float]] = {name: [] for name in work}
         for _ in range(int(line)):
-            start = time.perf_counter()
-            forward(x).numpy()
-            times.append((time.perf_counter() - start) * 1000)
+            for name, run in work.items():
+                start = time.perf_counter()
+                run()
+                times[name].append((time.perf_counter() - start) * 1000)
         print(json.dumps(times), flush=True)
 
 
@@ -307,11 +323,12 @@ class ForwardProbe:
             if self.child.poll() is not None:
                 raise RuntimeError("the forward child exited")
 
-    def measure(self, count: int) -> list[float]:
+    def measure(self, count: int) -> dict[str, list[float]]:
+        """`count` rounds of a forward, a preprocessing and a Grad-CAM: ms of each."""
         assert self.child.stdin is not None and self.child.stdout is not None
         self.child.stdin.write(f"{count}\n")
         self.child.stdin.flush()
-        return [float(ms) for ms in json.loads(self.child.stdout.readline())]
+        return json.loads(self.child.stdout.readline())
 
     def close(self) -> None:
         self.child.kill()
@@ -335,26 +352,34 @@ def stage_sums(base: str, model: str) -> dict[str, float]:
     }
 
 
+# A request the server parses in full (the multipart upload) and refuses before any model
+# work (422: an unknown overlay value): HTTP, middleware and form parsing alone.
+HTTP_ONLY = "HTTP only (upload parsed, then 422)"
+
+
 def frontend_phase(
     base: str, jpeg: bytes, model: str, rounds: int, probe: ForwardProbe
-) -> tuple[list[float], dict[str, KindFigures]]:
-    """Bare forwards (ms) and each response kind, interleaved round by round; /metrics
-    is read between requests (outside the timed span) to split the server's time by
-    stage per kind."""
-    forwards: list[float] = []
-    figures = {kind: KindFigures() for kind in FRONTEND_KINDS}
+) -> tuple[dict[str, list[float]], dict[str, KindFigures]]:
+    """In-process references (forward, preprocessing, Grad-CAM; ms) and each response
+    kind, interleaved round by round; /metrics is read between requests (outside the
+    timed span) to split the server's time by stage per kind."""
+    references: dict[str, list[float]] = {}
+    kinds = {**FRONTEND_KINDS, HTTP_ONLY: ({"overlay": "bogus"}, {})}
+    figures = {kind: KindFigures() for kind in kinds}
     with httpx.Client(base_url=base, timeout=60) as client:
         for i in range(rounds + 3):  # the first 3 rounds warm up
             if i >= 3:
-                forwards += probe.measure(3)
-            for kind, (fields, headers) in FRONTEND_KINDS.items():
+                for name, times in probe.measure(3).items():
+                    references.setdefault(name, []).extend(times)
+            for kind, (fields, headers) in kinds.items():
                 files = {"image": ("photo.jpg", jpeg, "image/jpeg")}
                 before = stage_sums(base, model)
                 start = time.perf_counter()
                 response = client.post(
                     EXPLAIN.format(model), files=files, data=fields, headers=headers
                 )
-                response.raise_for_status()
+                if kind != HTTP_ONLY or response.status_code != 422:
+                    response.raise_for_status()
                 if "json" in response.headers["content-type"]:
                     response.json()  # a frontend parses what it gets
                 elapsed = time.perf_counter() - start
@@ -366,7 +391,7 @@ def frontend_phase(
                 after = stage_sums(base, model)
                 for stage in STAGES:
                     kind_figures.stage_seconds[stage] += after[stage] - before[stage]
-    return forwards, figures
+    return references, figures
 
 
 def frontend_main(model: str, quick: bool) -> None:
@@ -374,14 +399,14 @@ def frontend_main(model: str, quick: bool) -> None:
     probe = ForwardProbe(model)
     try:
         with serving({"GRADCAM_MODELS_DIR": str(ROOT / "models")}) as (base, _):
-            forwards, figures = frontend_phase(base, jpeg, model, 10 if quick else 40, probe)
+            references, figures = frontend_phase(base, jpeg, model, 10 if quick else 40, probe)
     finally:
         probe.close()
-    forward = float(np.median(forwards))
+    forward = float(np.median(references["forward"]))
     print(f"\n{model}, 640x480 JPEG multipart upload, 1 httpx client, sequential:")
     print(
         f"  bare compiled forward, batch 1, 1 thread per op (the server's), measured between"
-        f" the requests: p50 {forward:.1f} ms of {len(forwards)}"
+        f" the requests: p50 {forward:.1f} ms of {len(references['forward'])}"
     )
     goals = {"default JSON (composite overlay)": 1.5, "overlay=layer (JSON)": 1.2}
     for kind, kind_figures in figures.items():
@@ -395,6 +420,32 @@ def frontend_main(model: str, quick: bool) -> None:
         print(
             f"      server ms per request: {stages}; body {kind_figures.body_bytes / 1024:.0f} KB"
         )
+    print_floor(forward, references, percentile(figures[HTTP_ONLY].latencies, 50))
+
+
+def print_floor(forward: float, references: dict[str, list[float]], http_ms: float) -> None:
+    """What every explain request of this upload costs before any overlay is drawn, as
+    parts of the forward measured side by side: the bound under the goals."""
+    preprocess = float(np.median(references["preprocess"]))
+    gradcam = float(np.median(references["gradcam"]))
+    floor = preprocess + gradcam + http_ms
+    print("  the floor of a request before any overlay (medians, x forward):")
+    print(
+        f"    preprocessing in-process (JPEG decode, bicubic resize, scaling) {preprocess:5.1f} ms"
+        f" = {preprocess / forward:.2f}"
+    )
+    print(
+        f"    compiled Grad-CAM in-process (batch 1, default layer)           {gradcam:5.1f} ms"
+        f" = {gradcam / forward:.2f}"
+    )
+    print(
+        f"    HTTP round trip of the upload, parsed, no model work           {http_ms:5.1f} ms"
+        f" = {http_ms / forward:.2f}"
+    )
+    print(
+        f"    sum                                                            {floor:5.1f} ms"
+        f" = {floor / forward:.2f}"
+    )
 
 
 def main() -> None:
