@@ -110,7 +110,10 @@ def _apply_exif_orientation(image: Image.Image) -> Image.Image:
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode to RGB: alpha flattened onto white, 16-bit scaled to 8-bit."""
+    """Any Pillow mode to RGB: alpha flattened onto white, 16-bit scaled to 8-bit.
+    An RGB image comes back as it is (not copied)."""
+    if image.mode == "RGB":
+        return image
     if image.mode in _SIXTEEN_BIT_MODES:
         return _sixteen_bit_to_rgb(image)
     try:
@@ -143,8 +146,10 @@ def to_model_array(
     """
     _check_choice("resample filter", resample, tuple(RESAMPLE_FILTERS))
     _check_choice("color mode", color_mode, COLOR_MODES)
-    # Convert, then resize: the order Keras's load_img uses.
-    converted = image.convert("L" if color_mode == "grayscale" else "RGB")
+    # Convert, then resize: the order Keras's load_img uses. (Neither changes `image`, so
+    # an image already in the mode is used as it is, not copied.)
+    mode = "L" if color_mode == "grayscale" else "RGB"
+    converted = image if image.mode == mode else image.convert(mode)
     if converted.size != size:
         converted = converted.resize(size, resample=RESAMPLE_FILTERS[resample])
     array = np.asarray(converted, dtype=np.float32)

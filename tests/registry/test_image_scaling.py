@@ -5,7 +5,7 @@ import pytest
 
 from app.errors import ModelError
 from app.registry.card import read_card
-from app.registry.loader import image_scaling
+from app.registry.loader import image_scaling, per_channel_standardize
 
 CARD = """
 id = "m"
@@ -39,6 +39,18 @@ def test_mean_std_scales_each_channel(tmp_path):
     assert scaled.dtype == np.float32
     np.testing.assert_allclose(scaled[0, 0, 0], expected, rtol=1e-6)
     np.testing.assert_allclose(scaled[0, 1, 1], expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 7, 3), (1, 224, 224, 3), (3, 4, 6, 1), (4, 3), (3,)])
+def test_standardize_along_rows_is_the_broadcast_bit_for_bit(shape):
+    channels = shape[-1]
+    rng = np.random.default_rng(sum(shape))
+    pixels = rng.integers(0, 256, shape).astype(np.float32)
+    mean = rng.uniform(0, 255, channels).astype(np.float32)
+    std = rng.uniform(1, 128, channels).astype(np.float32)
+    fast = per_channel_standardize(pixels, mean, std)
+    assert fast.dtype == np.float32 and fast.shape == pixels.shape
+    np.testing.assert_array_equal(fast, (pixels - mean) / std)
 
 
 def test_mean_std_for_grayscale_takes_one_value(tmp_path):
