@@ -8,7 +8,6 @@ import uvicorn
 from pydantic import ValidationError
 from uvicorn.config import STARTUP_FAILURE
 
-from app.main import create_app
 from app.settings import Settings
 from app.shutdown import FINAL_CLOSE_SECONDS, DrainingServer
 
@@ -22,6 +21,10 @@ def main() -> None:
     except ValidationError as exc:
         print(settings_problem(exc), file=sys.stderr)
         sys.exit(BAD_SETTINGS)
+    # Imported once the settings are valid: it loads TensorFlow (seconds), which a refusal
+    # of bad settings does not need.
+    from app.main import create_app
+
     app = create_app(settings)
     config = uvicorn.Config(
         app,

@@ -1,5 +1,6 @@
 """A real `python -m app` (uvicorn) on a free loopback port, serving copies of the
-bundled `shapes` and `keywords` models: what the client and the CLI talk to.
+bundled `shapes` and `keywords` models: what the client and the CLI talk to (the shared
+one, tests/conftest.py's `server_url`, is started as `gradcam serve`, which runs it).
 
 Every wait is bounded and the process is killed at the end, whatever happened.
 """
@@ -23,6 +24,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_SOURCE = ROOT / "clients" / "python"
 SERVED = ("shapes", "keywords")
+# `gradcam serve` as a module: the session's shared server is started so, which is what
+# tests/cli/test_models.py::test_serve_runs_the_service checks.
+CLI_SERVE = ("-m", "app.cli", "serve")
 
 
 def free_port() -> int:

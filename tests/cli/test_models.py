@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.cli.conftest import cli_env, gradcam
-from tests.live_server import live_server, shape_sample
+from tests.live_server import CLI_SERVE, shape_sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -61,9 +61,10 @@ def test_the_url_paths_import_no_tensorflow(server_url: str, tmp_path: Path):
         assert report == {"code": 0, "heavy": [], "server": []}, (args, result.stderr)
 
 
-def test_serve_runs_the_service(tmp_path: Path):
-    with live_server(tmp_path, command=("-m", "app.cli", "serve")) as url:
-        assert httpx.get(f"{url}/v1/models/shapes", timeout=10).json()["id"] == "shapes"
+def test_serve_runs_the_service(server_url: str):
+    """The session's live server is a `gradcam serve` process (tests/conftest.py)."""
+    assert CLI_SERVE == ("-m", "app.cli", "serve")
+    assert httpx.get(f"{server_url}/v1/models/shapes", timeout=10).json()["id"] == "shapes"
 
 
 def test_a_long_layer_list_is_counted_not_listed():

@@ -21,6 +21,7 @@ from PIL import Image
 
 from app.main import create_app
 from app.settings import Settings
+from tests.live_server import copy_models
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK_SCRIPT = Path(__file__).with_name("ray_cluster_check.py")
@@ -31,6 +32,9 @@ TIMEOUT_S = 300
 # ulps of the map's scale (eps 1.2e-7 times the channels summed, <= 64 here): ~1e-6 at
 # worst. A real error (another target, layer or sample) moves values by 1e-2 or more.
 HEATMAP_ATOL = 1e-5
+# The replicas (and the single process) serve the two small bundled models, an image
+# classifier and a text one (tests/live_server.py's copies): every replica loads and warms
+# every model before it takes traffic, and the cluster's two cores are shared by all.
 
 
 def opted_in() -> bool:
@@ -54,12 +58,12 @@ def random_png(seed: int) -> str:
 
 
 def explain_requests() -> list[dict]:
-    """Half images for efficientnet_lite0, half texts for keywords, with varied targets."""
+    """Half images for shapes, half texts for keywords, with varied targets."""
     requests = []
     for i in range(N_REQUESTS):
         if i % 2:
             instance = {"image": {"b64": random_png(i % 4)}}
-            path, parameters = "/v1/models/efficientnet_lite0:explain", {"targets": [i % 7, 500]}
+            path, parameters = "/v1/models/shapes:explain", {"targets": [i % 4, (i + 1) % 4]}
         else:
             instance = {"text": TEXTS[i % 4]}
             path, parameters = "/v1/models/keywords:explain", {"targets": [i % 4]}
@@ -67,8 +71,8 @@ def explain_requests() -> list[dict]:
     return requests
 
 
-def single_process_responses(requests: list[dict]) -> list[dict]:
-    app = create_app(Settings(models_dir=ROOT / "models", _env_file=None))
+def single_process_responses(requests: list[dict], models_dir: Path) -> list[dict]:
+    app = create_app(Settings(models_dir=models_dir, _env_file=None))
     with TestClient(app) as client:
         return [client.post(r["path"], json=r["body"]).json() for r in requests]
 
@@ -77,10 +81,13 @@ def heatmaps(body: dict) -> list[np.ndarray]:
     return [np.array(t["heatmap"]) for e in body["explanations"] for t in e["targets"]]
 
 
-def run_cluster_check(requests_file: Path, results_file: Path) -> None:
-    """The check script in fresh network + PID namespaces; `--kill-child` ends them on timeout."""
-    inner = f"ip link set lo up && exec {sys.executable} {CHECK_SCRIPT}"
-    inner += f" --requests {requests_file} --out {results_file}"
+def run_cluster_check(requests_file: Path, results_file: Path, models_dir: Path) -> None:
+    """The check script in fresh network + PID namespaces; `--kill-child` ends them on timeout.
+
+    The script is the namespace's init (`exec`): `--own-pid-namespace` lets it end the
+    cluster by killing every other process there."""
+    inner = f"ip link set lo up && exec {sys.executable} {CHECK_SCRIPT} --own-pid-namespace"
+    inner += f" --requests {requests_file} --out {results_file} --models-dir {models_dir}"
     command = ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--kill-child", "bash", "-c"]
     completed = subprocess.run(
         [*command, inner], capture_output=True, text=True, timeout=TIMEOUT_S, cwd=ROOT
@@ -90,11 +97,12 @@ def run_cluster_check(requests_file: Path, results_file: Path) -> None:
 
 def test_two_replicas_on_two_nodes_answer_like_one_process(tmp_path):
     requests = explain_requests()
-    expected = single_process_responses(requests)
+    models_dir = copy_models(tmp_path)
+    expected = single_process_responses(requests, models_dir)
     requests_file, results_file = tmp_path / "requests.json", tmp_path / "results.json"
     requests_file.write_text(json.dumps(requests))
 
-    run_cluster_check(requests_file, results_file)
+    run_cluster_check(requests_file, results_file, models_dir)
 
     results = json.loads(results_file.read_text())
     assert sorted(results["replica_nodes"]) == ["127.0.0.1", "127.0.0.2"]
