@@ -83,7 +83,7 @@ def per_channel_standardize(pixels: np.ndarray, mean: np.ndarray, std: np.ndarra
     """
     row = pixels.shape[-2] * pixels.shape[-1] if pixels.ndim >= 2 else pixels.shape[-1]
     repeats = row // len(mean)
-    rows = np.subtract(pixels.reshape(-1, row), np.tile(mean, repeats))
+    rows: np.ndarray = np.subtract(pixels.reshape(-1, row), np.tile(mean, repeats))
     rows /= np.tile(std, repeats)
     return rows.reshape(pixels.shape)
 
