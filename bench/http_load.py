@@ -270,15 +270,17 @@ FRONTEND_KINDS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
 def forward_child(model: str, threads: int) -> None:
     """Time, on request, what a request costs in-process: each stdin line N answers a JSON
     object of N times in ms for a bare compiled forward (batch 1) of `model`, the
-    preprocessing of the test JPEG (decode, resize, scaling) and a compiled Grad-CAM of
-    it at the default layer. Run in a child process."""
+    preprocessing of the test JPEG (decode, resize, scaling), a compiled Grad-CAM of it
+    at the default layer, and drawing its map as the server does (the composite, the
+    layer; each encoded as a PNG data URL). Run in a child process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
     from app.engine.devices import configure_devices
-    from app.explain import prepare_images
+    from app.explain import ExplainOptions, overlay_drawer, prepare_images
     from app.preprocess.image import ImageLimits
     from app.registry.registry import load_registry
+    from app.render.encode import data_url, encode_image
     from app.settings import Settings
 
     configure_devices(threads or None)
@@ -288,11 +290,24 @@ def forward_child(model: str, threads: int) -> None:
     x = np.random.default_rng(0).uniform(-1, 1, shape).astype("float32")
     jpeg, limits = test_image(), ImageLimits()
     gradcam = served.gradcam(None, "gradcam")
-    inputs = prepare_images(served, [jpeg], limits).inputs
+    prepared = prepare_images(served, [jpeg], limits)
+    heatmap = gradcam.explain(prepared.inputs).heatmaps[0]
+    drawers = {
+        kind: overlay_drawer(prepared.images[0], ExplainOptions(overlay=overlay))
+        for kind, overlay in (("composite", True), ("layer", "layer"))
+    }
+
+    def draw(kind: str) -> str:
+        drawer = drawers[kind]
+        assert drawer is not None  # both kinds draw
+        return data_url(encode_image(drawer(heatmap), "png"), "png")
+
     work = {
         "forward": lambda: forward(x).numpy(),
         "preprocess": lambda: prepare_images(served, [jpeg], limits),
-        "gradcam": lambda: gradcam.explain(inputs),
+        "gradcam": lambda: gradcam.explain(prepared.inputs),
+        "composite": lambda: draw("composite"),
+        "layer": lambda: draw("layer"),
     }
     for _ in range(5):
         for run in work.values():
@@ -446,6 +461,17 @@ def print_floor(forward: float, references: dict[str, list[float]], http_ms: flo
         f"    sum                                                            {floor:5.1f} ms"
         f" = {floor / forward:.2f}"
     )
+    print("  drawing in-process (the server's code, PNG data URL), against what each goal leaves:")
+    for kind, name, goal in (
+        ("composite", "ELI5-exact composite at 640x480", 1.5),
+        ("layer", "map-sized layer", 1.2),
+    ):
+        ms = float(np.median(references[kind]))
+        left = goal * forward - floor
+        print(
+            f"    {name:33s} {ms:5.1f} ms = {ms / forward:.2f}; goal {goal} leaves"
+            f" {left:5.1f} ms = {left / forward:.2f}"
+        )
 
 
 def main() -> None:
