@@ -13,8 +13,8 @@ from app.render.colormap import colorize
 # resized it is a smooth field, so a layer needs no more pixels than this per cell.
 # Scaled up bilinearly to the full size of a 640x480 photo (as a browser draws it) and
 # laid over the photo, a 32-px-per-cell layer differs from the full-size composite by
-# at most 4.5 levels of 255 (99.9th percentile 2.6), for 7x7 and 14x14 maps: the same
-# as 16 or 48 px per cell, so what remains is 8-bit rounding, not resolution (measured
+# at most 4.7 levels of 255 (99.9th percentile 2.6), for 7x7 and 14x14 maps; 16 or 48
+# px per cell gave 4.4-5.2, so what remains is 8-bit rounding, not resolution (measured
 # on 40 random maps; tests/api/test_overlay_layer.py checks a bound).
 LAYER_PIXELS_PER_CELL = 32
 
