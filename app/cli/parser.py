@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain(commands.add_parser("explain", help="explain image files or folders"))
     models = commands.add_parser("models", help="the served models, inputs and layers")
     add_server_options(models)
+    models.add_argument(
+        "--json", action="store_true", help="every field of every model as JSON, for scripts"
+    )
     models.set_defaults(run=run_models)
     return parser
 
