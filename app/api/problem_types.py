@@ -17,13 +17,17 @@ PROBLEM_BASE = "/problems/"
 class ProblemType:
     slug: str
     title: str
-    status: str  # "422", or "4xx / 5xx" for the framework's other statuses
+    status: int | None  # None: the framework's other statuses (http-error)
     meaning: str
     fix: str
 
     @property
     def uri(self) -> str:
         return PROBLEM_BASE + self.slug
+
+    @property
+    def status_text(self) -> str:
+        return "4xx / 5xx" if self.status is None else str(self.status)
 
 
 def problem_uri(slug: str) -> str:
@@ -34,7 +38,7 @@ _TYPES = (
     ProblemType(
         "validation",
         "Invalid request",
-        "422",
+        422,
         "The body, form or query does not match the API's schema: an unknown field or "
         "parameter, a value of the wrong type, a number out of its range, malformed JSON. "
         "The problem's `errors` lists each offending field with its message.",
@@ -44,7 +48,7 @@ _TYPES = (
     ProblemType(
         "invalid-input",
         "Invalid input",
-        "422",
+        422,
         "The request is well-formed but a value cannot be used with this model: a target "
         "out of the model's classes, an unknown or non-spatial layer, text sent to an image "
         "model, too many tokens, a max_channels above the server's cap, or an option that "
@@ -55,7 +59,7 @@ _TYPES = (
     ProblemType(
         "invalid-image",
         "Invalid image",
-        "400",
+        400,
         "The image cannot be used: not valid base64, not a decodable image, truncated, "
         "unreadable EXIF, larger than the server's pixel limits, or a decompression bomb.",
         "Send a complete JPEG, PNG, WebP or GIF file within the limits the `detail` gives "
@@ -64,7 +68,7 @@ _TYPES = (
     ProblemType(
         "invalid-form",
         "Invalid form",
-        "400",
+        400,
         "The multipart/form-data body is malformed (a missing or wrong boundary, a broken part).",
         "Let your HTTP client build the form (curl -F, requests' files=, FormData in a "
         "browser) rather than writing the Content-Type by hand.",
@@ -72,14 +76,14 @@ _TYPES = (
     ProblemType(
         "bad-request",
         "Bad request",
-        "400",
+        400,
         "The request cannot be served as sent, for a reason no more specific type covers.",
         "The `detail` says what to change.",
     ),
     ProblemType(
         "unauthorized",
         "Unauthorized",
-        "401",
+        401,
         "This service has API keys switched on and the request carried none, or a key it "
         "does not know. Health probes and these pages need no key.",
         "Send `Authorization: Bearer <key>` or `X-API-Key: <key>`, with a key the "
@@ -88,28 +92,28 @@ _TYPES = (
     ProblemType(
         "not-found",
         "Not found",
-        "404",
+        404,
         "Nothing is served at this path: an unknown route, page file or problem type.",
         "Check the path against the OpenAPI document; models are under /v1/models.",
     ),
     ProblemType(
         "model-not-found",
         "Model not found",
-        "404",
+        404,
         "No model with this id is in the registry.",
         "GET /v1/models lists the ids this service serves; ids are case-sensitive.",
     ),
     ProblemType(
         "method-not-allowed",
         "Method not allowed",
-        "405",
+        405,
         "The route exists but does not take this HTTP method.",
         "Use a method the `Allow` header lists (explaining is POST, reading is GET).",
     ),
     ProblemType(
         "not-acceptable",
         "Not acceptable",
-        "406",
+        406,
         "The `Accept` header asks for an image, but this answer has no overlay image: a "
         "text model, or overlay=false.",
         "Ask for application/json, or for an image model with the overlay on.",
@@ -117,14 +121,14 @@ _TYPES = (
     ProblemType(
         "request-timeout",
         "Request timeout",
-        "408",
+        408,
         "The request body stopped arriving before it was complete (a slow or stalled client).",
         "Send the whole body promptly; retry on a working connection.",
     ),
     ProblemType(
         "payload-too-large",
         "Payload too large",
-        "413",
+        413,
         "The body, or one form field, is larger than this server's limit.",
         "Send a smaller image (the limits are GRADCAM_MAX_IMAGE_BYTES for image bodies and "
         "forms, GRADCAM_MAX_JSON_BYTES for JSON) or fewer instances per request.",
@@ -132,7 +136,7 @@ _TYPES = (
     ProblemType(
         "unsupported-media-type",
         "Unsupported media type",
-        "415",
+        415,
         "The Content-Type is not one this route reads, or the image is in a format it "
         "does not accept.",
         "Send application/json, multipart/form-data, or a raw image/jpeg, image/png, "
@@ -141,7 +145,7 @@ _TYPES = (
     ProblemType(
         "client-closed-request",
         "Client closed request",
-        "499",
+        499,
         "The client disconnected before the answer was ready, so the work was cancelled. "
         "It appears in logs and metrics; no client reads it.",
         "Wait for the answer, or raise the client's timeout.",
@@ -149,7 +153,7 @@ _TYPES = (
     ProblemType(
         "internal-server-error",
         "Internal server error",
-        "500",
+        500,
         "The server failed on this request: a bug, not a fault of the request. The error "
         "is logged with its traceback.",
         "Retry once; if it persists, report it with the time and the request.",
@@ -157,28 +161,28 @@ _TYPES = (
     ProblemType(
         "model-not-ready",
         "Model not ready",
-        "503",
+        503,
         "The model is still loading or warming up.",
         "Retry shortly; GET /v2/models/{model_id}/ready answers 200 once it is ready.",
     ),
     ProblemType(
         "overloaded",
         "Overloaded",
-        "503",
+        503,
         "The model's queue is full: more requests are waiting than the server will hold.",
         "Retry after the seconds in `Retry-After`, with backoff; send fewer requests at once.",
     ),
     ProblemType(
         "shutting-down",
         "Shutting down",
-        "503",
+        503,
         "This instance is draining before it stops and takes no new work.",
         "Send the request again; a load balancer sends it to another instance.",
     ),
     ProblemType(
         "deadline-exceeded",
         "Deadline exceeded",
-        "504",
+        504,
         "The explanation took longer than the server's time limit (GRADCAM_REQUEST_TIMEOUT).",
         "Retry when the server is less busy, or ask for less: fewer instances or targets, "
         "a gradient method rather than scorecam or ablationcam, fewer max_channels.",
@@ -186,7 +190,7 @@ _TYPES = (
     ProblemType(
         "http-error",
         "HTTP error",
-        "4xx / 5xx",
+        None,
         "Another HTTP error raised by the web framework; the `status` gives its code.",
         "The `detail` says what went wrong.",
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -38,6 +40,14 @@ def test_every_error_class_names_its_own_slug():
 
 def test_the_pages_are_exactly_the_slugs_errors_produce():
     assert set(PROBLEM_TYPES) == produced_slugs()
+
+
+def test_each_page_gives_the_status_and_title_its_errors_carry():
+    for cls in error_classes():
+        kind = PROBLEM_TYPES[cls.type_slug]
+        assert (kind.status, kind.title) == (cls.status, cls.title), cls.__name__
+    for status, (title, slug) in HTTP_PROBLEMS.items():
+        assert (PROBLEM_TYPES[slug].status, PROBLEM_TYPES[slug].title) == (status, title)
 
 
 @pytest.mark.parametrize("slug", sorted(produced_slugs()))
@@ -103,3 +113,14 @@ def test_the_openapi_document_lists_the_types(client):
         for uri in media["schema"]["properties"]["type"]["enum"]
     }
     assert problem_types == {kind.uri for kind in PROBLEM_TYPES.values()}
+
+
+def test_the_docs_have_one_row_per_slug():
+    page = Path(__file__).resolve().parents[2] / "docs" / "api-problems.md"
+    rows = [
+        line for line in page.read_text(encoding="utf-8").splitlines() if line.startswith("| `")
+    ]
+    cells = [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows]
+    assert [(c[0].strip("`"), c[1], c[2]) for c in cells] == [
+        (kind.slug, kind.status_text, kind.title) for kind in PROBLEM_TYPES.values()
+    ]

@@ -33,7 +33,7 @@ PAGE_HEADERS = {
 }
 
 
-def as_json(kind: ProblemType) -> dict[str, str]:
+def as_json(kind: ProblemType) -> dict[str, str | int | None]:
     return {
         "type": kind.uri,
         "title": kind.title,
@@ -65,7 +65,7 @@ def problem_index(request: Request) -> Response:
             [as_json(kind) for kind in PROBLEM_TYPES.values()], headers=PAGE_HEADERS
         )
     items = "".join(
-        f'<li><a href="/problems/{kind.slug}">{kind.slug}</a>: {kind.status} '
+        f'<li><a href="/problems/{kind.slug}">{kind.slug}</a>: {kind.status_text} '
         f"{html.escape(kind.title)}</li>"
         for kind in PROBLEM_TYPES.values()
     )
@@ -89,7 +89,7 @@ def problem_page(slug: str, request: Request) -> Response:
     if wants_json(request):
         return JSONResponse(as_json(kind), headers=PAGE_HEADERS)
     body = (
-        f"<p>Status {kind.status}. <code>type</code>: <code>{kind.uri}</code></p>"
+        f"<p>Status {kind.status_text}. <code>type</code>: <code>{kind.uri}</code></p>"
         f"<h2>What it means</h2><p>{prose(kind.meaning)}</p>"
         f"<h2>How to fix the request</h2><p>{prose(kind.fix)}</p>"
         '<p><a href="/problems">All problem types</a></p>'
