@@ -83,6 +83,16 @@ def test_targets_layer_and_passed_through_parameters(client: Client):
     assert targets[0].overlay_format == "jpeg" and targets[0].overlay.format == "JPEG"
 
 
+def test_a_jpeg_photo_gets_a_jpeg_overlay_unless_png_is_asked(client: Client):
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(PNG)).convert("RGB").save(buffer, "JPEG")
+    auto = client.explain_image("shapes", buffer.getvalue()).explanation.targets[0]
+    assert auto.overlay_format == "jpeg" and auto.overlay is not None
+    assert auto.overlay.format == "JPEG" and auto.overlay.size == (64, 64)
+    png = client.explain_image("shapes", buffer.getvalue(), overlay_format="png")
+    assert png.explanation.targets[0].overlay_format == "png"
+
+
 def test_overlay_false_sends_no_overlay(client: Client):
     target = client.explain_image("shapes", PNG, overlay=False).explanation.targets[0]
     assert target.overlay_url is None and target.overlay is None
