@@ -21,6 +21,7 @@ from app.preprocess.image import (
     ImageLimits,
     cap_longest_side,
     decode_image,
+    is_jpeg,
     to_model_array,
 )
 from app.preprocess.text import check_ids, ids_to_tokens, pad_sequence, text_to_ids, tokens_to_ids
@@ -45,7 +46,7 @@ class ExplainOptions:
     colormap: str = "viridis"
     alpha_limit: float = 0.65
     overlay: bool | Literal["layer"] = True  # "layer": the coloured heatmap alone
-    overlay_format: str = "png"
+    overlay_format: str = "auto"  # "auto": JPEG for a JPEG upload, else PNG (overlay_format_for)
     overlay_max_side: int = 1024
     pad_value: int | str | None = None  # None: the model's pad id
     padding: str | None = None  # None: the model's padding side
@@ -109,6 +110,7 @@ class PreparedImages:
     images: list[Image.Image]  # decoded, EXIF-oriented originals
     inputs: np.ndarray  # (B, H, W, C) scaled for the model
     pixels: np.ndarray  # (B, H, W, C) resized, 0..255, before the scaling (for metrics)
+    from_jpeg: list[bool]  # each upload was a JPEG (overlay_format "auto" answers in kind)
 
 
 @dataclass
@@ -150,7 +152,8 @@ def prepare_images(
     images = [decode_image(data, limits) for data in uploads]
     arrays = [to_model_array(img, config.size, config.resize, config.color_mode) for img in images]
     pixels = np.stack(arrays)
-    return PreparedImages(images, served.scaling(pixels), pixels)
+    from_jpeg = [is_jpeg(data) for data in uploads]
+    return PreparedImages(images, served.scaling(pixels), pixels, from_jpeg)
 
 
 def prepare_texts(
@@ -184,10 +187,11 @@ def render_images(
     for index, image in enumerate(prepared.images):
         explanation = ExplanationResult(image=ImageSizeResult(*image.size))
         draw = overlay_drawer(image, options)
+        fmt = overlay_format_for(options, prepared.from_jpeg[index])
         for row in np.flatnonzero(cams.sample == index):
             target = target_result(served, cams, int(row), cams.heatmaps[row].tolist())
             if draw is not None:
-                add_overlay(target, draw(cams.heatmaps[row]), options.overlay_format)
+                add_overlay(target, draw(cams.heatmaps[row]), fmt)
             explanation.targets.append(target)
         result.explanations.append(explanation)
     return result
@@ -295,6 +299,19 @@ def target_result(
 def check_overlay_format(options: ExplainOptions) -> None:
     if options.overlay == "layer" and options.overlay_format == "jpeg":
         raise InvalidInput("overlay=layer is transparent: ask for png or webp, not jpeg")
+
+
+def overlay_format_for(options: ExplainOptions, from_jpeg: bool) -> str:
+    """The overlay's encoding: as asked, or for "auto" a JPEG when the upload was one.
+
+    A photo sent as a JPEG gets its composite back as a JPEG: as a PNG the 640x480
+    composite of the benchmark's photo was 587 KB (a 789 KB JSON answer) where the
+    upload was 88 KB. The layer is transparent and a drawing or screenshot (PNG, WebP,
+    GIF) has sharp edges JPEG would blur: those stay PNG.
+    """
+    if options.overlay_format != "auto":
+        return options.overlay_format
+    return "jpeg" if from_jpeg and options.overlay is True else "png"
 
 
 def overlay_drawer(

@@ -17,7 +17,7 @@ from app.api.body_limits import BodyLimitMiddleware
 from app.api.instrumentation import RequestMetricsMiddleware
 from app.api.openapi_docs import add_request_schemas
 from app.api.problems import install_problem_handlers
-from app.api.routes import explain, health, models
+from app.api.routes import explain, health, models, problems
 from app.api.routes.web import PUBLIC_PATHS, add_web_routes
 from app.api.security import ApiKeyMiddleware, document_api_keys, load_api_keys
 from app.metrics import Metrics
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After", "WWW-Authenticate"],
         )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
-    for module in (explain, models, health, instrumentation):
+    for module in (explain, models, health, instrumentation, problems):
         app.include_router(module.router)
     if web_enabled:
         add_web_routes(app)

@@ -10,7 +10,7 @@ ScoreMode = Literal["logit", "output"]
 InterpolationKind = Literal[
     "linear", "nearest", "nearest-up", "zero", "slinear", "quadratic", "cubic", "previous", "next"
 ]
-OverlayFormat = Literal["png", "jpeg", "webp"]
+OverlayFormat = Literal["auto", "png", "jpeg", "webp"]
 # The engine's tables (app.engine.methods, app.engine.faithfulness), spelled out here so
 # the schemas need no TensorFlow; a test checks they agree.
 MethodName = Literal[
@@ -75,7 +75,15 @@ class ExplainParameters(Schema):
             "along its longest side: the map is smooth, more pixels add bytes, not detail)"
         ),
     )
-    overlay_format: OverlayFormat = "png"
+    overlay_format: OverlayFormat = Field(
+        default="auto",
+        description=(
+            "encoding of the overlay: 'auto' sends a JPEG (quality 80) for a JPEG upload, "
+            "a photo, and a PNG otherwise and for overlay='layer'; 'png' is lossless, "
+            "pixel for pixel ELI5's format_as_image; 'jpeg' and 'webp' are lossy. An "
+            "Accept: image/* header picks the format itself"
+        ),
+    )
     pad_value: StrictInt | str | None = Field(
         default=None, description="text: id or token that marks padding; null: the model's pad"
     )
