@@ -88,6 +88,9 @@ class TextConfig(Strict):
         default=None, description="cut a longer sequence on this side; unset: refuse it (422)"
     )
     oov_id: int = 1
+    example: str | None = Field(
+        default=None, description="a sample text to try the model on (the page offers it)"
+    )
 
     @model_validator(mode="after")
     def one_vocabulary(self) -> Self:
