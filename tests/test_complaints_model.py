@@ -114,3 +114,7 @@ def test_the_example_complaint_is_predicted_mortgage(served, oracle):
     text = EXAMPLE.read_text(encoding="utf-8")
     expected = oracle.predict(script_vectorized(text), verbose=0)[0]
     assert served.labels[int(np.argmax(expected))] == "Mortgage"
+
+
+def test_the_cards_example_is_the_docs_example(served):
+    assert served.card.text.example == EXAMPLE.read_text(encoding="utf-8")
