@@ -36,7 +36,7 @@ def char_weights(document: str, spans: list) -> np.ndarray:
 def test_the_mortgage_complaint_is_predicted_mortgage(explained):
     target = explained["explanations"][0]["targets"][0]
     assert target["label"] == "Mortgage" and target["score"] > 0.9
-    assert explained["layer"] == "conv1d_2"  # the card's default_layer
+    assert explained["layer"] == "conv1d_1"  # the card's default_layer
 
 
 def test_spans_are_drawn_on_the_text_as_sent(explained, example):
