@@ -24,12 +24,26 @@ from app.preprocess.image import (
     is_jpeg,
     to_model_array,
 )
-from app.preprocess.text import check_ids, ids_to_tokens, pad_sequence, text_to_ids, tokens_to_ids
+from app.preprocess.text import (
+    TextSpec,
+    TokenSequence,
+    check_ids,
+    ids_to_tokens,
+    pad_sequence,
+    text_sequence,
+    tokens_to_ids,
+)
 from app.registry.served import ServedModel
 from app.render.encode import data_url, encode_image
 from app.render.html import highlight_html
 from app.render.overlay import blend_overlay, heatmap_layer, layer_size
-from app.render.text_spans import resize_to_tokens, strip_padding, weighted_spans
+from app.render.text_spans import (
+    Range,
+    resize_to_tokens,
+    source_spans,
+    unpadded_slice,
+    weighted_spans,
+)
 
 
 @dataclass(frozen=True)
@@ -113,11 +127,20 @@ class PreparedImages:
     from_jpeg: list[bool]  # each upload was a JPEG (overlay_format "auto" answers in kind)
 
 
+@dataclass(frozen=True)
+class TextSource:
+    """A text as sent and, per padded position, the characters its token stands for."""
+
+    text: str
+    ranges: list[Range | None]  # None: padding
+
+
 @dataclass
 class PreparedTexts:
     sequences: list[tuple[list[str], list[int]]]  # padded tokens and ids per sample
     inputs: np.ndarray  # (B, T) ids
     padding: str
+    sources: list[TextSource | None]  # per sample: spans go on the text (word-filtered models)
 
 
 def explain_images(
@@ -165,14 +188,26 @@ def prepare_texts(
     spec = served.text_spec
     assert spec is not None
     padding = options.padding or spec.padding
-    sequences = [
-        pad_sequence(*tokens_and_ids(item, served, options.max_tokens), spec, padding)
-        for item in inputs
-    ]
+    read = [read_instance(item, spec, options.max_tokens) for item in inputs]
+    sequences = [pad_sequence(sequence.tokens, sequence.ids, spec, padding) for sequence in read]
     if len({len(ids) for _, ids in sequences}) > 1:
         raise InvalidInput("instances of a variable-length model must have the same length")
     ids = np.array([ids for _, ids in sequences], dtype=served.model.inputs[0].dtype)
-    return PreparedTexts(sequences, ids, padding)
+    sources = [
+        text_source(item, sequence, len(padded), padding)
+        for item, sequence, (padded, _) in zip(inputs, read, sequences, strict=True)
+    ]
+    return PreparedTexts(sequences, ids, padding, sources)
+
+
+def text_source(
+    item: TextInput, sequence: TokenSequence, length: int, padding: str
+) -> TextSource | None:
+    if item.text is None or sequence.ranges is None:
+        return None
+    pads: list[Range | None] = [None] * (length - len(sequence.ranges))
+    ranges = [*sequence.ranges, *pads] if padding == "post" else [*pads, *sequence.ranges]
+    return TextSource(item.text, ranges)
 
 
 def render_images(
@@ -210,14 +245,17 @@ def render_texts(
     pad_value = spec.pad_id if options.pad_value is None else options.pad_value
     for index, (tokens, ids) in enumerate(prepared.sequences):
         explanation = ExplanationResult()
+        source = prepared.sources[index]
+        keep = unpadded_slice(tokens, ids, pad_value=pad_value, padding=prepared.padding)
+        kept = tokens[keep]
         for row in np.flatnonzero(cams.sample == index):
             kind = options.interpolation_kind
-            per_token = resize_to_tokens(cams.heatmaps[row], len(tokens), kind)
-            kept, weights = strip_padding(
-                tokens, ids, per_token, pad_value=pad_value, padding=prepared.padding
-            )
+            weights = resize_to_tokens(cams.heatmaps[row], len(tokens), kind)[keep]
             target = target_result(served, cams, int(row), weights.tolist())
-            document, spans = weighted_spans(kept, weights)
+            if source is None:
+                document, spans = weighted_spans(kept, weights)
+            else:
+                document, spans = source.text, source_spans(kept, source.ranges[keep], weights)
             target.weighted_spans = WeightedSpansResult(document, spans)
             target.html = highlight_html(document, spans)
             explanation.tokens = kept
@@ -233,16 +271,17 @@ def require_task(served: ServedModel, task: str) -> None:
         )
 
 
-def tokens_and_ids(
-    item: TextInput, served: ServedModel, max_tokens: int
-) -> tuple[list[str], list[int]]:
-    spec = served.text_spec
-    assert spec is not None
-    if item.text is not None:
-        tokens, ids = text_to_ids(item.text, spec)
-        if len(tokens) > max_tokens:
-            raise InvalidInput(f"the text has {len(tokens)} tokens; the limit is {max_tokens}")
-        return tokens, ids
+def read_instance(item: TextInput, spec: TextSpec, max_tokens: int) -> TokenSequence:
+    """An instance's tokens and ids, cut to length when the model truncates."""
+    if item.text is None:
+        return TokenSequence(*tokens_and_ids(item, spec)).truncated(spec)
+    sequence = text_sequence(item.text, spec).truncated(spec)
+    if len(sequence.tokens) > max_tokens:
+        raise InvalidInput(f"the text has {len(sequence.tokens)} tokens; the limit is {max_tokens}")
+    return sequence
+
+
+def tokens_and_ids(item: TextInput, spec: TextSpec) -> tuple[list[str], list[int]]:
     if item.ids is not None:
         return ids_to_tokens(item.ids, spec), list(item.ids)
     tokens = list(item.tokens or [])

@@ -66,23 +66,41 @@ class ImageConfig(Strict):
 
 
 class TextConfig(Strict):
-    vocab_file: str | None = Field(default=None, description="one token a line, line i = id i")
+    vocab_file: str | None = Field(
+        default=None, description="one token a line, line i = id i; or a .csv token,id index"
+    )
     tokenizer_file: str | None = Field(
         default=None, description="a Keras Tokenizer's to_json(): its words, ids and rules"
     )
     tokenizer: Literal["whitespace", "char"] = "whitespace"
     lowercase: bool = True
+    word_filter: Literal["none", "keras"] = Field(
+        default="none", description="keras: text_to_word_sequence's words before tokenizing"
+    )
+    filters: str | None = Field(
+        default=None, description='with word_filter = "keras": characters other than its default'
+    )
     sequence_length: int | None = Field(default=None, gt=0)
     pad_id: int = 0
     pad_token: str = "<pad>"
     padding: Literal["post", "pre"] = "post"
+    truncating: Literal["post", "pre"] | None = Field(
+        default=None, description="cut a longer sequence on this side; unset: refuse it (422)"
+    )
     oov_id: int = 1
+    example: str | None = Field(
+        default=None, description="a sample text to try the model on (the page offers it)"
+    )
 
     @model_validator(mode="after")
     def one_vocabulary(self) -> Self:
         if (self.vocab_file is None) == (self.tokenizer_file is None):
             raise ValueError("[text] names exactly one of vocab_file or tokenizer_file")
-        taken = {"tokenizer", "lowercase", "oov_id"} & self.model_fields_set
+        if self.filters is not None and self.word_filter != "keras":
+            raise ValueError('filters is only read with word_filter = "keras"')
+        if self.truncating is not None and self.sequence_length is None:
+            raise ValueError("truncating needs a sequence_length to cut to")
+        taken = {"tokenizer", "lowercase", "oov_id", "word_filter"} & self.model_fields_set
         if self.tokenizer_file is not None and taken:
             raise ValueError(f"{sorted(taken)} come from the tokenizer_file; leave them out")
         return self

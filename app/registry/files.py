@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from pathlib import Path
 
@@ -32,6 +33,30 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def read_entries(path: Path) -> tuple[str, ...]:
+    """Labels or a vocabulary, entry i at index i: a `.csv` index or one entry a line."""
+    return read_indexed_csv(path) if path.suffix.lower() == ".csv" else read_lines(path)
+
+
 def read_lines(path: Path) -> tuple[str, ...]:
     """One entry per line (labels, vocabulary); a trailing newline adds no entry."""
     return tuple(path.read_text(encoding="utf-8").splitlines())
+
+
+def read_indexed_csv(path: Path) -> tuple[str, ...]:
+    """A `{entry: index}` dict as pandas' `to_csv` writes it: a header row, then one
+    `entry,index` row each (CSV quoting, so an entry may be a comma or a newline).
+
+    The indices must be 0..n-1, each once: the result is the entries in index order.
+    """
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))[1:]
+    by_index: dict[int, str] = {}
+    for line, row in enumerate(rows, start=2):
+        if len(row) != 2 or not row[1].isdigit():
+            raise ModelError(f"row {line}: expected entry,index; got {row!r}")
+        if by_index.setdefault(int(row[1]), row[0]) != row[0]:
+            raise ModelError(f"row {line}: index {row[1]} is given twice")
+    if sorted(by_index) != list(range(len(by_index))):
+        raise ModelError(f"the indices are not 0..{len(by_index) - 1}, each once")
+    return tuple(by_index[index] for index in range(len(by_index)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 import time
 from collections.abc import Iterator
@@ -12,8 +13,9 @@ from app.engine.devices import resolve_device
 from app.errors import ExplainError, ModelError, ModelNotFound, ModelNotReady
 from app.preprocess.keras_tokenizer import read_keras_tokenizer
 from app.preprocess.text import TextSpec
-from app.registry.card import CARD_FILE, ModelCard, read_card
-from app.registry.files import card_file, read_lines
+from app.preprocess.word_filter import KERAS_FILTERS
+from app.registry.card import CARD_FILE, ModelCard, TextConfig, read_card
+from app.registry.files import card_file, read_entries
 from app.registry.loader import image_scaling, load_keras_model
 from app.registry.served import ServedModel
 
@@ -74,7 +76,7 @@ def load_registry(models_dir: Path, *, device: str | None = None) -> Registry:
 def load_served_model(models_dir: Path, card: ModelCard, device: str | None) -> ServedModel:
     started = time.perf_counter()
     model = load_keras_model(models_dir, card)
-    labels = read_lines(card_file(models_dir, card, card.labels_file)) if card.labels_file else ()
+    labels = read_card_entries(models_dir, card, card.labels_file) if card.labels_file else ()
     served = ServedModel(card=card, model=model, labels=labels, device=resolve_device(device))
     if card.image is not None:
         served.scaling = image_scaling(card.image)
@@ -94,7 +96,7 @@ def text_spec(models_dir: Path, card: ModelCard) -> TextSpec:
     if config.tokenizer_file is not None:
         return keras_text_spec(models_dir, card, config.tokenizer_file)
     assert config.vocab_file is not None  # the card validator wants one of the two
-    vocab = read_lines(card_file(models_dir, card, config.vocab_file))
+    vocab = read_card_entries(models_dir, card, config.vocab_file)
     return TextSpec(
         vocab=vocab,
         tokenizer=config.tokenizer,
@@ -104,7 +106,25 @@ def text_spec(models_dir: Path, card: ModelCard) -> TextSpec:
         pad_token=config.pad_token,
         padding=config.padding,
         oov_id=config.oov_id,
+        filters=word_filters(config),
+        truncating=config.truncating,
     )
+
+
+def word_filters(config: TextConfig) -> str | None:
+    """The characters Keras' word filter turns into spaces, or None without the filter."""
+    if config.word_filter == "none":
+        return None
+    return KERAS_FILTERS if config.filters is None else config.filters
+
+
+def read_card_entries(models_dir: Path, card: ModelCard, relative: str) -> tuple[str, ...]:
+    """Labels or vocabulary a card names; a file that cannot be read is this model's error."""
+    path = card_file(models_dir, card, relative)
+    try:
+        return read_entries(path)
+    except (ModelError, OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ModelError(f"model {card.id}: {relative}: {exc}") from exc
 
 
 def keras_text_spec(models_dir: Path, card: ModelCard, tokenizer_file: str) -> TextSpec:
@@ -126,4 +146,5 @@ def keras_text_spec(models_dir: Path, card: ModelCard, tokenizer_file: str) -> T
         padding=card.text.padding,
         oov_id=tokenizer.oov_index or 0,
         keras=tokenizer,
+        truncating=card.text.truncating,
     )

@@ -10,7 +10,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   form: $("explain-form"), model: $("model"), description: $("model-description"),
   imageField: $("image-field"), file: $("file"), dropZone: $("drop-zone"),
-  textField: $("text-field"), text: $("text"),
+  textField: $("text-field"), text: $("text"), example: $("example"),
   layer: $("layer"), methodField: $("method-field"), method: $("method"),
   colormap: $("colormap"), apiKey: $("api-key"), explain: $("explain"), status: $("form-status"),
   error: $("error"), caption: $("result-caption"),
@@ -68,6 +68,7 @@ async function selectModel(modelId) {
   ui.imageField.hidden = !isImage;
   ui.colormap.closest(".field").hidden = !isImage;
   ui.textField.hidden = isImage;
+  ui.example.hidden = !exampleText(model); // the card's [text] example, if it has one
   const layers = model.candidate_layers.map((l) => new Option(l.name, l.name));
   ui.layer.replaceChildren(new Option(`automatic (${model.default_layer})`, ""), ...layers);
   const methods = (model.methods || []).map((m) => (typeof m === "string" ? m : m.name || m.id));
@@ -103,6 +104,11 @@ function restore(control, name) {
 }
 
 // ---- input ----------------------------------------------------------------------------
+
+function exampleText(model) {
+  const example = model?.card?.text?.example;
+  return typeof example === "string" ? example : "";
+}
 
 function hasInput() {
   if (!state.model) return false;
@@ -278,6 +284,12 @@ ui.text.addEventListener("keydown", (event) => {
   }
 });
 ui.text.addEventListener("input", () => { state.target = null; });
+ui.example.addEventListener("click", () => {
+  ui.text.value = exampleText(state.model);
+  state.target = null;
+  save();
+  explain();
+});
 ui.opacity.addEventListener("input", () => {
   ui.opacityValue.textContent = `${Math.round(Number(ui.opacity.value) * 100)}%`;
   redraw();

@@ -12,8 +12,11 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from tf_keras.preprocessing.text import text_to_word_sequence
 
 from tests.web.conftest import (
+    EXAMPLE_MODEL,
+    EXAMPLE_TEXT,
     IMAGE_MODEL,
     OTHER_CLASS,
     PHONE,
@@ -146,6 +149,31 @@ def test_a_text_model_highlights_its_tokens(page, server, screenshots):
     expect(page.get_by_test_id("predictions").locator("li").first).to_contain_text("sports")
     expect(page.get_by_test_id("overlay")).to_be_hidden()
     page.screenshot(path=screenshots / "03-text-tokens.png", full_page=True)
+
+
+def test_a_real_complaint_is_one_click_away(page, server, screenshots):
+    open_model(page, TEXT_MODEL)
+    button = page.get_by_test_id("example-button")
+    expect(button).to_be_hidden()  # the keywords card has no example
+    page.get_by_test_id("model-select").select_option(EXAMPLE_MODEL)
+    expect(button).to_be_visible()
+    button.click()
+    example = EXAMPLE_TEXT.read_text(encoding="utf-8")
+    expect(page.get_by_test_id("text-input")).to_have_value(example)
+    expect(page.get_by_test_id("predictions").locator("li").first).to_contain_text("Mortgage")
+    tokens = page.locator("#tokens .token")
+    expect(tokens.first).to_be_visible()
+    # The complaint as written (punctuation, line breaks), one span per character token.
+    # A browser sends a form's text with CRLF line breaks (the HTML multipart rule), and
+    # Keras' filter keeps "\r": two more tokens (it and a space) per line break.
+    shown = page.locator("#tokens").text_content()
+    assert shown == example.replace("\n", "\r\n")
+    read = len(" ".join(text_to_word_sequence(shown, lower=False)))
+    from_file = len(" ".join(text_to_word_sequence(example, lower=False)))
+    assert tokens.count() == read == from_file + 2 * example.count("\n")  # "\r" and a space
+    colours = {s.evaluate("s => getComputedStyle(s).backgroundColor") for s in tokens.all()[:200]}
+    assert len(colours) > 10
+    page.screenshot(path=screenshots / "04-complaint-example.png", full_page=True)
 
 
 def test_a_file_that_is_not_an_image_shows_the_error_and_keeps_the_form(page, server, screenshots):
