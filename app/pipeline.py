@@ -143,6 +143,9 @@ class BatcherPool:
             batcher = self._batchers[id(served)] = new_batcher(served, self.settings, self.metrics)
         return batcher
 
+    def __contains__(self, served: ServedModel) -> bool:
+        return id(served) in self._batchers
+
     def __getitem__(self, model_id: str) -> Batcher:
         """The batcher of the version serving `model_id` now."""
         return self.for_version(self.registry.get(model_id))

@@ -78,14 +78,14 @@ def test_a_cardless_tf_serving_folder_is_reported_not_served(tmp_path):
     shutil.copytree(tmp_path / "shapes" / "1", tmp_path / "other" / "1")
     registry = load_registry(tmp_path)
     assert set(registry.models) == {"shapes"}
-    with pytest.raises(ModelNotReady, match="no model.toml"):
+    with pytest.raises(ModelNotReady, match=r"no model\.toml"):
         registry.get("other")
 
 
 def test_a_required_model_without_a_loadable_version_stops_start_up(tmp_path):
     folder = versioned_shapes(tmp_path, ())
     publish(folder, 1, model=b"not a zip")
-    with pytest.raises(ModelError, match="model shapes: cannot load model.keras"):
+    with pytest.raises(ModelError, match=r"model shapes: cannot load model\.keras"):
         load_registry(tmp_path)
 
 
