@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
-            expose_headers=["Retry-After", "WWW-Authenticate"],
+            expose_headers=["Retry-After", "WWW-Authenticate", "X-Model-Version"],
         )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     for module in (explain, predict, models, health, instrumentation):
