@@ -8,7 +8,7 @@ import pytest
 
 from app.errors import ModelError, ModelNotFound, ModelNotReady
 from app.registry.policy import parse_policy
-from app.registry.registry import load_registry
+from app.registry.registry import load_latest, load_registry
 from app.registry.repository import scan_models
 from app.registry.watcher import FolderWatcher
 from tests.registry.versioned import SHAPES, publish, versioned_shapes
@@ -207,3 +207,9 @@ def test_model_folders_come_and_go_without_a_restart(tmp_path):
     assert set(repo.registry.models) == {"more"} and repo.unloaded == ["1"]
     with pytest.raises(ModelNotFound):
         repo.registry.get("shapes")
+
+
+def test_the_cli_local_mode_loads_the_version_a_server_would_serve(tmp_path):
+    versioned_shapes(tmp_path, (1, 4))
+    served = load_latest(tmp_path, "shapes", None)
+    assert served.card.version == "4" and served.labels[0] == "circle"
