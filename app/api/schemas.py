@@ -189,6 +189,18 @@ class LayerInfo(Schema):
     output_shape: list[int | None]
 
 
+class VersionStatus(Schema):
+    error_code: Literal["OK", "UNKNOWN"] = "OK"
+    error_message: str = ""
+
+
+class ModelVersionStatus(Schema):
+    version: str
+    state: Literal["LOADING", "AVAILABLE", "END"]
+    serving: bool = Field(description="requests that name no version go to this one")
+    status: VersionStatus
+
+
 class ModelDetailResponse(ModelSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -210,6 +222,15 @@ class ModelDetailResponse(ModelSummary):
                         {"name": "last_conv", "index": 7, "output_shape": [None, 16, 16, 64]}
                     ],
                     "card": {"id": "shapes", "task": "image", "model_file": "model.keras"},
+                    "model_version": "1",
+                    "model_version_status": [
+                        {
+                            "version": "1",
+                            "state": "AVAILABLE",
+                            "serving": True,
+                            "status": {"error_code": "OK", "error_message": ""},
+                        }
+                    ],
                 }
             ]
         }
@@ -225,6 +246,11 @@ class ModelDetailResponse(ModelSummary):
     device: str
     candidate_layers: list[LayerInfo]
     card: dict[str, object]
+    model_version: str = Field(description="the version described (as `version`)")
+    model_version_status: list[ModelVersionStatus] = Field(
+        description="every version the service knows of, highest first (TF Serving's "
+        "GET /v1/models/{id} shape); a failed load is state END with its error"
+    )
 
 
 class LiveResponse(Schema):
@@ -244,3 +270,15 @@ class ModelReadyResponse(Schema):
 
     name: str
     ready: bool
+
+
+class PredictResponse(Schema):
+    """TF Serving's REST answer: `predictions` (row format) or `outputs` (columnar)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"predictions": [[0.9, 0.05, 0.03, 0.02]]}]}
+    )
+
+    predictions: list[object] | None = None
+    outputs: object | None = None
+    model_version: str = Field(description="the version that answered (not in TF Serving)")

@@ -11,6 +11,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.errors import ModelError
+from app.registry.policy import parse_policy
 
 CARD_FILE = "model.toml"
 SCALINGS = ("unit", "symmetric", "raw", "mean_std")
@@ -118,20 +119,31 @@ class ModelCard(Strict):
     version: str = "1"
     task: Literal["image", "text"]
     description: str = ""
-    model_file: str | None = None
+    model_file: str | None = Field(
+        default=None,
+        description="relative to the model folder, or to each version folder; none when a "
+        "version folder is itself a SavedModel",
+    )
     architecture: ArchitectureConfig | None = None
     labels_file: str | None = None
     default_layer: str | int | None = None
     score: Literal["logit", "output"] = "logit"
     required: bool = True
+    version_policy: str | None = Field(
+        default=None,
+        description="versions kept loaded: latest, latest:N, all or specific:V,...; "
+        "null: GRADCAM_MODEL_VERSION_POLICY",
+    )
     sha256: dict[str, str] = Field(default_factory=dict)
     image: ImageConfig | None = None
     text: TextConfig | None = None
 
     @model_validator(mode="after")
     def consistent(self) -> Self:
-        if (self.model_file is None) == (self.architecture is None):
-            raise ValueError("a card names exactly one of model_file or [architecture]")
+        if self.model_file is not None and self.architecture is not None:
+            raise ValueError("a card names at most one of model_file or [architecture]")
+        if self.version_policy is not None:
+            parse_policy(self.version_policy)
         if self.task == "image" and self.image is None:
             raise ValueError("an image model needs an [image] section")
         if self.task == "text" and self.text is None:

@@ -10,16 +10,20 @@ from app.errors import ModelError
 from app.registry.card import ModelCard
 
 
-def card_file(models_dir: Path, card: ModelCard, relative: str) -> Path:
-    """The path of a file a card names; it must exist, stay inside the models dir and match
-    its sha256 when the card gives one."""
+def card_file(models_dir: Path, card: ModelCard, relative: str, folder: Path | None = None) -> Path:
+    """The path of a file a card names, relative to `folder` (default: the model's folder);
+    it must exist, stay inside the models dir and match its sha256 when the card gives one
+    (keyed by its path from the model's folder: `model.keras`, `2/model.keras`)."""
     root = models_dir.resolve()
-    path = (root / card.id / relative).resolve()
+    home = root / card.id
+    base = home if folder is None else folder.resolve()
+    path = (base / relative).resolve()
     if not path.is_relative_to(root):
         raise ModelError(f"model {card.id}: {relative!r} points outside the models directory")
     if not path.is_file():
         raise ModelError(f"model {card.id}: file {relative!r} is missing")
-    expected = card.sha256.get(relative)
+    key = relative if base == home else f"{base.name}/{relative}"
+    expected = card.sha256.get(key)
     if expected is not None and file_sha256(path) != expected.lower():
         raise ModelError(f"model {card.id}: {relative!r} does not match its sha256")
     return path

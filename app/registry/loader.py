@@ -34,19 +34,44 @@ LOADERS: dict[str, Callable[[Path], keras.Model]] = {
 }
 
 
-def load_keras_model(models_dir: Path, card: ModelCard) -> keras.Model:
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def model_path(models_dir: Path, card: ModelCard, folder: Path) -> Path | None:
+    """What to load for one version held in `folder`: the card's `model_file` there, the
+    folder itself when it is a SavedModel and the card names no file, or None for an
+    `[architecture]` card."""
     if card.model_file is not None:
-        path = card_file(models_dir, card, card.model_file)
-        loader = LOADERS.get(path.suffix.lower())
-        if loader is None:
-            known = ", ".join(LOADERS)
-            raise ModelError(f"model {card.id}: {card.model_file}: the suffix is not {known}")
-        try:
-            return loader(path)
-        except Exception as exc:  # ours are ModelErrors; Keras raises many types for a bad file
-            raise ModelError(f"model {card.id}: cannot load {card.model_file}: {exc}") from exc
-    assert card.architecture is not None  # guaranteed by the card validator
-    return build_application(models_dir, card, card.architecture)
+        return card_file(models_dir, card, card.model_file, folder)
+    if card.architecture is not None:
+        return None
+    if (folder / SAVED_MODEL_FILE).is_file():
+        return folder
+    raise ModelError(
+        f"model {card.id}: the card names no model_file and {folder.name}/ holds no "
+        f"{SAVED_MODEL_FILE}"
+    )
+
+
+def load_keras_model(models_dir: Path, card: ModelCard, path: Path | None) -> keras.Model:
+    """Load the model at `path` (a model file, or a SavedModel folder) by its kind, or
+    build the card's `[architecture]` when `path` is None."""
+    if path is None:
+        assert card.architecture is not None  # model_path returns None only then
+        return build_application(models_dir, card, card.architecture)
+    name = card.model_file or path.name
+    if path.is_dir():
+        raise ModelError(
+            f"model {card.id}: {name} is a SavedModel: SavedModel support is not available"
+        )
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        known = ", ".join(LOADERS)
+        raise ModelError(f"model {card.id}: {name}: the suffix is not {known}")
+    try:
+        return loader(path)
+    except Exception as exc:  # ours are ModelErrors; Keras raises many types for a bad file
+        raise ModelError(f"model {card.id}: cannot load {name}: {exc}") from exc
 
 
 def build_application(models_dir: Path, card: ModelCard, arch: ArchitectureConfig) -> keras.Model:
