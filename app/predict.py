@@ -32,7 +32,8 @@ class BadPredictRequest(ExplainError):
     """The body is not a TF Serving predict request this model can take (400, as TF Serving)."""
 
     status = 400
-    title = "Bad request"
+    title = "Invalid predict request"
+    type_slug = "invalid-predict-request"
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,16 @@ _TYPES = (
         "The `detail` says what to change.",
     ),
     ProblemType(
+        "invalid-predict-request",
+        "Invalid predict request",
+        400,
+        "A `:predict` body is not a TensorFlow Serving REST request this model can take: "
+        "neither `instances` nor `inputs`, another `signature_name`, tensors of the wrong "
+        "shape, or token ids outside the vocabulary.",
+        "Send TF Serving's row (`instances`) or columnar (`inputs`) format with the model's "
+        "input shape (GET /v1/models/{model_id}), or `{\"b64\": ...}` images.",
+    ),
+    ProblemType(
         "unauthorized",
         "Unauthorized",
         401,
