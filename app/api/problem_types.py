@@ -88,7 +88,7 @@ _TYPES = (
         "neither `instances` nor `inputs`, another `signature_name`, tensors of the wrong "
         "shape, or token ids outside the vocabulary.",
         "Send TF Serving's row (`instances`) or columnar (`inputs`) format with the model's "
-        "input shape (GET /v1/models/{model_id}), or `{\"b64\": ...}` images.",
+        'input shape (GET /v1/models/{model_id}), or `{"b64": ...}` images.',
     ),
     ProblemType(
         "unauthorized",
