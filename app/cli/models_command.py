@@ -34,9 +34,17 @@ def models_table(models: list[ModelInfo]) -> Table:
     for info in models:
         shape = "x".join("?" if size is None else str(size) for size in info.input_shape[1:])
         table.add_row(
-            info.id, info.task, shape, str(len(info.labels)), layer_list(info), info.default_layer
+            info.id, info.task, shape, labels_cell(info), layer_list(info), info.default_layer
         )
     return table
+
+
+def labels_cell(info: ModelInfo) -> str:
+    """How many labels; for one output (a sigmoid), its class and the other side."""
+    if info.n_classes != 1:
+        return str(len(info.labels))
+    label = info.labels[0] if info.labels else "class 0"
+    return f"1 output: {label} / not {label} (counterfactual)"
 
 
 def layer_list(info: ModelInfo) -> str:
