@@ -18,6 +18,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests.shared_files import SENTIMENT_H5, eli5_sentiment_published, shared_file
 
+pytestmark = pytest.mark.slow  # LSTMs over 128 steps, traced and taped: about a minute
 PUBLISHED = eli5_sentiment_published()
 CARD = """
 id = "sentiment"

@@ -14,6 +14,7 @@ from app.engine.layers import candidate_layers, resolve_layer
 from app.registry.keras2 import load_keras2_h5
 from tests.shared_files import SENTIMENT_H5, eli5_sentiment_published, shared_file
 
+pytestmark = pytest.mark.slow  # LSTMs over 128 steps, traced and taped: about a minute
 PUBLISHED = eli5_sentiment_published()
 
 
