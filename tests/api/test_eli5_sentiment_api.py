@@ -138,3 +138,11 @@ def test_a_second_class_does_not_exist(client):
     response = client.post("/v1/models/sentiment:explain", json=body)
     assert response.status_code == 422
     assert "out of range [0, 1)" in response.json()["detail"]
+
+
+def test_a_layer_without_a_time_axis_is_refused(client):
+    # ELI5 stretched bidirectional_3's 32 units over the tokens; the service refuses it.
+    body = {"instances": [{"ids": [1, 14, 22]}], "parameters": {"layer": "bidirectional_3"}}
+    response = client.post("/v1/models/sentiment:explain", json=body)
+    assert response.status_code == 422
+    assert "Can not perform Grad-CAM on layer 'bidirectional_3'" in response.json()["detail"]
