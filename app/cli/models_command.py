@@ -64,7 +64,7 @@ def model_row(info: ModelInfo) -> tuple[str, ...]:
         info.id,
         info.task,
         shape,
-        str(len(info.labels)),
+        labels_cell(info),
         info.default_layer,
         layer_list(info),
     )
@@ -78,6 +78,15 @@ def plain_columns(rows: Sequence[Sequence[str]]) -> str:
         for row in rows
     ]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def labels_cell(info: ModelInfo) -> str:
+    """How many labels; for one output (a sigmoid), `1:<its class>` (target 0; the other
+    side is its counterfactual). Never a space, so the plain columns stay awk-able."""
+    if info.n_classes != 1:
+        return str(len(info.labels))
+    label = info.labels[0] if info.labels else "class-0"
+    return "1:" + label.replace(" ", "_")
 
 
 def layer_list(info: ModelInfo) -> str:

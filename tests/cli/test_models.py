@@ -158,3 +158,20 @@ def test_a_long_layer_list_is_counted_not_listed():
     assert layer_list(info) == f"{MAX_LISTED_LAYERS + 1} (all in GET /v1/models/big)"  # type: ignore[arg-type]
     info.candidate_layers = layers[:2]
     assert layer_list(info) == "layer0, layer1"  # type: ignore[arg-type]
+
+
+def test_a_one_output_model_shows_its_one_class():
+    from gradcam_client.results import ModelInfo
+    from rich.console import Console
+
+    from app.cli.models_command import models_table
+
+    sentiment = ModelInfo(
+        id="sentiment", version="1", task="text", ready=True, description="",
+        input_shape=(None, None), n_classes=1, labels=("positive",),
+        default_layer="bidirectional_2", score="logit", device="/CPU:0",
+        candidate_layers=(), card={},
+    )  # fmt: skip
+    console = Console(record=True, width=200)
+    console.print(models_table([sentiment]))
+    assert "1:positive" in console.export_text()
