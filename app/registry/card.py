@@ -95,6 +95,14 @@ class ArchitectureConfig(Strict):
     input_shape: tuple[int, ...] | None = None
 
 
+class SavedModelConfig(Strict):
+    """Which signature of a SavedModel `model_file` is explained, and its tensors."""
+
+    signature: str = "serving_default"
+    input_key: str | None = Field(default=None, description="needed when there are several")
+    output_key: str | None = Field(default=None, description="needed when there are several")
+
+
 class ModelCard(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     version: str = "1"
@@ -107,6 +115,10 @@ class ModelCard(Strict):
     score: Literal["logit", "output"] = "logit"
     required: bool = True
     sha256: dict[str, str] = Field(default_factory=dict)
+    saved_model: SavedModelConfig = Field(default_factory=SavedModelConfig)
+    trust_graph: bool = Field(
+        default=False, description="load a SavedModel without its op allow-list check"
+    )
     image: ImageConfig | None = None
     text: TextConfig | None = None
 
@@ -114,7 +126,8 @@ class ModelCard(Strict):
     def consistent(self) -> Self:
         if (self.model_file is None) == (self.architecture is None):
             raise ValueError("a card names exactly one of model_file or [architecture]")
-        if self.task == "image" and self.image is None:
+        # A SavedModel that decodes encoded images itself needs none: checked at load time.
+        if self.task == "image" and self.image is None and self.model_file is None:
             raise ValueError("an image model needs an [image] section")
         if self.task == "text" and self.text is None:
             raise ValueError("a text model needs a [text] section")

@@ -16,8 +16,10 @@ def card_file(models_dir: Path, card: ModelCard, relative: str) -> Path:
     path = (root / card.id / relative).resolve()
     if not path.is_relative_to(root):
         raise ModelError(f"model {card.id}: {relative!r} points outside the models directory")
-    if not path.is_file():
+    if not path.is_file() and not (path / "saved_model.pb").is_file():  # a SavedModel folder
         raise ModelError(f"model {card.id}: file {relative!r} is missing")
+    if path.is_dir():
+        return path
     expected = card.sha256.get(relative)
     if expected is not None and file_sha256(path) != expected.lower():
         raise ModelError(f"model {card.id}: {relative!r} does not match its sha256")

@@ -11,10 +11,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from app.engine.frozen import FrozenModel
 from app.errors import ModelError
 from app.registry.card import ArchitectureConfig, ImageConfig, ModelCard
 from app.registry.files import card_file
 from app.registry.keras2 import load_keras2_h5
+from app.registry.savedmodel import is_saved_model, load_saved_model
 
 Scaling = Callable[[np.ndarray], np.ndarray]
 
@@ -34,19 +36,31 @@ LOADERS: dict[str, Callable[[Path], keras.Model]] = {
 }
 
 
-def load_keras_model(models_dir: Path, card: ModelCard) -> keras.Model:
+def load_keras_model(models_dir: Path, card: ModelCard) -> keras.Model | FrozenModel:
+    """The card's model: a Keras file, a SavedModel directory (frozen) or an application."""
     if card.model_file is not None:
         path = card_file(models_dir, card, card.model_file)
+        if is_saved_model(path):
+            return load_model_file(card, path, lambda path: load_saved_model(path, card))
         loader = LOADERS.get(path.suffix.lower())
         if loader is None:
             known = ", ".join(LOADERS)
-            raise ModelError(f"model {card.id}: {card.model_file}: the suffix is not {known}")
-        try:
-            return loader(path)
-        except Exception as exc:  # ours are ModelErrors; Keras raises many types for a bad file
-            raise ModelError(f"model {card.id}: cannot load {card.model_file}: {exc}") from exc
+            raise ModelError(
+                f"model {card.id}: {card.model_file}: the suffix is not {known}, "
+                "nor is it a SavedModel directory (saved_model.pb + variables/)"
+            )
+        return load_model_file(card, path, loader)
     assert card.architecture is not None  # guaranteed by the card validator
     return build_application(models_dir, card, card.architecture)
+
+
+def load_model_file(
+    card: ModelCard, path: Path, loader: Callable[[Path], keras.Model | FrozenModel]
+) -> keras.Model | FrozenModel:
+    try:
+        return loader(path)
+    except Exception as exc:  # ours are ModelErrors; Keras raises many types for a bad file
+        raise ModelError(f"model {card.id}: cannot load {card.model_file}: {exc}") from exc
 
 
 def build_application(models_dir: Path, card: ModelCard, arch: ArchitectureConfig) -> keras.Model:
