@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from app.errors import ModelError
 
 CARD_FILE = "model.toml"
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 SCALINGS = ("unit", "symmetric", "raw", "mean_std")
 KERAS_PREPROCESS = re.compile(r"^keras\.applications\.[a-z0-9_]+$")
 
@@ -126,8 +127,9 @@ class ModelCard(Strict):
     def consistent(self) -> Self:
         if (self.model_file is None) == (self.architecture is None):
             raise ValueError("a card names exactly one of model_file or [architecture]")
-        # A SavedModel that decodes encoded images itself needs none: checked at load time.
-        if self.task == "image" and self.image is None and self.model_file is None:
+        # A SavedModel folder that decodes encoded images itself needs none (load time).
+        keras_file = self.model_file is None or self.model_file.lower().endswith(KERAS_SUFFIXES)
+        if self.task == "image" and self.image is None and keras_file:
             raise ValueError("an image model needs an [image] section")
         if self.task == "text" and self.text is None:
             raise ValueError("a text model needs a [text] section")
