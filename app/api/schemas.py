@@ -181,6 +181,25 @@ class LayerInfo(Schema):
     output_shape: list[int | None]
 
 
+class SavedModelInfo(Schema):
+    """How a SavedModel is driven: present only for a model loaded from a SavedModel."""
+
+    signature: str
+    input: Literal["image", "encoded_image", "token_ids"] = Field(
+        description="float pixels, encoded image files decoded by the graph, or token ids"
+    )
+    input_tensor: str
+    output_tensor: str
+    logit_tensor: str = Field(
+        description="what score = logit differentiates: the input of the graph's final "
+        "Softmax/Sigmoid, or the output itself when it has none"
+    )
+    decoded_tensor: str | None = Field(
+        default=None, description="encoded_image: the decoded image the overlay is drawn on"
+    )
+    trust_graph: bool = Field(description="true: loaded without the op allow-list check")
+
+
 class ModelDetailResponse(ModelSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -217,6 +236,7 @@ class ModelDetailResponse(ModelSummary):
     device: str
     candidate_layers: list[LayerInfo]
     card: dict[str, object]
+    saved_model: SavedModelInfo | None = None
 
 
 class LiveResponse(Schema):

@@ -10,6 +10,7 @@ signature's variables belong to it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
@@ -20,7 +21,7 @@ from app.registry.card import ModelCard
 from app.registry.savedmodel_check import SERVE_TAG, check_graph_ops, read_meta_graph
 
 SAVED_MODEL_FILE = "saved_model.pb"
-ConcreteFunction = tf.types.experimental.ConcreteFunction
+ConcreteFunction: TypeAlias = Any  # a signature: tf.types.experimental.ConcreteFunction
 
 
 def is_saved_model(path: Path) -> bool:
@@ -40,7 +41,8 @@ def load_saved_model(path: Path, card: ModelCard) -> FrozenModel:
         raise ModelError(f"the SavedModel has no signature {config.signature!r} ({known})")
     input_key = _pick_input(function, config.signature, config.input_key)
     output_key = _pick_output(function, config.signature, config.output_key)
-    frozen = convert_variables_to_constants_v2(function)
+    # Loops stay functional (While + its body function): lowered v1 frames break import.
+    frozen = convert_variables_to_constants_v2(function, lower_control_flow=False)
     spec = function.structured_input_signature[1][input_key]
     input_name = _placeholder(frozen, spec.name or input_key)
     # The frozen function's outputs are the signature's, flattened (keys sorted).

@@ -72,6 +72,22 @@ class ServedModel:
         """A SavedModel that decodes the uploaded file's bytes in its own graph."""
         return isinstance(self.model, FrozenModel) and self.model.decoded is not None
 
+    def graph_summary(self) -> dict[str, str | bool | None] | None:
+        """For a SavedModel: its signature and the tensors the engine drives; else None."""
+        model = self.model
+        if not isinstance(model, FrozenModel):
+            return None
+        kind = "token_ids" if model.input_spec.dtype.is_integer else "image"
+        return {
+            "signature": self.card.saved_model.signature,
+            "input": "encoded_image" if self.takes_encoded_images else kind,
+            "input_tensor": model.input_name,
+            "output_tensor": model.output_name,
+            "logit_tensor": model.logit_name or model.output_name,
+            "decoded_tensor": None if model.decoded is None else model.decoded.tensor,
+            "trust_graph": self.card.trust_graph,
+        }
+
     def decode_images(self, uploads: np.ndarray) -> np.ndarray:
         """The graph's decoded images `(B, H, W, C)` for encoded `uploads` `(B,)`."""
         assert isinstance(self.model, FrozenModel)

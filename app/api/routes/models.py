@@ -6,8 +6,15 @@ from fastapi import APIRouter
 
 from app.api.deps import ModelDep, RegistryDep
 from app.api.openapi_docs import problem_response
-from app.api.schemas import LayerInfo, ModelDetailResponse, ModelListResponse, ModelSummary
+from app.api.schemas import (
+    LayerInfo,
+    ModelDetailResponse,
+    ModelListResponse,
+    ModelSummary,
+    SavedModelInfo,
+)
 from app.engine.methods import METHOD_NAMES
+from app.registry.served import ServedModel
 
 router = APIRouter(tags=["models"])
 
@@ -49,4 +56,10 @@ def get_model(served: ModelDep) -> ModelDetailResponse:
             for ref in served.candidate_layers
         ],
         card=served.card.model_dump(mode="json", exclude_none=True),
+        saved_model=saved_model_info(served),
     )
+
+
+def saved_model_info(served: ServedModel) -> SavedModelInfo | None:
+    graph = served.graph_summary()
+    return None if graph is None else SavedModelInfo(**graph)
