@@ -128,11 +128,11 @@ def test_an_op_outside_the_allow_list_is_refused_unless_trusted(folder, plain):
 
 def test_signatures_the_service_cannot_drive_are_refused(plain):
     _, path = plain
-    with pytest.raises(ModelError, match="no signature 'other'.*serving_default"):
+    with pytest.raises(ModelError, match=r"no signature 'other'.*serving_default"):
         load_saved_model(path, with_saved_model(signature="other"))
     with pytest.raises(ModelError, match=r"input 'images' is float32.*integer \(batch, steps\)"):
         load_saved_model(path, TEXT_CARD)
-    with pytest.raises(ModelError, match="no output 'logits'.*probabilities"):
+    with pytest.raises(ModelError, match=r"no output 'logits'.*probabilities"):
         load_saved_model(path, with_saved_model(output_key="logits"))
 
 
