@@ -4,7 +4,9 @@ For the gradient methods and Eigen-CAM, the forward pass, the gradient and the m
 map run in one `tf.function` with a fixed input signature (batch dimension None).
 Targets, relu, counterfactual and the score mode are tensors, so no request retraces
 it; only the small maps leave the graph. Score-CAM and Ablation-CAM run their perturbed
-inputs through compiled calls of their own (`app.engine.methods.perturbation`).
+inputs through compiled calls of their own (`app.engine.methods.perturbation`). The model
+is reached through a capture adapter (`app.engine.capture`): a Keras model replayed layer
+by layer, or a SavedModel's frozen graph imported into the function.
 """
 
 from __future__ import annotations
@@ -52,22 +54,11 @@ class GradCam:
         self.name = name or model.name
         self.device = device
         self.capture: Capture
+        self.forward: Forward
         if isinstance(model, FrozenModel):
-            self.layer = layer if isinstance(layer, LayerRef) else model.resolve(layer)
-            self.capture = FrozenCapture(model, self.layer.path)
-            self.forward: Forward = forward or FrozenForward(model, device=device)
-            self.n_classes = model.n_classes
-            self._supports_logit = True  # the Softmax/Sigmoid input, else the output
+            self._capture_frozen(model, layer, forward)
         else:
-            self.layer = layer if isinstance(layer, LayerRef) else resolve_layer(model, layer)
-            # The explained layer's own output must be computed, so its pair stays unfolded.
-            target = layer_at(model, self.layer.path)
-            self._fold = (plan_folding(model, device) if fold is None else fold).without(target)
-            self.forward = forward or ModelForward(model, device=device, fold=self._fold)
-            self.n_classes = int(first_output(model.outputs).shape[-1])
-            logit_fn = logit_function(output_layer(model))
-            self._supports_logit = logit_fn is not None
-            self.capture = KerasCapture(model, self.layer.path, self._fold, logit_fn)
+            self._capture_keras(model, layer, fold, forward)
         signature = [
             self.capture.input_spec,
             tf.TensorSpec([None], tf.int32, name="targets"),
@@ -81,6 +72,34 @@ class GradCam:
             spatial = tuple(self.layer.output_shape[1:-1])
             context = ModelContext(self.capture, self.layer.path, spatial)
             self._perturbation = self.method.perturbation(context)
+
+    def _capture_frozen(
+        self, model: FrozenModel, layer: LayerSpec | LayerRef, forward: Forward | None
+    ) -> None:
+        """A SavedModel's frozen graph, imported in the compiled functions."""
+        self.layer = layer if isinstance(layer, LayerRef) else model.resolve(layer)
+        self.capture = FrozenCapture(model, self.layer.path)
+        self.forward = forward or FrozenForward(model, device=self.device)
+        self.n_classes = model.n_classes
+        self._supports_logit = True  # the Softmax/Sigmoid input, else the output
+
+    def _capture_keras(
+        self,
+        model: keras.Model,
+        layer: LayerSpec | LayerRef,
+        fold: FoldPlan | None,
+        forward: Forward | None,
+    ) -> None:
+        """A Keras model replayed with its BatchNormalizations folded."""
+        self.layer = layer if isinstance(layer, LayerRef) else resolve_layer(model, layer)
+        # The explained layer's own output must be computed, so its pair stays unfolded.
+        target = layer_at(model, self.layer.path)
+        self._fold = (plan_folding(model, self.device) if fold is None else fold).without(target)
+        self.forward = forward or ModelForward(model, device=self.device, fold=self._fold)
+        self.n_classes = int(first_output(model.outputs).shape[-1])
+        logit_fn = logit_function(output_layer(model))
+        self._supports_logit = logit_fn is not None
+        self.capture = KerasCapture(model, self.layer.path, self._fold, logit_fn)
 
     @property
     def supports_logit(self) -> bool:
