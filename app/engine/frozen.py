@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import tensorflow as tf
 
+from app.engine.frozen_fold import fold_batchnorms
 from app.engine.frozen_layers import FrozenLayer, group_layers, op_layers, short_op_name
 from app.engine.layers import IMAGE_RANK, TEXT_RANK, LayerRef, LayerSpec
 from app.errors import InvalidInput
@@ -43,6 +44,7 @@ class FrozenModel:
     consumers: dict[str, list[str]] = field(repr=False)  # op name -> ops reading its outputs
     keepalive: object = field(default=None, repr=False)  # owns the signature's variables
     _tensors: dict[str, FrozenLayer] = field(default_factory=dict, repr=False)
+    _folded: dict[frozenset[str], tf.compat.v1.GraphDef] = field(default_factory=dict, repr=False)
 
     @property
     def n_classes(self) -> int:
@@ -61,6 +63,14 @@ class FrozenModel:
 
     def candidate_layers(self) -> list[LayerRef]:
         return [self._ref(i) for i, layer in enumerate(self.layers) if self._is_candidate(layer)]
+
+    def graph_for(self, keep: frozenset[str]) -> tf.compat.v1.GraphDef:
+        """The graph with its BatchNormalizations folded, but every `keep` tensor computed."""
+        keep = keep | {self.output_name, self.logit_name or self.output_name}
+        graph = self._folded.get(keep)
+        if graph is None:
+            graph = self._folded[keep] = fold_batchnorms(self.graph_def, keep)
+        return graph
 
     def tensor_of(self, path: tuple[str, ...]) -> str:
         return self._tensors[path[0]].tensor

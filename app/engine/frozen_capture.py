@@ -19,12 +19,12 @@ from app.engine.graph import OnTarget
 
 
 def import_frozen(
-    model: FrozenModel, input_map: dict[str, tf.Tensor], returns: list[str]
+    graph_def: tf.compat.v1.GraphDef, input_map: dict[str, tf.Tensor], returns: list[str]
 ) -> list[tf.Tensor]:
-    """The `returns` tensors of `model`'s graph, imported with `input_map` mapped in."""
+    """The `returns` tensors of the graph, imported with `input_map` mapped in."""
     return list(
         tf.graph_util.import_graph_def(
-            model.graph_def, input_map=input_map, return_elements=returns, name="frozen"
+            graph_def, input_map=input_map, return_elements=returns, name="frozen"
         )
     )
 
@@ -34,6 +34,9 @@ class FrozenCapture:
         self.model = model
         self.path = path
         self.input_spec = model.input_spec
+        # Folded except where the explained layer and the Score-CAM mask are computed.
+        keep = {model.tensor_of(path)} | ({model.mask.tensor} if model.mask else set())
+        self.graph_def = model.graph_for(frozenset(keep))
 
     def gradients(
         self, inputs: tf.Tensor, score_of: ScoreOf, with_gradients: bool
@@ -66,7 +69,8 @@ class FrozenCapture:
         model = self.model
         returns = [model.tensor_of(path), model.output_name, model.logit_name or model.output_name]
         input_map = {model.input_name: inputs, **replace}
-        activations, outputs, logits = import_frozen(model, input_map, returns)
+        graph_def = self.graph_def if path == self.path else model.graph_def
+        activations, outputs, logits = import_frozen(graph_def, input_map, returns)
         return activations, tf.cast(outputs, tf.float32), tf.cast(logits, tf.float32)
 
 
@@ -81,6 +85,7 @@ class FrozenForward:
         self.model = model
         self.device = device
         self.start = model.input_name if model.decoded is None else model.decoded.tensor
+        self.graph_def = model.graph_for(frozenset({self.start}))
         spec = model.input_spec
         if model.decoded is not None:
             shape = model.decoded.output_shape
@@ -102,7 +107,7 @@ class FrozenForward:
             input_map = {model.input_name: inputs}
         else:  # the encoded input is unused: an empty string per row stands in for it
             input_map[model.input_name] = tf.fill(tf.shape(inputs)[:1], "")
-        (outputs,) = import_frozen(model, input_map, [model.output_name])
+        (outputs,) = import_frozen(self.graph_def, input_map, [model.output_name])
         return tf.cast(outputs, tf.float32)
 
 
@@ -119,5 +124,6 @@ class FrozenDecoder:
         return self._step(uploads).numpy()  # type: ignore[no-any-return]
 
     def _decode_step(self, inputs: tf.Tensor) -> tf.Tensor:
-        (decoded,) = import_frozen(self.model, {self.model.input_name: inputs}, [self.tensor])
+        graph_def = self.model.graph_def
+        (decoded,) = import_frozen(graph_def, {self.model.input_name: inputs}, [self.tensor])
         return decoded
