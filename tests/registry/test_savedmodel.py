@@ -12,6 +12,7 @@ from app.engine.gradcam import GradCam
 from app.engine.layers import candidate_layers
 from app.errors import ModelError
 from app.registry.card import ModelCard, SavedModelConfig
+from app.registry.files import file_sha256
 from app.registry.registry import load_registry
 from app.registry.savedmodel import load_saved_model
 from tests import savedmodels as sm
@@ -151,3 +152,17 @@ def test_a_card_naming_a_savedmodel_folder_is_served(tmp_path, plain):
     assert served.graph_summary()["trust_graph"] is False
     served.warm_up()
     assert served.ready
+
+
+def test_sha256_of_files_inside_a_savedmodel_folder_is_checked(tmp_path, plain):
+    _, path = plain
+    model_dir = tmp_path / "models" / "plain"
+    model_dir.mkdir(parents=True)
+    shutil.copytree(path, model_dir / "sm")
+    card = 'task = "image"\nmodel_file = "sm"\n[image]\nsize = [16, 16]\n[sha256]\n'
+    sm.write_card(model_dir, "plain", card + f'"sm/saved_model.pb" = "{"0" * 64}"\n')
+    with pytest.raises(ModelError, match=r"'sm/saved_model\.pb' does not match its sha256"):
+        load_registry(tmp_path / "models")
+    digest = file_sha256(model_dir / "sm" / "saved_model.pb")
+    sm.write_card(model_dir, "plain", card + f'"sm/saved_model.pb" = "{digest}"\n')
+    assert load_registry(tmp_path / "models").models["plain"].input_shape == (None, 16, 16, 3)
