@@ -170,6 +170,8 @@ def prepare_images(
     served: ServedModel, uploads: list[bytes], limits: ImageLimits
 ) -> PreparedImages:
     require_task(served, "image")
+    if served.takes_encoded_images:
+        return prepare_encoded_images(served, uploads, limits)
     config = served.card.image
     assert config is not None and served.scaling is not None
     images = [decode_image(data, limits) for data in uploads]
@@ -177,6 +179,30 @@ def prepare_images(
     pixels = np.stack(arrays)
     from_jpeg = [is_jpeg(data) for data in uploads]
     return PreparedImages(images, served.scaling(pixels), pixels, from_jpeg)
+
+
+def prepare_encoded_images(
+    served: ServedModel, uploads: list[bytes], limits: ImageLimits
+) -> PreparedImages:
+    """The uploads' bytes as they are, for a graph that decodes them itself; the maps
+    and overlays are drawn on the images the graph decoded."""
+    for data in uploads:
+        decode_image(data, limits)  # the same checks (format, size limits) as any upload
+    inputs = np.array(uploads, dtype=object)
+    pixels = served.decode_images(inputs)
+    images = [Image.fromarray(as_8_bit(image)) for image in pixels]
+    from_jpeg = [is_jpeg(data) for data in uploads]
+    return PreparedImages(images, inputs, pixels.astype(np.float32), from_jpeg)
+
+
+def as_8_bit(image: np.ndarray) -> np.ndarray:
+    """A decoded image as 0..255 RGB: uint8 as is, floats in 0..1 or 0..255 scaled."""
+    if image.dtype == np.uint8:
+        values = image
+    else:
+        scale = 255.0 if float(np.max(image, initial=0.0)) <= 1.0 else 1.0
+        values = np.clip(np.rint(image * scale), 0, 255).astype(np.uint8)
+    return values[..., 0] if values.shape[-1] == 1 else values
 
 
 def prepare_texts(
@@ -192,7 +218,7 @@ def prepare_texts(
     sequences = [pad_sequence(sequence.tokens, sequence.ids, spec, padding) for sequence in read]
     if len({len(ids) for _, ids in sequences}) > 1:
         raise InvalidInput("instances of a variable-length model must have the same length")
-    ids = np.array([ids for _, ids in sequences], dtype=served.model.inputs[0].dtype)
+    ids = np.array([ids for _, ids in sequences], dtype=served.input_dtype)
     sources = [
         text_source(item, sequence, len(padded), padding)
         for item, sequence, (padded, _) in zip(inputs, read, sequences, strict=True)

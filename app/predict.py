@@ -69,16 +69,12 @@ def unwrap_named(value: object, served: ServedModel) -> object:
     """`{"<input name>": x}` -> x; `{"b64": ...}` and anything else stay as they are."""
     if not isinstance(value, dict) or set(value) == {"b64"}:
         return value
-    name = input_name(served)
+    name = served.input_key
     if set(value) != {name}:
         raise BadPredictRequest(
             f"inputs {sorted(value)} are not the model's; model {served.id} takes {name!r}"
         )
     return value[name]
-
-
-def input_name(served: ServedModel) -> str:
-    return str(served.model.inputs[0].name)
 
 
 def model_inputs(request: PredictRequest, served: ServedModel, limits: ImageLimits) -> np.ndarray:
@@ -90,6 +86,8 @@ def model_inputs(request: PredictRequest, served: ServedModel, limits: ImageLimi
         return prepare_images(served, [decode_b64(v) for v in request.instances], limits).inputs
     if any(encoded):
         raise BadPredictRequest("instances are all b64 images or all tensors, not both")
+    if served.takes_encoded_images:
+        raise BadPredictRequest(f'model {served.id} takes encoded images: send {{"b64": ...}}')
     return tensor_batch(request.instances, served)
 
 
@@ -105,7 +103,7 @@ def decode_b64(value: dict[str, Any]) -> bytes:
 
 def tensor_batch(instances: list[Any], served: ServedModel) -> np.ndarray:
     """The instances as one array of the model's input dtype and shape, or a 400."""
-    dtype = np.dtype(served.model.inputs[0].dtype)
+    dtype = np.dtype(served.input_dtype)
     try:
         batch = np.asarray(instances)
     except ValueError as exc:  # ragged lists

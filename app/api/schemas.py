@@ -201,6 +201,25 @@ class ModelVersionStatus(Schema):
     status: VersionStatus
 
 
+class SavedModelInfo(Schema):
+    """How a SavedModel is driven: present only for a model loaded from a SavedModel."""
+
+    signature: str
+    input: Literal["image", "encoded_image", "token_ids"] = Field(
+        description="float pixels, encoded image files decoded by the graph, or token ids"
+    )
+    input_tensor: str
+    output_tensor: str
+    logit_tensor: str = Field(
+        description="what score = logit differentiates: the input of the graph's final "
+        "Softmax/Sigmoid, or the output itself when it has none"
+    )
+    decoded_tensor: str | None = Field(
+        default=None, description="encoded_image: the decoded image the overlay is drawn on"
+    )
+    trust_graph: bool = Field(description="true: loaded without the op allow-list check")
+
+
 class ModelDetailResponse(ModelSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -251,6 +270,7 @@ class ModelDetailResponse(ModelSummary):
         description="every version the service knows of, highest first (TF Serving's "
         "GET /v1/models/{id} shape); a failed load is state END with its error"
     )
+    saved_model: SavedModelInfo | None = None
 
 
 class LiveResponse(Schema):

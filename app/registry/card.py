@@ -14,6 +14,7 @@ from app.errors import ModelError
 from app.registry.policy import parse_policy
 
 CARD_FILE = "model.toml"
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 SCALINGS = ("unit", "symmetric", "raw", "mean_std")
 KERAS_PREPROCESS = re.compile(r"^keras\.applications\.[a-z0-9_]+$")
 
@@ -114,6 +115,14 @@ class ArchitectureConfig(Strict):
     input_shape: tuple[int, ...] | None = None
 
 
+class SavedModelConfig(Strict):
+    """Which signature of a SavedModel `model_file` is explained, and its tensors."""
+
+    signature: str = "serving_default"
+    input_key: str | None = Field(default=None, description="needed when there are several")
+    output_key: str | None = Field(default=None, description="needed when there are several")
+
+
 class ModelCard(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     version: str = "1"
@@ -135,6 +144,10 @@ class ModelCard(Strict):
         "null: GRADCAM_MODEL_VERSION_POLICY",
     )
     sha256: dict[str, str] = Field(default_factory=dict)
+    saved_model: SavedModelConfig = Field(default_factory=SavedModelConfig)
+    trust_graph: bool = Field(
+        default=False, description="load a SavedModel without its op allow-list check"
+    )
     image: ImageConfig | None = None
     text: TextConfig | None = None
 
@@ -144,7 +157,12 @@ class ModelCard(Strict):
             raise ValueError("a card names at most one of model_file or [architecture]")
         if self.version_policy is not None:
             parse_policy(self.version_policy)
-        if self.task == "image" and self.image is None:
+        # A SavedModel (a folder named by model_file, or version folders holding
+        # saved_model.pb) that decodes encoded images itself needs none (load time).
+        keras_file = self.architecture is not None or (
+            self.model_file is not None and self.model_file.lower().endswith(KERAS_SUFFIXES)
+        )
+        if self.task == "image" and self.image is None and keras_file:
             raise ValueError("an image model needs an [image] section")
         if self.task == "text" and self.text is None:
             raise ValueError("a text model needs a [text] section")

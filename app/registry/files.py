@@ -20,13 +20,22 @@ def card_file(models_dir: Path, card: ModelCard, relative: str, folder: Path | N
     path = (base / relative).resolve()
     if not path.is_relative_to(root):
         raise ModelError(f"model {card.id}: {relative!r} points outside the models directory")
-    if not path.is_file():
+    if not path.is_file() and not (path / "saved_model.pb").is_file():  # a SavedModel folder
         raise ModelError(f"model {card.id}: file {relative!r} is missing")
-    key = relative if base == home else f"{base.name}/{relative}"
-    expected = card.sha256.get(key)
-    if expected is not None and file_sha256(path) != expected.lower():
-        raise ModelError(f"model {card.id}: {relative!r} does not match its sha256")
+    key = "" if base == home else f"{base.name}/"
+    if path.is_dir():  # a SavedModel: its files' hashes are listed as "<folder>/<file>"
+        inside = [name for name in card.sha256 if name.startswith(key + relative.rstrip("/") + "/")]
+        for name in inside:
+            check_sha256(card, home / name, name)
+        return path
+    check_sha256(card, path, key + relative)
     return path
+
+
+def check_sha256(card: ModelCard, path: Path, relative: str) -> None:
+    expected = card.sha256.get(relative)
+    if expected is not None and (not path.is_file() or file_sha256(path) != expected.lower()):
+        raise ModelError(f"model {card.id}: {relative!r} does not match its sha256")
 
 
 def file_sha256(path: Path) -> str:

@@ -11,10 +11,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from app.engine.frozen import FrozenModel
 from app.errors import ModelError
 from app.registry.card import ArchitectureConfig, ImageConfig, ModelCard
 from app.registry.files import card_file
 from app.registry.keras2 import load_keras2_h5
+from app.registry.savedmodel import is_saved_model, load_saved_model
 
 Scaling = Callable[[np.ndarray], np.ndarray]
 
@@ -53,21 +55,30 @@ def model_path(models_dir: Path, card: ModelCard, folder: Path) -> Path | None:
     )
 
 
-def load_keras_model(models_dir: Path, card: ModelCard, path: Path | None) -> keras.Model:
-    """Load the model at `path` (a model file, or a SavedModel folder) by its kind, or
-    build the card's `[architecture]` when `path` is None."""
+def load_keras_model(
+    models_dir: Path, card: ModelCard, path: Path | None
+) -> keras.Model | FrozenModel:
+    """The model at `path` (a Keras file or a SavedModel folder, frozen) by its kind, or
+    the card's `[architecture]` when `path` is None."""
     if path is None:
         assert card.architecture is not None  # model_path returns None only then
         return build_application(models_dir, card, card.architecture)
     name = card.model_file or path.name
-    if path.is_dir():
-        raise ModelError(
-            f"model {card.id}: {name} is a SavedModel: SavedModel support is not available"
-        )
+    if is_saved_model(path):
+        return load_model_file(card, path, name, lambda path: load_saved_model(path, card))
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         known = ", ".join(LOADERS)
-        raise ModelError(f"model {card.id}: {name}: the suffix is not {known}")
+        raise ModelError(
+            f"model {card.id}: {name}: the suffix is not {known}, "
+            "nor is it a SavedModel directory (saved_model.pb + variables/)"
+        )
+    return load_model_file(card, path, name, loader)
+
+
+def load_model_file(
+    card: ModelCard, path: Path, name: str, loader: Callable[[Path], keras.Model | FrozenModel]
+) -> keras.Model | FrozenModel:
     try:
         return loader(path)
     except Exception as exc:  # ours are ModelErrors; Keras raises many types for a bad file

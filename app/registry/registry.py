@@ -209,8 +209,12 @@ def load_served_model(
     model = load_keras_model(models_dir, card, path)
     labels = read_card_entries(models_dir, card, card.labels_file) if card.labels_file else ()
     served = ServedModel(card=card, model=model, labels=labels, device=resolve_device(device))
-    if card.image is not None:
+    if served.takes_encoded_images:
+        pass  # the graph decodes and scales the upload itself
+    elif card.image is not None:
         served.scaling = image_scaling(card.image)
+    elif card.task == "image":
+        raise ModelError(f"model {card.id}: an image model needs an [image] section")
     if card.text is not None:
         served.text_spec = text_spec(models_dir, card)
     try:

@@ -17,6 +17,7 @@ from app.api.schemas import (
     ModelListResponse,
     ModelSummary,
     ModelVersionStatus,
+    SavedModelInfo,
     VersionStatus,
 )
 from app.engine.methods import METHOD_NAMES
@@ -81,6 +82,7 @@ def model_detail(registry: Registry, served: ServedModel) -> ModelDetailResponse
         card=served.card.model_dump(mode="json", exclude_none=True),
         model_version=served.card.version,
         model_version_status=version_status(registry, served.id),
+        saved_model=saved_model_info(served),
     )
 
 
@@ -96,3 +98,8 @@ def version_status(registry: Registry, model_id: str) -> list[ModelVersionStatus
         )
         for state in registry.entry(model_id).states()
     ]
+
+
+def saved_model_info(served: ServedModel) -> SavedModelInfo | None:
+    graph = served.graph_summary()
+    return None if graph is None else SavedModelInfo(**graph)

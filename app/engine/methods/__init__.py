@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from app.engine.graph import first_layer_of_type, is_cut
 from app.engine.methods import gradient
 from app.engine.methods.ablation import AblationCam, ablation_weights
 from app.engine.methods.eigen import eigencam
@@ -38,10 +36,9 @@ class Method:
 
 
 def build_scorecam(context: ModelContext) -> Perturbation:
-    model_input = context.model.inputs[0]
-    if model_input.dtype in ("float16", "float32", "float64", "bfloat16"):
+    if context.capture.input_spec.dtype.is_floating:
         return ScoreCam(context, mask_path=None)
-    embedding = first_layer_of_type(context.model, keras.layers.Embedding)
+    embedding = context.capture.mask_path()
     if embedding is None:
         raise InvalidInput(
             "scorecam masks a float input or an Embedding output; this model has neither"
@@ -50,7 +47,7 @@ def build_scorecam(context: ModelContext) -> Perturbation:
 
 
 def build_ablationcam(context: ModelContext) -> Perturbation:
-    return AblationCam(context, suffix_only=is_cut(context.model, context.layer_path))
+    return AblationCam(context, suffix_only=context.capture.is_cut(context.layer_path))
 
 
 METHODS: dict[str, Method] = {

@@ -18,15 +18,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from app.engine.cam import EPSILON, spatial_axes
-from app.engine.fold import FoldPlan
-from app.engine.graph import OnTarget, first_output, replay
+from app.engine.capture import Capture
+from app.engine.graph import OnTarget
 from app.engine.results import CamBatch
-from app.engine.score import LogitFn
 
 # Perturbed inputs per compiled call: bounded memory, still a batch big enough to be fast.
 CHUNK_ROWS = 32
@@ -36,11 +34,9 @@ CHUNK_ROWS = 32
 class ModelContext:
     """What a perturbation method needs to run the model."""
 
-    model: keras.Model
+    capture: Capture  # a Keras model or a frozen graph
     layer_path: tuple[str, ...]
     spatial_shape: tuple[int | None, ...]  # of the layer's output, without batch and channels
-    fold: FoldPlan
-    logit_fn: LogitFn | None
 
 
 @dataclass(frozen=True)
@@ -59,8 +55,7 @@ class Perturbation(ABC):
 
     def __init__(self, context: ModelContext) -> None:
         self.context = context
-        model_input = context.model.inputs[0]
-        inputs = tf.TensorSpec([None, *model_input.shape[1:]], model_input.dtype, name="inputs")
+        inputs = context.capture.input_spec
         max_channels = tf.TensorSpec([], tf.int32, name="max_channels")
         layer = tf.TensorSpec([None, *context.spatial_shape, None], tf.float32, name="layer")
         self._capture = tf.function(self._capture_step, input_signature=[inputs, max_channels])
@@ -129,18 +124,7 @@ class Perturbation(ABC):
         self, inputs: tf.Tensor, path: tuple[str, ...], on_target: OnTarget
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """The model's (output, logit), float32, with `on_target` applied at `path`."""
-        captured: dict[str, tf.Tensor] = {}
-        logit_fn = self.context.logit_fn
-
-        def keep_logits(layer: keras.layers.Layer, layer_input: tf.Tensor) -> None:
-            if logit_fn is not None:
-                captured["logits"] = logit_fn(layer_input)
-
-        result = replay(
-            self.context.model, inputs, path, on_target, keep_logits, fold=self.context.fold
-        )
-        outputs = tf.cast(first_output(result), tf.float32)
-        return outputs, tf.cast(captured.get("logits", outputs), tf.float32)
+        return self.context.capture.forward(inputs, path, on_target)
 
 
 def per_channel(values: tf.Tensor, n_samples: tf.Tensor, n_channels: tf.Tensor) -> tf.Tensor:
