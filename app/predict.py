@@ -83,7 +83,9 @@ def model_inputs(request: PredictRequest, served: ServedModel, limits: ImageLimi
     if all(encoded):
         if served.card.task != "image":
             raise BadPredictRequest(f"model {served.id} takes token ids, not b64 images")
-        return prepare_images(served, [decode_b64(v) for v in request.instances], limits).inputs
+        prepared = prepare_images(served, [decode_b64(v) for v in request.instances], limits)
+        # A graph that decodes files runs its forward from the decoded image on.
+        return prepared.pixels if served.takes_encoded_images else prepared.inputs
     if any(encoded):
         raise BadPredictRequest("instances are all b64 images or all tensors, not both")
     if served.takes_encoded_images:

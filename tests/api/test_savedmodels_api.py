@@ -49,6 +49,13 @@ def models(tmp_path_factory) -> dict[str, object]:
     sm.save_module(reads, add(root, "trusted", IMAGE_CARD + "\n"), reads.serve)
     card = root / "trusted" / "model.toml"
     card.write_text(card.read_text().replace("[image]", "trust_graph = true\n[image]"))
+    # TF Serving's layout: numeric version folders that are SavedModels, a card naming none.
+    served = root / "served"
+    served.mkdir()
+    sm.write_card(served, "served", IMAGE_CARD.replace('model_file = "sm"\n', ""))
+    for version, seed in (("1", 5), ("2", 6)):
+        module = sm.PlainCnn(seed=seed)
+        sm.save_module(module, served / version, module.serve)
     return {"root": root, "plain": plain, "jpeg": jpeg, "text": text}
 
 
@@ -151,3 +158,38 @@ def test_token_ids_model_gives_spans(client, models):
     assert body["layer"] == "conv"
     assert body["explanations"][0]["tokens"] == ["w3", "w5", "w7", "w19"]
     assert body["explanations"][0]["targets"][0]["weighted_spans"]["spans"]
+
+
+def test_version_folders_that_are_savedmodels_serve_the_highest(client, models):
+    detail = client.get("/v1/models/served").json()
+    assert detail["model_version"] == "2" and detail["saved_model"]["input"] == "image"
+    batch = pixels(3)[None].astype(np.float32) / 255
+    response = client.post("/v1/models/served:predict", json={"instances": batch.tolist()})
+    assert response.status_code == 200, response.text
+    assert response.json()["model_version"] == "2"
+    version_2 = sm.PlainCnn(seed=6)
+    expected = tf.nn.softmax(version_2.logits(version_2.features(tf.constant(batch))))
+    np.testing.assert_allclose(response.json()["predictions"], expected.numpy(), atol=1e-5)
+
+
+def test_predict_takes_the_signature_input_key_and_b64_for_encoded_images(client, models):
+    batch = pixels(4)[None].astype(np.float32) / 255
+    # The signature's argument is `images`: TF Serving's named row format uses that key.
+    named = client.post(
+        "/v1/models/plain:predict", json={"instances": [{"images": batch[0].tolist()}]}
+    )
+    assert named.status_code == 200, named.text
+    plain = client.post("/v1/models/plain:predict", json={"instances": batch.tolist()})
+    assert named.json()["predictions"] == plain.json()["predictions"]
+    jpeg = sm.jpeg_bytes(7)
+    encoded = client.post("/v1/models/jpegs:predict", json={"instances": [{"b64": b64(jpeg)}]})
+    assert encoded.status_code == 200, encoded.text
+    explained = explain(client, "jpegs", [{"image": {"b64": b64(jpeg)}}], overlay=False).json()
+    scores = [
+        p["score"]
+        for p in sorted(explained["explanations"][0]["predictions"], key=lambda p: p["index"])
+    ]
+    np.testing.assert_allclose(encoded.json()["predictions"][0], scores, atol=1e-5)
+    tensors = client.post("/v1/models/jpegs:predict", json={"instances": [[1, 2, 3]]})
+    assert tensors.status_code == 400
+    assert tensors.json()["type"] == "/problems/invalid-predict-request"
