@@ -3,6 +3,8 @@ metrics, and one batcher per version (polls driven one at a time on the app's lo
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,14 +16,28 @@ from tests.api.conftest import b64
 from tests.registry.versioned import publish, versioned_shapes
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Iterator[tuple[TestClient, FolderWatcher]]:
-    models = tmp_path_factory.mktemp("repo")
+@contextmanager
+def served_repo(models: Path) -> Iterator[tuple[TestClient, FolderWatcher]]:
+    """Versions 1 and 2 of shapes (latest:2), polled only when a test calls the watcher."""
     versioned_shapes(models, (1, 2), extra='version_policy = "latest:2"')
     settings = Settings(models_dir=models, poll_seconds=0, _env_file=None)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         registry = client.app.state.registry
         yield client, FolderWatcher(registry, models, warm_up=True)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Iterator[tuple[TestClient, FolderWatcher]]:
+    """Shared by the tests that only read it (they run in any order)."""
+    with served_repo(tmp_path_factory.mktemp("repo")) as served:
+        yield served
+
+
+@pytest.fixture
+def own_repo(tmp_path) -> Iterator[tuple[TestClient, FolderWatcher]]:
+    """For a test that publishes versions: a repository of its own."""
+    with served_repo(tmp_path) as served:
+        yield served
 
 
 def explain(client, path, shape_png):
@@ -92,9 +108,8 @@ def test_metrics_show_the_versions(repo):
     assert serving == ['gradcam_model_version_serving{model="shapes",version="2"} 1.0']
 
 
-def test_a_broken_version_is_reported_and_a_good_one_replaces_the_serving(repo, shape_png):
-    """Last in this module: it changes the repository."""
-    client, watcher = repo
+def test_a_broken_version_is_reported_and_a_good_one_replaces_the_serving(own_repo, shape_png):
+    client, watcher = own_repo
     folder = client.app.state.settings.models_dir / "shapes"
     publish(folder, 3, model=b"truncated")
     client.portal.call(watcher.poll)
