@@ -23,6 +23,7 @@ from app.engine.forward import ModelForward
 from app.engine.graph import first_output, layer_at, output_layer, replay
 from app.engine.layers import LayerRef, LayerSpec, resolve_layer
 from app.engine.methods import DEFAULT_MAX_CHANNELS, get_method
+from app.engine.methods.attention import AttentionContext
 from app.engine.methods.perturbation import ModelContext, combine_channels
 from app.engine.results import CamBatch
 from app.engine.score import SCORE_MODES, LogitFn, logit_function
@@ -64,10 +65,16 @@ class GradCam:
             tf.TensorSpec([], tf.bool, name="use_logit"),
         ]
         self._step = tf.function(self._gradcam_step, input_signature=signature)
+        if self.method.attention is not None:  # its own compiled pass, same signature
+            attention = self.method.attention(AttentionContext(model, self.layer, self._logit_fn))
+            self._step = tf.function(attention.step, input_signature=signature)
         self._perturbation = None
         if self.method.perturbation is not None:
-            spatial = tuple(self.layer.output_shape[1:-1])
-            context = ModelContext(model, self.layer.path, spatial, self._fold, self._logit_fn)
+            grid = self.layer.grid
+            spatial = tuple(self.layer.output_shape[1:-1]) if grid is None else grid.shape
+            context = ModelContext(
+                model, self.layer.path, spatial, self._fold, self._logit_fn, grid=grid
+            )
             self._perturbation = self.method.perturbation(context)
 
     @property
@@ -205,6 +212,9 @@ class GradCam:
             if gradients is None:
                 raise InvalidInput(f"layer '{self.layer.name}' does not lead to the model output")
             gradients = tf.cast(gradients, tf.float32)
+        if self.layer.grid is not None:  # token layer: every method sees (B, h, w, C)
+            activations = self.layer.grid.to_grid(activations)
+            gradients = self.layer.grid.to_grid(gradients)
         assert self.method.raw_map is not None
         raw = cam_math.method_map(self.method.raw_map, activations, gradients, relu, counterfactual)
         heatmaps, scales = cam_math.normalise(raw)

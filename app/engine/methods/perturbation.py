@@ -24,9 +24,10 @@ import tensorflow as tf
 
 from app.engine.cam import EPSILON, spatial_axes
 from app.engine.fold import FoldPlan
-from app.engine.graph import OnTarget, first_output, replay
+from app.engine.graph import OnTarget, first_output, layer_at, replay
 from app.engine.results import CamBatch
 from app.engine.score import LogitFn
+from app.engine.tokens import TokenGrid
 
 # Perturbed inputs per compiled call: bounded memory, still a batch big enough to be fast.
 CHUNK_ROWS = 32
@@ -41,6 +42,19 @@ class ModelContext:
     spatial_shape: tuple[int | None, ...]  # of the layer's output, without batch and channels
     fold: FoldPlan
     logit_fn: LogitFn | None
+    grid: TokenGrid | None = None  # a token layer: `spatial_shape` is its patch grid
+
+    @property
+    def layer_shape(self) -> tuple[int | None, ...]:
+        """The layer's own output shape without batch and channels (tokens: `(T,)`)."""
+        return self.spatial_shape if self.grid is None else (self.grid.tokens,)
+
+    def on_patches(self, output: tf.Tensor, change: OnTarget) -> tf.Tensor:
+        """`change` applied to the layer's output seen as a grid; a token layer gets the
+        changed grid back as tokens, its prefix tokens unchanged."""
+        if self.grid is None:
+            return change(output)
+        return self.grid.to_tokens(change(self.grid.to_grid(output)), like=output)
 
 
 @dataclass(frozen=True)
@@ -62,7 +76,11 @@ class Perturbation(ABC):
         model_input = context.model.inputs[0]
         inputs = tf.TensorSpec([None, *model_input.shape[1:]], model_input.dtype, name="inputs")
         max_channels = tf.TensorSpec([], tf.int32, name="max_channels")
-        layer = tf.TensorSpec([None, *context.spatial_shape, None], tf.float32, name="layer")
+        # Token layers keep their channel count: the layers after them need it static.
+        channels = None
+        if context.grid is not None:
+            channels = layer_at(context.model, context.layer_path).output.shape[-1]
+        layer = tf.TensorSpec([None, *context.layer_shape, channels], tf.float32, name="layer")
         self._capture = tf.function(self._capture_step, input_signature=[inputs, max_channels])
         self._chunk = tf.function(
             self._chunk_step, input_signature=[inputs, layer, self.chunk_spec()]
@@ -88,7 +106,8 @@ class Perturbation(ABC):
         self, inputs: tf.Tensor, layer: tf.Tensor, chunk: tf.Tensor
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """(outputs, logits) `(B, c, n)` for the perturbations of a chunk of c channels;
-        `layer` `(B, *S, K)` holds the layer's activations (float32) for every sample."""
+        `layer` `(B, *S, K)` holds the layer's activations (float32) for every sample
+        (a token layer: its tokens `(B, T, K)`, prefix included)."""
 
     def run(self, inputs: np.ndarray, max_channels: int) -> ChannelScores:
         """`inputs` (B, ...) preprocessed; at most `max_channels` channels perturbed."""
@@ -118,12 +137,14 @@ class Perturbation(ABC):
             return activations
 
         outputs, logits = self.forward(inputs, self.context.layer_path, keep)
-        activations = tf.cast(captured["activations"], tf.float32)
+        layer = tf.cast(captured["activations"], tf.float32)
+        grid = self.context.grid
+        activations = layer if grid is None else grid.to_grid(layer)
         spread = tf.math.reduce_std(activations, axis=spatial_axes(activations))
         count = tf.minimum(max_channels, tf.shape(spread)[-1])
         channels = tf.math.top_k(spread, k=count, sorted=True).indices
         selected = tf.gather(activations, channels, axis=-1, batch_dims=1)
-        return activations, selected, channels, outputs, logits
+        return layer, selected, channels, outputs, logits
 
     def forward(
         self, inputs: tf.Tensor, path: tuple[str, ...], on_target: OnTarget
