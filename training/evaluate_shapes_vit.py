@@ -22,8 +22,8 @@ MODELS = Path(__file__).resolve().parent.parent / "models"
 BATCH_SIZE = 50
 
 
-def load(model_id: str) -> keras.Model:
-    return keras.saving.load_model(MODELS / model_id / "model.keras", compile=False, safe_mode=True)
+def load(path: Path) -> keras.Model:
+    return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
 def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
@@ -43,13 +43,15 @@ def pointing(
 
 
 def evaluate(
-    n: int, seed: int, layers: list[str | None], channels: int
+    n: int, seed: int, runs: dict[str, list[str | None]], channels: int, vit: Path
 ) -> dict[tuple[str, str, str], float]:
-    """{(model, layer, method): pointing} plus {(model, "", "accuracy"): accuracy}."""
+    """{(model, layer, method): pointing} plus {(model, "", "accuracy"): accuracy};
+    `runs`: {"shapes" | "shapes_vit": layers (None: the default layer)}."""
     images, labels, boxes = make_shapes(n, seed)
     figures: dict[tuple[str, str, str], float] = {}
-    for model_id, model_layers in (("shapes", [None]), ("shapes_vit", layers)):
-        model = load(model_id)
+    paths = {"shapes": MODELS / "shapes" / "model.keras", "shapes_vit": vit}
+    for model_id, model_layers in runs.items():
+        model = load(paths[model_id])
         figures[(model_id, "", "accuracy")] = accuracy(model, images, labels)
         for layer in model_layers:
             for method in model_methods(model):
@@ -66,10 +68,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=4242)
     parser.add_argument("--layer", action="append", default=[], help="more shapes_vit layers")
     parser.add_argument("--max-channels", type=int, default=32)
+    parser.add_argument("--vit", type=Path, default=MODELS / "shapes_vit" / "model.keras")
+    parser.add_argument("--no-shapes", action="store_true", help="only shapes_vit")
     args = parser.parse_args()
-    figures = evaluate(args.n, args.seed, [None, *args.layer], args.max_channels)
+    runs: dict[str, list[str | None]] = {} if args.no_shapes else {"shapes": [None]}
+    runs["shapes_vit"] = [None, *args.layer]
+    figures = evaluate(args.n, args.seed, runs, args.max_channels, args.vit)
     print(f"\n{args.n} one-shape images, seed {args.seed}")
-    for (model_id, layer, method), value in figures.items():
+    for (model_id, _, method), value in figures.items():
         if method == "accuracy":
             print(f"accuracy {model_id}: {value:.2%}")
 

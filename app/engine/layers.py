@@ -88,7 +88,7 @@ def candidate_layers(model: keras.Model, hints: TokenHints | None = None) -> lis
 def with_grid(model: keras.Model, ref: LayerRef, hints: TokenHints | None) -> LayerRef:
     """`ref` (a token layer of an image model) with its patch grid; NoTokenGrid if none."""
     image_size = tuple(model.inputs[0].shape[1:3])
-    return replace(ref, grid=token_grid(ref.output_shape[1], image_size, hints))  # type: ignore[arg-type]
+    return replace(ref, grid=token_grid(ref.output_shape[1], image_size, hints))
 
 
 def all_layers(model: keras.Model) -> list[LayerRef]:
@@ -102,9 +102,7 @@ def all_layers(model: keras.Model) -> list[LayerRef]:
     return refs
 
 
-def resolve_layer(
-    model: keras.Model, spec: LayerSpec, hints: TokenHints | None = None
-) -> LayerRef:
+def resolve_layer(model: keras.Model, spec: LayerSpec, hints: TokenHints | None = None) -> LayerRef:
     """The layer `spec` names (or the automatic choice for None), checked for Grad-CAM."""
     if spec is None:
         return auto_layer(model, hints)

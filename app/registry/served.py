@@ -15,6 +15,7 @@ from app.engine.fold import FoldPlan, plan_folding
 from app.engine.forward import ModelForward
 from app.engine.gradcam import GradCam
 from app.engine.layers import LayerRef, LayerSpec, candidate_layers, resolve_layer
+from app.engine.tokens import TokenHints
 from app.preprocess.text import TextSpec
 from app.registry.card import ModelCard
 from app.registry.loader import Scaling
@@ -56,7 +57,12 @@ class ServedModel:
 
     @cached_property
     def candidate_layers(self) -> list[LayerRef]:
-        return candidate_layers(self.model)
+        return candidate_layers(self.model, self.token_hints)
+
+    @property
+    def token_hints(self) -> TokenHints | None:
+        image = self.card.image
+        return None if image is None else TokenHints(image.token_grid, image.prefix_tokens)
 
     def default_gradcam(self) -> GradCam:
         return self.gradcam(None)
@@ -102,7 +108,7 @@ class ServedModel:
         with self._lock:
             ref = self._layers.get(key)
         if ref is None:
-            ref = resolve_layer(self.model, spec)  # a bad spec raises and is not kept
+            ref = resolve_layer(self.model, spec, self.token_hints)  # a bad spec is not kept
             with self._lock:
                 self._layers[key] = ref
         return ref

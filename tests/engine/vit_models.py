@@ -79,7 +79,9 @@ def blocks_from(model, x, blocks, prefix):
         x = x + layer(f"b{index}_mlp2")(hidden)
     x = layer("final_norm")(x)
     features = x[:, 0, :] if prefix else tf.reduce_mean(x, axis=1)
-    return tf.matmul(features, layer("predictions").kernel) + layer("predictions").bias, probabilities
+    return tf.matmul(features, layer("predictions").kernel) + layer(
+        "predictions"
+    ).bias, probabilities
 
 
 def embedding(model, inputs, prefix):

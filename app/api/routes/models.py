@@ -7,7 +7,8 @@ from fastapi import APIRouter
 from app.api.deps import ModelDep, RegistryDep
 from app.api.openapi_docs import problem_response
 from app.api.schemas import LayerInfo, ModelDetailResponse, ModelListResponse, ModelSummary
-from app.engine.methods import METHOD_NAMES
+from app.engine.layers import LayerRef
+from app.engine.methods import model_methods
 
 router = APIRouter(tags=["models"])
 
@@ -42,11 +43,19 @@ def get_model(served: ModelDep) -> ModelDetailResponse:
         labels=list(served.labels),
         default_layer=gradcam.layer.name,
         score=served.card.score,
-        methods=list(METHOD_NAMES),
+        methods=list(model_methods(served.model)),
         device=served.device,
-        candidate_layers=[
-            LayerInfo(name=ref.name, index=ref.index, output_shape=list(ref.output_shape))
-            for ref in served.candidate_layers
-        ],
+        candidate_layers=[layer_info(ref) for ref in served.candidate_layers],
         card=served.card.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def layer_info(ref: LayerRef) -> LayerInfo:
+    grid = ref.grid
+    return LayerInfo(
+        name=ref.name,
+        index=ref.index,
+        output_shape=list(ref.output_shape),
+        token_grid=None if grid is None else [grid.height, grid.width],
+        prefix_tokens=None if grid is None else grid.prefix,
     )

@@ -83,6 +83,7 @@ METHODS: dict[str, Method] = {
 }
 METHOD_NAMES = tuple(METHODS)
 ATTENTION_METHODS = tuple(name for name, method in METHODS.items() if method.attention)
+CAM_METHOD_NAMES = tuple(name for name in METHOD_NAMES if name not in ATTENTION_METHODS)
 DEFAULT_MAX_CHANNELS = 32
 
 
@@ -96,7 +97,7 @@ def get_method(name: str) -> Method:
 
 
 def model_methods(model: keras.Model) -> tuple[str, ...]:
-    """The methods `model` can use: the attention methods need MultiHeadAttention."""
-    if attention_layers(model):
-        return METHOD_NAMES
-    return tuple(name for name in METHOD_NAMES if name not in ATTENTION_METHODS)
+    """The methods `model` can use: the attention methods need an image model with
+    MultiHeadAttention layers."""
+    image = len(model.inputs[0].shape) == 4
+    return METHOD_NAMES if image and attention_layers(model) else CAM_METHOD_NAMES

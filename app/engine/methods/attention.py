@@ -102,6 +102,8 @@ class AttentionPass:
     def __init__(self, context: AttentionContext, relevance: Relevance, gradients: bool) -> None:
         self.context, self.relevance, self.uses_gradients = context, relevance, gradients
         self.layers = attention_layers(context.model)
+        if len(context.model.inputs[0].shape) != 4:
+            raise InvalidInput("attention methods explain image models (a grid of patches)")
         if not self.layers:
             raise InvalidInput(
                 f"attention methods need keras.layers.MultiHeadAttention layers; model "
@@ -127,7 +129,7 @@ class AttentionPass:
         try:
             return token_grid(tokens, tuple(self.context.model.inputs[0].shape[1:3]))
         except NoTokenGrid as exc:
-            raise InvalidInput(f"attention methods: the attention's tokens fit no grid ({exc})")
+            raise InvalidInput(f"attention methods: their tokens fit no grid ({exc})") from None
 
     def run(self, model: keras.Model, inputs: tf.Tensor, found: dict[str, Any]) -> Any:
         """`model` on `inputs`, recording each attention's probabilities and the logits."""
@@ -160,11 +162,15 @@ class AttentionPass:
     ) -> tuple[tf.Tensor, ...]:
         found: dict[str, Any] = {"attention": []}
         with tf.GradientTape() as tape:
-            predictions = tf.cast(first_output(self.run(self.context.model, inputs, found)), tf.float32)
+            predictions = tf.cast(
+                first_output(self.run(self.context.model, inputs, found)), tf.float32
+            )
             logits = tf.cast(found.get("logits", predictions), tf.float32)
             top = tf.argmax(predictions, axis=-1, output_type=tf.int32)
             resolved = tf.where(targets < 0, top, targets)
-            score = tf.gather(tf.where(use_logit, logits, predictions), resolved, axis=1, batch_dims=1)
+            score = tf.gather(
+                tf.where(use_logit, logits, predictions), resolved, axis=1, batch_dims=1
+            )
         probabilities = [tf.cast(a, tf.float32) for a in found["attention"]]
         gradients = None
         if self.uses_gradients:
