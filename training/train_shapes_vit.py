@@ -68,7 +68,7 @@ def stem_conv(x: keras.KerasTensor, filters: int, strides: int, name: str) -> ke
 
 def patch_tokens(pixels: keras.KerasTensor) -> keras.KerasTensor:
     """(B, 64, WIDTH): three stride-2 convs (64 -> 8), a stride-1 `PATCH_KERNEL` conv,
-    then the 8x8 grid read row by row."""
+    then the 8x8 grid read row by row: each token sees exactly its own 8x8 patch."""
     x = stem_conv(pixels, 32, 2, "stem1")
     x = stem_conv(x, 64, 2, "stem2")
     x = stem_conv(x, WIDTH, 2, "stem3")
@@ -147,9 +147,9 @@ def optimizer(steps: int) -> keras.optimizers.Optimizer:
 class KeepBest(keras.callbacks.Callback):
     """After each epoch: held-out accuracy; save the best; stop at the goal or deadline."""
 
-    def __init__(self, out: Path, deadline: float) -> None:
+    def __init__(self, out: Path, deadline: float, epochs: int) -> None:
         super().__init__()
-        self.out, self.deadline, self.best = out, deadline, -1.0
+        self.out, self.deadline, self.epochs, self.best = out, deadline, epochs, -1.0
         self.images, self.labels, _ = make_shapes(N_HELD_OUT, HELD_OUT_SEED)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -161,7 +161,7 @@ class KeepBest(keras.callbacks.Callback):
             save(self.model, self.out)
             print(f"  saved (best so far) -> {self.out}", flush=True)
         done = accuracy >= STOP_ACCURACY and epoch + 1 >= MIN_EPOCHS
-        if done or time.time() > self.deadline:
+        if done or epoch + 1 >= self.epochs or time.time() > self.deadline:
             self.model.stop_training = True
 
 
@@ -173,7 +173,7 @@ def save(model: keras.Model, out: Path) -> None:
     (out / "model.toml").write_text(card)
 
 
-def train(seed: int, out: Path, deadline: float) -> None:
+def train(seed: int, out: Path, deadline: float, epochs: int) -> None:
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     images, targets = training_set(seed)
@@ -185,7 +185,7 @@ def train(seed: int, out: Path, deadline: float) -> None:
         epochs=MAX_EPOCHS,
         shuffle=False,
         verbose=2,
-        callbacks=[KeepBest(out, deadline)],
+        callbacks=[KeepBest(out, deadline, epochs)],
     )
 
 
@@ -196,9 +196,15 @@ def main() -> None:
     parser.add_argument(
         "--minutes", type=float, default=120.0, help="stop after the epoch past this budget"
     )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=MAX_EPOCHS,
+        help="stop after this many epochs (the learning-rate schedule still spans MAX_EPOCHS)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    train(args.seed, args.out, time.time() + 60 * args.minutes)
+    train(args.seed, args.out, time.time() + 60 * args.minutes, args.epochs)
     minutes, seconds = divmod(time.perf_counter() - started, 60)
     print(f"trained in {int(minutes)} min {seconds:.0f} s -> {args.out}")
 

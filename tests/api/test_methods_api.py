@@ -142,7 +142,10 @@ def test_attention_methods_refused_for_a_cnn(client, shape_png):
 
 
 def test_vit_token_layer_without_grid_is_a_422(client, shape_png):
-    body = {"instances": [{"image": {"b64": b64(shape_png)}}], "parameters": {"layer": "class_token"}}
+    body = {
+        "instances": [{"image": {"b64": b64(shape_png)}}],
+        "parameters": {"layer": "class_token"},
+    }
     response = client.post(VIT_URL, json=body)
     assert response.status_code == 422
     detail = response.json()["detail"]
