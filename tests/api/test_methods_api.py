@@ -85,7 +85,8 @@ def test_metrics_through_the_three_encodings(client, shape_png):
 
 def test_the_model_lists_its_methods(client):
     body = client.get("/v1/models/shapes").json()
-    assert body["methods"] == list(METHOD_NAMES)
+    assert body["methods"] == list(CAM_METHOD_NAMES)  # no MultiHeadAttention
+    assert client.get("/v1/models/shapes_vit").json()["methods"] == list(METHOD_NAMES)
 
 
 @pytest.mark.parametrize(
@@ -125,12 +126,15 @@ VIT_URL = "/v1/models/shapes_vit:explain"
 
 @pytest.mark.parametrize("method", ["gradcam", "ablationcam", *ATTENTION_METHODS])
 def test_vit_methods_give_patch_grid_maps(client, shape_png, method):
-    body = {"instances": [{"image": {"b64": b64(shape_png)}}], "parameters": {"method": method}}
+    body = {
+        "instances": [{"image": {"b64": b64(shape_png)}}],
+        "parameters": {"method": method, "relu": False},
+    }
     response = client.post(VIT_URL, json=body)
     assert response.status_code == 200, response.text
     target = response.json()["explanations"][0]["targets"][0]
     heatmap = np.array(target["heatmap"])
-    assert heatmap.shape == (8, 8) and heatmap.max() == pytest.approx(1.0, abs=1e-4)
+    assert heatmap.shape == (8, 8) and np.abs(heatmap).max() == pytest.approx(1.0, abs=1e-4)
     assert decode_data_url(target["overlay"]).size == (64, 64)
 
 
@@ -150,3 +154,13 @@ def test_vit_token_layer_without_grid_is_a_422(client, shape_png):
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert "'class_token'" in detail and "(None, 1, 64)" in detail and "patch tokens" in detail
+
+
+def test_vit_faithfulness_and_several_targets(client, shape_png):
+    parameters = {"targets": [0, 3], "metrics": ["deletion", "insertion"], "metric_steps": 8}
+    body = {"instances": [{"image": {"b64": b64(shape_png)}}], "parameters": parameters}
+    response = client.post(VIT_URL, json=body)
+    assert response.status_code == 200, response.text
+    targets = response.json()["explanations"][0]["targets"]
+    assert [len(t["heatmap"]) for t in targets] == [8, 8]
+    assert all(0 <= t["metrics"]["deletion"] <= 1 for t in targets)
