@@ -11,6 +11,9 @@ class ExplainError(Exception):
 
     status: int = 400
     title: str = "Bad request"
+    # The problem type, `/problems/<type_slug>`: a published name clients may match on, so
+    # it never changes with the title. Every class names its own (tests/api/test_problem_pages.py).
+    type_slug: str = "bad-request"
 
     def __init__(
         self,
@@ -28,17 +31,13 @@ class ExplainError(Exception):
         if title is not None:
             self.title = title
 
-    @property
-    def type_slug(self) -> str:
-        """Stable, URL-safe name of the problem kind (used in the problem `type`)."""
-        return self.title.lower().replace(" ", "-")
-
 
 class InvalidInput(ExplainError):
     """The request is well-formed but a value cannot be used (422)."""
 
     status = 422
     title = "Invalid input"
+    type_slug = "invalid-input"
 
 
 class InvalidImage(ExplainError):
@@ -46,31 +45,53 @@ class InvalidImage(ExplainError):
 
     status = 400
     title = "Invalid image"
+    type_slug = "invalid-image"
+
+
+class InvalidForm(ExplainError):
+    """The multipart body is malformed (400)."""
+
+    status = 400
+    title = "Invalid form"
+    type_slug = "invalid-form"
+
+
+class NotFound(ExplainError):
+    """No such file or page at this path (404)."""
+
+    status = 404
+    title = "Not found"
+    type_slug = "not-found"
 
 
 class UnsupportedMediaType(ExplainError):
     status = 415
     title = "Unsupported media type"
+    type_slug = "unsupported-media-type"
 
 
 class PayloadTooLarge(ExplainError):
     status = 413
     title = "Payload too large"
+    type_slug = "payload-too-large"
 
 
 class NotAcceptable(ExplainError):
     status = 406
     title = "Not acceptable"
+    type_slug = "not-acceptable"
 
 
 class ModelNotFound(ExplainError):
     status = 404
     title = "Model not found"
+    type_slug = "model-not-found"
 
 
 class ModelNotReady(ExplainError):
     status = 503
     title = "Model not ready"
+    type_slug = "model-not-ready"
 
 
 class Overloaded(ExplainError):
@@ -78,11 +99,13 @@ class Overloaded(ExplainError):
 
     status = 503
     title = "Overloaded"
+    type_slug = "overloaded"
 
 
 class DeadlineExceeded(ExplainError):
     status = 504
     title = "Deadline exceeded"
+    type_slug = "deadline-exceeded"
 
 
 class ClientClosedRequest(ExplainError):
@@ -90,6 +113,7 @@ class ClientClosedRequest(ExplainError):
 
     status = 499
     title = "Client closed request"
+    type_slug = "client-closed-request"
 
 
 class Unauthorized(ExplainError):
@@ -97,6 +121,7 @@ class Unauthorized(ExplainError):
 
     status = 401
     title = "Unauthorized"
+    type_slug = "unauthorized"
 
 
 class RequestTimeout(ExplainError):
@@ -104,6 +129,7 @@ class RequestTimeout(ExplainError):
 
     status = 408
     title = "Request timeout"
+    type_slug = "request-timeout"
 
 
 class ShuttingDown(ExplainError):
@@ -111,6 +137,7 @@ class ShuttingDown(ExplainError):
 
     status = 503
     title = "Shutting down"
+    type_slug = "shutting-down"
 
 
 class ModelError(Exception):

@@ -21,14 +21,29 @@ from app.preprocess.image import (
     ImageLimits,
     cap_longest_side,
     decode_image,
+    is_jpeg,
     to_model_array,
 )
-from app.preprocess.text import check_ids, ids_to_tokens, pad_sequence, text_to_ids, tokens_to_ids
+from app.preprocess.text import (
+    TextSpec,
+    TokenSequence,
+    check_ids,
+    ids_to_tokens,
+    pad_sequence,
+    text_sequence,
+    tokens_to_ids,
+)
 from app.registry.served import ServedModel
 from app.render.encode import data_url, encode_image
 from app.render.html import highlight_html
 from app.render.overlay import blend_overlay, heatmap_layer, layer_size
-from app.render.text_spans import resize_to_tokens, strip_padding, weighted_spans
+from app.render.text_spans import (
+    Range,
+    resize_to_tokens,
+    source_spans,
+    unpadded_slice,
+    weighted_spans,
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,7 @@ class ExplainOptions:
     colormap: str = "viridis"
     alpha_limit: float = 0.65
     overlay: bool | Literal["layer"] = True  # "layer": the coloured heatmap alone
-    overlay_format: str = "png"
+    overlay_format: str = "auto"  # "auto": JPEG for a JPEG upload, else PNG (overlay_format_for)
     overlay_max_side: int = 1024
     pad_value: int | str | None = None  # None: the model's pad id
     padding: str | None = None  # None: the model's padding side
@@ -109,6 +124,15 @@ class PreparedImages:
     images: list[Image.Image]  # decoded, EXIF-oriented originals
     inputs: np.ndarray  # (B, H, W, C) scaled for the model
     pixels: np.ndarray  # (B, H, W, C) resized, 0..255, before the scaling (for metrics)
+    from_jpeg: list[bool]  # each upload was a JPEG (overlay_format "auto" answers in kind)
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """A text as sent and, per padded position, the characters its token stands for."""
+
+    text: str
+    ranges: list[Range | None]  # None: padding
 
 
 @dataclass
@@ -116,6 +140,7 @@ class PreparedTexts:
     sequences: list[tuple[list[str], list[int]]]  # padded tokens and ids per sample
     inputs: np.ndarray  # (B, T) ids
     padding: str
+    sources: list[TextSource | None]  # per sample: spans go on the text (word-filtered models)
 
 
 def explain_images(
@@ -145,12 +170,39 @@ def prepare_images(
     served: ServedModel, uploads: list[bytes], limits: ImageLimits
 ) -> PreparedImages:
     require_task(served, "image")
+    if served.takes_encoded_images:
+        return prepare_encoded_images(served, uploads, limits)
     config = served.card.image
     assert config is not None and served.scaling is not None
     images = [decode_image(data, limits) for data in uploads]
     arrays = [to_model_array(img, config.size, config.resize, config.color_mode) for img in images]
     pixels = np.stack(arrays)
-    return PreparedImages(images, served.scaling(pixels), pixels)
+    from_jpeg = [is_jpeg(data) for data in uploads]
+    return PreparedImages(images, served.scaling(pixels), pixels, from_jpeg)
+
+
+def prepare_encoded_images(
+    served: ServedModel, uploads: list[bytes], limits: ImageLimits
+) -> PreparedImages:
+    """The uploads' bytes as they are, for a graph that decodes them itself; the maps
+    and overlays are drawn on the images the graph decoded."""
+    for data in uploads:
+        decode_image(data, limits)  # the same checks (format, size limits) as any upload
+    inputs = np.array(uploads, dtype=object)
+    pixels = served.decode_images(inputs)
+    images = [Image.fromarray(as_8_bit(image)) for image in pixels]
+    from_jpeg = [is_jpeg(data) for data in uploads]
+    return PreparedImages(images, inputs, pixels.astype(np.float32), from_jpeg)
+
+
+def as_8_bit(image: np.ndarray) -> np.ndarray:
+    """A decoded image as 0..255 RGB: uint8 as is, floats in 0..1 or 0..255 scaled."""
+    if image.dtype == np.uint8:
+        values = image
+    else:
+        scale = 255.0 if float(np.max(image, initial=0.0)) <= 1.0 else 1.0
+        values = np.clip(np.rint(image * scale), 0, 255).astype(np.uint8)
+    return values[..., 0] if values.shape[-1] == 1 else values
 
 
 def prepare_texts(
@@ -162,14 +214,26 @@ def prepare_texts(
     spec = served.text_spec
     assert spec is not None
     padding = options.padding or spec.padding
-    sequences = [
-        pad_sequence(*tokens_and_ids(item, served, options.max_tokens), spec, padding)
-        for item in inputs
-    ]
+    read = [read_instance(item, spec, options.max_tokens) for item in inputs]
+    sequences = [pad_sequence(sequence.tokens, sequence.ids, spec, padding) for sequence in read]
     if len({len(ids) for _, ids in sequences}) > 1:
         raise InvalidInput("instances of a variable-length model must have the same length")
-    ids = np.array([ids for _, ids in sequences], dtype=served.model.inputs[0].dtype)
-    return PreparedTexts(sequences, ids, padding)
+    ids = np.array([ids for _, ids in sequences], dtype=served.input_dtype)
+    sources = [
+        text_source(item, sequence, len(padded), padding)
+        for item, sequence, (padded, _) in zip(inputs, read, sequences, strict=True)
+    ]
+    return PreparedTexts(sequences, ids, padding, sources)
+
+
+def text_source(
+    item: TextInput, sequence: TokenSequence, length: int, padding: str
+) -> TextSource | None:
+    if item.text is None or sequence.ranges is None:
+        return None
+    pads: list[Range | None] = [None] * (length - len(sequence.ranges))
+    ranges = [*sequence.ranges, *pads] if padding == "post" else [*pads, *sequence.ranges]
+    return TextSource(item.text, ranges)
 
 
 def render_images(
@@ -184,10 +248,11 @@ def render_images(
     for index, image in enumerate(prepared.images):
         explanation = ExplanationResult(image=ImageSizeResult(*image.size))
         draw = overlay_drawer(image, options)
+        fmt = overlay_format_for(options, prepared.from_jpeg[index])
         for row in np.flatnonzero(cams.sample == index):
             target = target_result(served, cams, int(row), cams.heatmaps[row].tolist())
             if draw is not None:
-                add_overlay(target, draw(cams.heatmaps[row]), options.overlay_format)
+                add_overlay(target, draw(cams.heatmaps[row]), fmt)
             explanation.targets.append(target)
         result.explanations.append(explanation)
     return result
@@ -206,14 +271,17 @@ def render_texts(
     pad_value = spec.pad_id if options.pad_value is None else options.pad_value
     for index, (tokens, ids) in enumerate(prepared.sequences):
         explanation = ExplanationResult()
+        source = prepared.sources[index]
+        keep = unpadded_slice(tokens, ids, pad_value=pad_value, padding=prepared.padding)
+        kept = tokens[keep]
         for row in np.flatnonzero(cams.sample == index):
             kind = options.interpolation_kind
-            per_token = resize_to_tokens(cams.heatmaps[row], len(tokens), kind)
-            kept, weights = strip_padding(
-                tokens, ids, per_token, pad_value=pad_value, padding=prepared.padding
-            )
+            weights = resize_to_tokens(cams.heatmaps[row], len(tokens), kind)[keep]
             target = target_result(served, cams, int(row), weights.tolist())
-            document, spans = weighted_spans(kept, weights)
+            if source is None:
+                document, spans = weighted_spans(kept, weights)
+            else:
+                document, spans = source.text, source_spans(kept, source.ranges[keep], weights)
             target.weighted_spans = WeightedSpansResult(document, spans)
             target.html = highlight_html(document, spans)
             explanation.tokens = kept
@@ -229,16 +297,17 @@ def require_task(served: ServedModel, task: str) -> None:
         )
 
 
-def tokens_and_ids(
-    item: TextInput, served: ServedModel, max_tokens: int
-) -> tuple[list[str], list[int]]:
-    spec = served.text_spec
-    assert spec is not None
-    if item.text is not None:
-        tokens, ids = text_to_ids(item.text, spec)
-        if len(tokens) > max_tokens:
-            raise InvalidInput(f"the text has {len(tokens)} tokens; the limit is {max_tokens}")
-        return tokens, ids
+def read_instance(item: TextInput, spec: TextSpec, max_tokens: int) -> TokenSequence:
+    """An instance's tokens and ids, cut to length when the model truncates."""
+    if item.text is None:
+        return TokenSequence(*tokens_and_ids(item, spec)).truncated(spec)
+    sequence = text_sequence(item.text, spec).truncated(spec)
+    if len(sequence.tokens) > max_tokens:
+        raise InvalidInput(f"the text has {len(sequence.tokens)} tokens; the limit is {max_tokens}")
+    return sequence
+
+
+def tokens_and_ids(item: TextInput, spec: TextSpec) -> tuple[list[str], list[int]]:
     if item.ids is not None:
         return ids_to_tokens(item.ids, spec), list(item.ids)
     tokens = list(item.tokens or [])
@@ -295,6 +364,19 @@ def target_result(
 def check_overlay_format(options: ExplainOptions) -> None:
     if options.overlay == "layer" and options.overlay_format == "jpeg":
         raise InvalidInput("overlay=layer is transparent: ask for png or webp, not jpeg")
+
+
+def overlay_format_for(options: ExplainOptions, from_jpeg: bool) -> str:
+    """The overlay's encoding: as asked, or for "auto" a JPEG when the upload was one.
+
+    A photo sent as a JPEG gets its composite back as a JPEG: as a PNG the 640x480
+    composite of the benchmark's photo was 587 KB (a 789 KB JSON answer) where the
+    upload was 88 KB. The layer is transparent and a drawing or screenshot (PNG, WebP,
+    GIF) has sharp edges JPEG would blur: those stay PNG.
+    """
+    if options.overlay_format != "auto":
+        return options.overlay_format
+    return "jpeg" if from_jpeg and options.overlay is True else "png"
 
 
 def overlay_drawer(

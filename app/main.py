@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,12 +19,14 @@ from app.api.body_limits import BodyLimitMiddleware
 from app.api.instrumentation import RequestMetricsMiddleware
 from app.api.openapi_docs import add_request_schemas
 from app.api.problems import install_problem_handlers
-from app.api.routes import explain, health, models
+from app.api.routes import explain, health, models, predict, problems
 from app.api.routes.web import PUBLIC_PATHS, add_web_routes
 from app.api.security import ApiKeyMiddleware, document_api_keys, load_api_keys
 from app.metrics import Metrics
-from app.pipeline import build_batchers, configure_engine, watch_models
+from app.pipeline import BatcherPool, configure_engine, watch_models
+from app.registry.policy import parse_policy
 from app.registry.registry import Registry, load_registry
+from app.registry.watcher import FolderWatcher
 from app.settings import Settings
 from app.shutdown import DrainMiddleware, Lifecycle
 
@@ -39,20 +43,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_engine(settings)
+        policy = parse_policy(settings.model_version_policy)
         registry = await run_in_threadpool(
-            load_registry, settings.models_dir, device=settings.device
+            lambda: load_registry(settings.models_dir, device=settings.device, policy=policy)
         )
         if settings.warm_up:
             await run_in_threadpool(registry.warm_up)
         else:
-            for served in registry:
+            for served in registry.all_versions():
                 served.ready = True
         app.state.registry = registry
-        app.state.batchers = build_batchers(registry, settings, metrics)
+        app.state.batchers = BatcherPool(registry, settings, metrics)
         watch_models(metrics, registry)
+        watching = start_watching(registry, settings)
         yield
-        for batcher in app.state.batchers.values():
-            await batcher.close()
+        if watching is not None:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+        await app.state.batchers.close()
 
     app = FastAPI(
         title="gradcam-server",
@@ -65,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.registry = Registry()  # empty and not ready until the lifespan loads it
-    app.state.batchers = {}
+    app.state.batchers = BatcherPool(app.state.registry, settings, metrics)
     app.state.metrics = metrics
     install_problem_handlers(app)
     app.state.lifecycle = Lifecycle()
@@ -85,15 +94,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
-            expose_headers=["Retry-After", "WWW-Authenticate"],
+            expose_headers=["Retry-After", "WWW-Authenticate", "X-Model-Version"],
         )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
-    for module in (explain, models, health, instrumentation):
+    for module in (explain, predict, models, health, instrumentation, problems):
         app.include_router(module.router)
     if web_enabled:
         add_web_routes(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
+
+
+def start_watching(registry: Registry, settings: Settings) -> asyncio.Task[None] | None:
+    """Poll the models folder for new and removed versions (none when poll_seconds = 0)."""
+    if settings.poll_seconds <= 0:
+        return None
+    watcher = FolderWatcher(
+        registry,
+        settings.models_dir,
+        policy=parse_policy(settings.model_version_policy),
+        device=settings.device,
+        warm_up=settings.warm_up,
+    )
+    return asyncio.create_task(watcher.run(settings.poll_seconds), name="model-folder-watcher")
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:

@@ -44,19 +44,22 @@ class Metrics:
         self.queue_depth = Gauge(
             "gradcam_queue_depth", "Requests waiting for a batch", ["model"], registry=r
         )
-        self.model_load_seconds = Gauge(
-            "gradcam_model_load_seconds", "Time to load and warm a model", ["model"], registry=r
-        )
 
     def watch(self, collector: Collector) -> None:
         self.registry.register(collector)
 
 
 class ModelStateCollector(Collector):
-    """Trace counts and devices, read from the served models when scraped."""
+    """Read from the registry when scraped: the serving versions' trace counts, devices
+    and load times, and the state of every version (a failed load shows as END)."""
 
-    def __init__(self, models: Callable[[], Iterable[tuple[str, str, int]]]) -> None:
-        self._models = models  # yields (model id, device, trace count)
+    def __init__(
+        self,
+        models: Callable[[], Iterable[tuple[str, str, int, float]]],
+        versions: Callable[[], Iterable[tuple[str, str, str, bool]]] = list,
+    ) -> None:
+        self._models = models  # yields (model id, device, trace count, load seconds)
+        self._versions = versions  # yields (model id, version, state, serving)
 
     def collect(self) -> Iterator[Metric]:
         traces = GaugeMetricFamily(
@@ -65,8 +68,42 @@ class ModelStateCollector(Collector):
         device = GaugeMetricFamily(
             "gradcam_model_device", "Device the model runs on (value 1)", labels=["model", "device"]
         )
-        for model_id, device_name, trace_count in self._models():
+        load = GaugeMetricFamily(
+            "gradcam_model_load_seconds",
+            "Time to load and warm the serving version",
+            labels=["model"],
+        )
+        for model_id, device_name, trace_count, load_seconds in self._models():
             traces.add_metric([model_id], trace_count)
             device.add_metric([model_id, device_name], 1)
+            load.add_metric([model_id], load_seconds)
         yield traces
         yield device
+        yield load
+        yield from self._version_metrics()
+
+    def _version_metrics(self) -> Iterator[Metric]:
+        state = GaugeMetricFamily(
+            "gradcam_model_version_state",
+            "Versions known per model (value 1): LOADING, AVAILABLE or END (failed to load)",
+            labels=["model", "version", "state"],
+        )
+        serving = GaugeMetricFamily(
+            "gradcam_model_version_serving",
+            "The version serving requests that name none (value 1)",
+            labels=["model", "version"],
+        )
+        failed = GaugeMetricFamily(
+            "gradcam_model_version_load_failed",
+            "A version that failed to load (value 1); the error is in GET /v1/models/{id}",
+            labels=["model", "version"],
+        )
+        for model_id, version, version_state, is_serving in self._versions():
+            state.add_metric([model_id, version, version_state], 1)
+            if is_serving:
+                serving.add_metric([model_id, version], 1)
+            if version_state == "END":
+                failed.add_metric([model_id, version], 1)
+        yield state
+        yield serving
+        yield failed

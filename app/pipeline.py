@@ -125,21 +125,52 @@ def configure_engine(settings: Settings) -> None:
     configure_devices(threads)
 
 
-def build_batchers(registry: Registry, settings: Settings, metrics: Metrics) -> dict[str, Batcher]:
-    """One batcher (queue + workers) per served model."""
-    return {
-        served.id: Batcher(
-            served.id,
-            max_batch=settings.max_batch_size or default_batch_size(served.device),
-            max_queue=settings.max_queue,
-            overload_queue=settings.overload_queue,
-            overload_window=settings.overload_window,
-            max_wait=settings.batch_max_wait_ms / 1000,
-            workers=settings.engine_workers or default_workers(served.device),
-            metrics=metrics,
-        )
-        for served in registry
-    }
+class BatcherPool:
+    """One batcher (queue + workers) per loaded version, made on its first request:
+    requests for two versions never share a batch, and a withdrawn version's batcher
+    stops once its requests have ended (`unload`, the registry's `on_unload`)."""
+
+    def __init__(self, registry: Registry, settings: Settings, metrics: Metrics) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.metrics = metrics
+        self._batchers: dict[int, Batcher] = {}  # id(served) -> its batcher
+        registry.on_unload = self.unload
+
+    def for_version(self, served: ServedModel) -> Batcher:
+        batcher = self._batchers.get(id(served))
+        if batcher is None:
+            batcher = self._batchers[id(served)] = new_batcher(served, self.settings, self.metrics)
+        return batcher
+
+    def __contains__(self, served: ServedModel) -> bool:
+        return id(served) in self._batchers
+
+    def __getitem__(self, model_id: str) -> Batcher:
+        """The batcher of the version serving `model_id` now."""
+        return self.for_version(self.registry.get(model_id))
+
+    def unload(self, served: ServedModel) -> None:
+        batcher = self._batchers.pop(id(served), None)
+        if batcher is not None:
+            batcher.stop()
+
+    async def close(self) -> None:
+        while self._batchers:
+            await self._batchers.popitem()[1].close()
+
+
+def new_batcher(served: ServedModel, settings: Settings, metrics: Metrics) -> Batcher:
+    return Batcher(
+        served.id,
+        max_batch=settings.max_batch_size or default_batch_size(served.device),
+        max_queue=settings.max_queue,
+        overload_queue=settings.overload_queue,
+        overload_window=settings.overload_window,
+        max_wait=settings.batch_max_wait_ms / 1000,
+        workers=settings.engine_workers or default_workers(served.device),
+        metrics=metrics,
+    )
 
 
 def default_batch_size(device: str) -> int:
@@ -153,6 +184,16 @@ def default_workers(device: str) -> int:
 
 
 def watch_models(metrics: Metrics, registry: Registry) -> None:
-    metrics.watch(ModelStateCollector(lambda: [(m.id, m.device, m.trace_count) for m in registry]))
-    for served in registry:
-        metrics.model_load_seconds.labels(served.id).set(served.load_seconds)
+    """Scrape-time gauges read from the registry: they follow versions as they change."""
+
+    def serving() -> list[tuple[str, str, int, float]]:
+        return [(m.id, m.device, m.trace_count, m.load_seconds) for m in registry]
+
+    def versions() -> list[tuple[str, str, str, bool]]:
+        return [
+            (entry.id, state.version, state.state, state.serving)
+            for entry in list(registry.entries.values())
+            for state in entry.states()
+        ]
+
+    metrics.watch(ModelStateCollector(serving, versions))

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.registry.policy import parse_policy
 from app.render.colormap import COLORMAPS
 
 KiB = 1024
@@ -27,6 +28,17 @@ class Settings(BaseSettings):
     )
 
     models_dir: Path = Field(default=Path("models"), description="folder of model folders")
+    poll_seconds: float = Field(
+        default=30.0,
+        ge=0.0,
+        description="seconds between scans of models_dir for new or removed versions "
+        "and models; 0: never (what start-up loads is served until a restart)",
+    )
+    model_version_policy: str = Field(
+        default="latest",
+        description="versions kept loaded per model: latest, latest:N, all or specific:V,...; "
+        "a card's version_policy overrides it",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     device: str | None = Field(
@@ -120,6 +132,12 @@ class Settings(BaseSettings):
         if not all(PRINTABLE_KEY.fullmatch(key.get_secret_value()) for key in keys):
             raise ValueError("API keys must be printable ASCII without spaces")
         return keys
+
+    @field_validator("model_version_policy")
+    @classmethod
+    def known_policy(cls, value: str) -> str:
+        parse_policy(value)  # a ValueError names the accepted forms
+        return value
 
     @field_validator("colormap")
     @classmethod

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.engine.batching import Batcher
+from app.pipeline import BatcherPool
 from app.registry.registry import Registry
 from app.registry.served import ServedModel
 from app.settings import Settings
@@ -26,13 +26,13 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def get_batchers(request: Request) -> dict[str, Batcher]:
-    batchers: dict[str, Batcher] = request.app.state.batchers
+async def get_batchers(request: Request) -> BatcherPool:
+    batchers: BatcherPool = request.app.state.batchers
     return batchers
 
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]
-BatchersDep = Annotated[dict[str, Batcher], Depends(get_batchers)]
+BatchersDep = Annotated[BatcherPool, Depends(get_batchers)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 

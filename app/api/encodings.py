@@ -25,6 +25,7 @@ from app.api.schemas import ExplainParameters, ExplainRequest, Instance
 from app.errors import (
     ClientClosedRequest,
     ExplainError,
+    InvalidForm,
     InvalidImage,
     InvalidInput,
     PayloadTooLarge,
@@ -145,9 +146,7 @@ def form_error(message: str, settings: Settings) -> ExplainError:
             f"{message} A form holds one file, `image`, and at most "
             f"{settings.max_form_fields} other fields"
         )
-    return InvalidInput(
-        f"the multipart body is malformed: {message}", status=400, title="Invalid form"
-    )
+    return InvalidForm(f"the multipart body is malformed: {message}")
 
 
 def form_ids(text: str) -> TextInput:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.api.problems import PROBLEM_BASE
+from app.api.problem_types import PROBLEM_TYPES, problem_uri
 from app.api.schemas import ExplainParameters, ExplainRequest
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],
     "properties": {
-        "type": {"type": "string"},
+        "type": {
+            "type": "string",
+            "format": "uri-reference",
+            "enum": [kind.uri for kind in PROBLEM_TYPES.values()],
+            "description": "the problem type, a reference relative to this service: GET it "
+            "(GET /problems/{slug}) for what it means and how to fix the request",
+        },
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
@@ -26,9 +32,12 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
-def problem_response(description: str, detail: str, status: int) -> dict[str, Any]:
+def problem_response(
+    description: str, detail: str, status: int, slug: str | None = None
+) -> dict[str, Any]:
+    """An OpenAPI response of problem+json; `slug` defaults to the description's words."""
     example = {
-        "type": PROBLEM_BASE + description.lower().replace(" ", "-"),
+        "type": problem_uri(slug or description.lower().replace(" ", "-")),
         "title": description,
         "status": status,
         "detail": detail,

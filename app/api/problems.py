@@ -11,12 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from app.api.problem_types import problem_uri
 from app.errors import ExplainError
 
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_BASE = "https://gradcam-server.dev/problems/"
+# The framework's own HTTP errors: status -> (title, problem slug); others are http-error.
+HTTP_PROBLEMS = {404: ("Not found", "not-found"), 405: ("Method not allowed", "method-not-allowed")}
 
 
 class ProblemResponse(JSONResponse):
@@ -28,12 +30,12 @@ def problem(
     title: str,
     detail: str,
     *,
-    slug: str | None = None,
+    slug: str,
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> ProblemResponse:
     body = {
-        "type": PROBLEM_BASE + (slug or title.lower().replace(" ", "-")),
+        "type": problem_uri(slug),
         "title": title,
         "status": status,
         "detail": detail,
@@ -59,13 +61,15 @@ async def validation_error(request: Request, exc: Exception) -> ProblemResponse:
 
 async def http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, HTTPException)
-    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
-    return problem(exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None))
+    title, slug = HTTP_PROBLEMS.get(exc.status_code, ("HTTP error", "http-error"))
+    headers = getattr(exc, "headers", None)
+    return problem(exc.status_code, title, str(exc.detail), slug=slug, headers=headers)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> ProblemResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem(500, "Internal server error", "the server failed; the error is logged")
+    detail = "the server failed; the error is logged"
+    return problem(500, "Internal server error", detail, slug="internal-server-error")
 
 
 def install_problem_handlers(app: FastAPI) -> None:

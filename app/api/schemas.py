@@ -10,7 +10,7 @@ ScoreMode = Literal["logit", "output"]
 InterpolationKind = Literal[
     "linear", "nearest", "nearest-up", "zero", "slinear", "quadratic", "cubic", "previous", "next"
 ]
-OverlayFormat = Literal["png", "jpeg", "webp"]
+OverlayFormat = Literal["auto", "png", "jpeg", "webp"]
 # The engine's tables (app.engine.methods, app.engine.faithfulness), spelled out here so
 # the schemas need no TensorFlow; a test checks they agree.
 MethodName = Literal[
@@ -77,7 +77,15 @@ class ExplainParameters(Schema):
             "along its longest side: the map is smooth, more pixels add bytes, not detail)"
         ),
     )
-    overlay_format: OverlayFormat = "png"
+    overlay_format: OverlayFormat = Field(
+        default="auto",
+        description=(
+            "encoding of the overlay: 'auto' sends a JPEG (quality 80) for a JPEG upload, "
+            "a photo, and a PNG otherwise and for overlay='layer'; 'png' is lossless, "
+            "pixel for pixel ELI5's format_as_image; 'jpeg' and 'webp' are lossy. An "
+            "Accept: image/* header picks the format itself"
+        ),
+    )
     pad_value: StrictInt | str | None = Field(
         default=None, description="text: id or token that marks padding; null: the model's pad"
     )
@@ -189,6 +197,37 @@ class LayerInfo(Schema):
     )
 
 
+class VersionStatus(Schema):
+    error_code: Literal["OK", "UNKNOWN"] = "OK"
+    error_message: str = ""
+
+
+class ModelVersionStatus(Schema):
+    version: str
+    state: Literal["LOADING", "AVAILABLE", "END"]
+    serving: bool = Field(description="requests that name no version go to this one")
+    status: VersionStatus
+
+
+class SavedModelInfo(Schema):
+    """How a SavedModel is driven: present only for a model loaded from a SavedModel."""
+
+    signature: str
+    input: Literal["image", "encoded_image", "token_ids"] = Field(
+        description="float pixels, encoded image files decoded by the graph, or token ids"
+    )
+    input_tensor: str
+    output_tensor: str
+    logit_tensor: str = Field(
+        description="what score = logit differentiates: the input of the graph's final "
+        "Softmax/Sigmoid, or the output itself when it has none"
+    )
+    decoded_tensor: str | None = Field(
+        default=None, description="encoded_image: the decoded image the overlay is drawn on"
+    )
+    trust_graph: bool = Field(description="true: loaded without the op allow-list check")
+
+
 class ModelDetailResponse(ModelSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -210,6 +249,15 @@ class ModelDetailResponse(ModelSummary):
                         {"name": "last_conv", "index": 7, "output_shape": [None, 16, 16, 64]}
                     ],
                     "card": {"id": "shapes", "task": "image", "model_file": "model.keras"},
+                    "model_version": "1",
+                    "model_version_status": [
+                        {
+                            "version": "1",
+                            "state": "AVAILABLE",
+                            "serving": True,
+                            "status": {"error_code": "OK", "error_message": ""},
+                        }
+                    ],
                 }
             ]
         }
@@ -225,6 +273,12 @@ class ModelDetailResponse(ModelSummary):
     device: str
     candidate_layers: list[LayerInfo]
     card: dict[str, object]
+    model_version: str = Field(description="the version described (as `version`)")
+    model_version_status: list[ModelVersionStatus] = Field(
+        description="every version the service knows of, highest first (TF Serving's "
+        "GET /v1/models/{id} shape); a failed load is state END with its error"
+    )
+    saved_model: SavedModelInfo | None = None
 
 
 class LiveResponse(Schema):
@@ -244,3 +298,15 @@ class ModelReadyResponse(Schema):
 
     name: str
     ready: bool
+
+
+class PredictResponse(Schema):
+    """TF Serving's REST answer: `predictions` (row format) or `outputs` (columnar)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"predictions": [[0.9, 0.05, 0.03, 0.02]]}]}
+    )
+
+    predictions: list[object] | None = None
+    outputs: object | None = None
+    model_version: str = Field(description="the version that answered (not in TF Serving)")

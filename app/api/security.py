@@ -1,4 +1,5 @@
-"""Optional API keys: when keys are set, every route but health needs one (pure ASGI).
+"""Optional API keys: when keys are set, every route but health, the page's static files
+and the problem-type pages needs one (pure ASGI).
 
 The key is checked before routing and before a byte of the body is read. A key is sent
 as `Authorization: Bearer <key>` or `X-API-Key: <key>`; keys are compared as SHA-256
@@ -25,6 +26,9 @@ from app.settings import PRINTABLE_KEY, Settings
 
 # Health stays open: probes carry no keys. `{model_id}` also matches the OpenAPI template.
 HEALTH_PATHS = re.compile(r"/v2/health/(live|ready)|/v2/models/[^/]+/ready")
+# The problem-type pages hold no data, and a client refused for its key must be able to
+# read /problems/unauthorized: open to GET and HEAD.
+PROBLEM_PAGES = re.compile(r"/problems(/[^/]*)?")
 CHALLENGE = {"www-authenticate": 'Bearer realm="gradcam-server"'}
 HOW_TO_SEND = "send Authorization: Bearer <key> or X-API-Key: <key>"
 
@@ -64,7 +68,7 @@ class ApiKeyMiddleware:
         if (
             scope["type"] != "http"
             or HEALTH_PATHS.fullmatch(path)
-            or (scope.get("method") in ("GET", "HEAD") and path in self.public_paths)
+            or (scope.get("method") in ("GET", "HEAD") and self.is_public(path))
         ):
             await self.app(scope, receive, send)
             return
@@ -77,6 +81,9 @@ class ApiKeyMiddleware:
         detail = "the API key is not valid" if presented else "this route needs an API key"
         error = Unauthorized(f"{detail}: {HOW_TO_SEND}", headers=CHALLENGE)
         await refuse(error, scope, receive, send)
+
+    def is_public(self, path: str) -> bool:
+        return path in self.public_paths or bool(PROBLEM_PAGES.fullmatch(path))
 
     def is_known(self, key: bytes) -> bool:
         digest = hashlib.sha256(key).digest()
@@ -109,7 +116,7 @@ def document_api_keys(schema: dict[str, Any]) -> dict[str, Any]:
         "Unauthorized", f"this route needs an API key: {HOW_TO_SEND}", 401
     )
     for path, operations in schema.get("paths", {}).items():
-        if HEALTH_PATHS.fullmatch(path):
+        if HEALTH_PATHS.fullmatch(path) or PROBLEM_PAGES.fullmatch(path):
             continue
         for operation in operations.values():
             operation["security"] = [{"bearerKey": []}, {"headerKey": []}]

@@ -113,15 +113,14 @@ def load_one_model(settings: Any, model_id: str) -> Any:
     (its first trace is paid before the progress bar starts)."""
     from app.errors import ModelNotFound
     from app.pipeline import configure_engine
-    from app.registry.card import read_card
-    from app.registry.registry import Registry, load_served_model
+    from app.registry.registry import Registry, load_latest
 
     models_dir: Path = settings.models_dir
     folder = models_dir / model_id
     if not (folder / "model.toml").is_file():
         raise ModelNotFound(f"model {model_id!r} has no model.toml in {models_dir}")
     configure_engine(settings)
-    served = load_served_model(models_dir, read_card(folder), settings.device)
+    served = load_latest(models_dir, model_id, settings.device)
     served.warm_up()
-    registry = Registry(models={served.id: served}, loaded=True)
+    registry = Registry.of(served)
     return registry.get(model_id)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-OVERLAY_FORMATS = ("png", "jpeg", "webp")
+OVERLAY_FORMATS = ("auto", "png", "jpeg", "webp")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain(commands.add_parser("explain", help="explain image files or folders"))
     models = commands.add_parser("models", help="the served models, inputs and layers")
     add_server_options(models)
+    models.add_argument(
+        "--json", action="store_true", help="every field of every model as JSON, for scripts"
+    )
     models.set_defaults(run=run_models)
     return parser
 
@@ -53,7 +56,12 @@ def add_explain(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", help="CAM method (default: the service's)")
     parser.add_argument("--layer", help="target layer name or index (default: the model's)")
     parser.add_argument("--out", type=Path, default=Path("gradcam-out"), help="overlay folder")
-    parser.add_argument("--format", choices=OVERLAY_FORMATS, default="png", help="overlay format")
+    parser.add_argument(
+        "--format",
+        choices=OVERLAY_FORMATS,
+        default="auto",
+        help="overlay format (default auto: JPEG for JPEG photos, PNG otherwise)",
+    )
     parser.add_argument(
         "--json", type=Path, help="JSON Lines output (default: OUT/explanations.jsonl)"
     )

@@ -241,6 +241,13 @@ class Batcher:
             wait = started - job.enqueued
             self.metrics.stage_seconds.labels(self.model_id, "queue_wait").observe(wait)
 
+    def stop(self) -> None:
+        """Stop a drained batcher without waiting: its version was withdrawn and no
+        request holds it any more."""
+        for task in self._worker_tasks:
+            task.cancel()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
     async def close(self) -> None:
         for task in self._worker_tasks:
             task.cancel()

@@ -4,7 +4,9 @@ For the gradient methods and Eigen-CAM, the forward pass, the gradient and the m
 map run in one `tf.function` with a fixed input signature (batch dimension None).
 Targets, relu, counterfactual and the score mode are tensors, so no request retraces
 it; only the small maps leave the graph. Score-CAM and Ablation-CAM run their perturbed
-inputs through compiled calls of their own (`app.engine.methods.perturbation`).
+inputs through compiled calls of their own (`app.engine.methods.perturbation`). The model
+is reached through a capture adapter (`app.engine.capture`): a Keras model replayed layer
+by layer, or a SavedModel's frozen graph imported into the function.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import numpy as np
 import tensorflow as tf
 
 from app.engine import cam as cam_math
+from app.engine.capture import Capture, Forward, KerasCapture
 from app.engine.faithfulness import DEFAULT_STEPS, Scaling, check_metrics, faithfulness
 from app.engine.fold import FoldPlan, plan_folding
 from app.engine.forward import ModelForward
-from app.engine.graph import first_output, layer_at, output_layer, replay
+from app.engine.frozen import FrozenModel
+from app.engine.frozen_capture import FrozenCapture, FrozenForward
+from app.engine.graph import first_output, layer_at, output_layer
 from app.engine.layers import LayerRef, LayerSpec, resolve_layer
 from app.engine.methods import DEFAULT_MAX_CHANNELS, get_method
 from app.engine.methods.attention import AttentionContext
@@ -36,29 +41,28 @@ class GradCam:
 
     def __init__(
         self,
-        model: keras.Model,
+        model: keras.Model | FrozenModel,
         layer: LayerSpec | LayerRef = None,
         *,
         method: str = "gradcam",
         name: str | None = None,
         device: str | None = None,
         fold: FoldPlan | None = None,
-        forward: ModelForward | None = None,
+        forward: Forward | None = None,
     ) -> None:
         self.model = model
         self.method = get_method(method)
         self.name = name or model.name
         self.device = device
-        self.layer = layer if isinstance(layer, LayerRef) else resolve_layer(model, layer)
-        # The explained layer's own output must be computed, so its pair stays unfolded.
-        target = layer_at(model, self.layer.path)
-        self._fold = (plan_folding(model, device) if fold is None else fold).without(target)
-        self.forward = forward or ModelForward(model, device=device, fold=self._fold)
-        self.n_classes = int(first_output(model.outputs).shape[-1])
-        self._logit_fn: LogitFn | None = logit_function(output_layer(model))
-        model_input = model.inputs[0]
+        self.capture: Capture
+        self._logit_fn: LogitFn | None
+        self.forward: Forward
+        if isinstance(model, FrozenModel):
+            self._capture_frozen(model, layer, forward)
+        else:
+            self._capture_keras(model, layer, fold, forward)
         signature = [
-            tf.TensorSpec([None, *model_input.shape[1:]], model_input.dtype, name="inputs"),
+            self.capture.input_spec,
             tf.TensorSpec([None], tf.int32, name="targets"),
             tf.TensorSpec([], tf.bool, name="relu"),
             tf.TensorSpec([], tf.bool, name="counterfactual"),
@@ -66,20 +70,53 @@ class GradCam:
         ]
         self._step = tf.function(self._gradcam_step, input_signature=signature)
         if self.method.attention is not None:  # its own compiled pass, same signature
+            if isinstance(model, FrozenModel):
+                raise InvalidInput(
+                    f"method {self.method.name} recomputes Keras MultiHeadAttention layers; "
+                    f"model {self.name} is a SavedModel's frozen graph"
+                )
             attention = self.method.attention(AttentionContext(model, self.layer, self._logit_fn))
             self._step = tf.function(attention.step, input_signature=signature)
         self._perturbation = None
         if self.method.perturbation is not None:
             grid = self.layer.grid
             spatial = tuple(self.layer.output_shape[1:-1]) if grid is None else grid.shape
-            context = ModelContext(
-                model, self.layer.path, spatial, self._fold, self._logit_fn, grid=grid
-            )
+            channels = None if grid is None else self.layer.output_shape[-1]
+            context = ModelContext(self.capture, self.layer.path, spatial, grid, channels)
             self._perturbation = self.method.perturbation(context)
+
+    def _capture_frozen(
+        self, model: FrozenModel, layer: LayerSpec | LayerRef, forward: Forward | None
+    ) -> None:
+        """A SavedModel's frozen graph, imported in the compiled functions."""
+        self.layer = layer if isinstance(layer, LayerRef) else model.resolve(layer)
+        self.capture = FrozenCapture(model, self.layer.path)
+        self.forward = forward or FrozenForward(model, device=self.device)
+        self.n_classes = model.n_classes
+        self._supports_logit = True  # the Softmax/Sigmoid input, else the output
+        self._logit_fn = None
+
+    def _capture_keras(
+        self,
+        model: keras.Model,
+        layer: LayerSpec | LayerRef,
+        fold: FoldPlan | None,
+        forward: Forward | None,
+    ) -> None:
+        """A Keras model replayed with its BatchNormalizations folded."""
+        self.layer = layer if isinstance(layer, LayerRef) else resolve_layer(model, layer)
+        # The explained layer's own output must be computed, so its pair stays unfolded.
+        target = layer_at(model, self.layer.path)
+        self._fold = (plan_folding(model, self.device) if fold is None else fold).without(target)
+        self.forward = forward or ModelForward(model, device=self.device, fold=self._fold)
+        self.n_classes = int(first_output(model.outputs).shape[-1])
+        self._logit_fn = logit_function(output_layer(model))
+        self._supports_logit = self._logit_fn is not None
+        self.capture = KerasCapture(model, self.layer.path, self._fold, self._logit_fn)
 
     @property
     def supports_logit(self) -> bool:
-        return self._logit_fn is not None
+        return self._supports_logit
 
     @property
     def trace_count(self) -> int:
@@ -183,40 +220,27 @@ class GradCam:
         counterfactual: tf.Tensor,
         use_logit: tf.Tensor,
     ) -> tuple[tf.Tensor, ...]:
-        captured: dict[str, tf.Tensor] = {}
-        with tf.GradientTape() as tape:
+        resolved: dict[str, tf.Tensor] = {}
 
-            def watch_target(activations: tf.Tensor) -> tf.Tensor:
-                # Watched explicitly: a frozen (non-trainable) base records nothing otherwise.
-                tape.watch(activations)
-                captured["activations"] = activations
-                return activations
-
-            def keep_logits(layer: keras.layers.Layer, layer_input: tf.Tensor) -> None:
-                if self._logit_fn is not None:
-                    captured["logits"] = self._logit_fn(layer_input)
-
-            outputs = replay(
-                self.model, inputs, self.layer.path, watch_target, keep_logits, fold=self._fold
-            )
-            predictions = tf.cast(first_output(outputs), tf.float32)
-            logits = tf.cast(captured.get("logits", predictions), tf.float32)
+        def score_of(predictions: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
             top = tf.argmax(predictions, axis=-1, output_type=tf.int32)
-            resolved = tf.where(targets < 0, top, targets)
+            resolved["targets"] = tf.where(targets < 0, top, targets)
             scored = tf.where(use_logit, logits, predictions)
-            score = tf.gather(scored, resolved, axis=1, batch_dims=1)
-        activations = tf.cast(captured["activations"], tf.float32)
+            return tf.gather(scored, resolved["targets"], axis=1, batch_dims=1)
+
+        uses_gradients = self.method.uses_gradients
+        captured, grads, predictions = self.capture.gradients(inputs, score_of, uses_gradients)
+        activations = tf.cast(captured, tf.float32)
         gradients = tf.zeros_like(activations)
-        if self.method.uses_gradients:
-            gradients = tape.gradient(score, captured["activations"])
-            if gradients is None:
+        if uses_gradients:
+            if grads is None:
                 raise InvalidInput(f"layer '{self.layer.name}' does not lead to the model output")
-            gradients = tf.cast(gradients, tf.float32)
+            gradients = tf.cast(grads, tf.float32)
         if self.layer.grid is not None:  # token layer: every method sees (B, h, w, C)
             activations = self.layer.grid.to_grid(activations)
             gradients = self.layer.grid.to_grid(gradients)
         assert self.method.raw_map is not None
         raw = cam_math.method_map(self.method.raw_map, activations, gradients, relu, counterfactual)
         heatmaps, scales = cam_math.normalise(raw)
-        output_scores = tf.gather(predictions, resolved, axis=1, batch_dims=1)
-        return heatmaps, scales, raw, predictions, resolved, output_scores
+        output_scores = tf.gather(predictions, resolved["targets"], axis=1, batch_dims=1)
+        return heatmaps, scales, raw, predictions, resolved["targets"], output_scores

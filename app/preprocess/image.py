@@ -72,6 +72,12 @@ def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
     return to_rgb(upright)
 
 
+def is_jpeg(data: bytes) -> bool:
+    """Whether `data` is a JPEG file (its SOI marker; MPO too): a photo, and never
+    transparent, since JPEG has no alpha channel."""
+    return data[:3] == b"\xff\xd8\xff"
+
+
 def _open_header(data: bytes) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)

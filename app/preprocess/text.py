@@ -9,9 +9,11 @@ from functools import cached_property
 
 from app.errors import InvalidInput, ModelError
 from app.preprocess.keras_tokenizer import KerasTokenizer
+from app.preprocess.word_filter import Range, keras_word_chars, keras_words
 
 TOKENIZERS = ("whitespace", "char", "keras")
 PADDING_SIDES = ("post", "pre")
+TRUNCATING_SIDES = ("post", "pre", None)  # None: a longer sequence is refused
 WORD = re.compile(r"\S+")  # the same whitespace as str.split()
 
 
@@ -28,6 +30,8 @@ class TextSpec:
     padding: str  # "post" | "pre": the side padding goes on
     oov_id: int  # id of tokens missing from the vocabulary (unused by a keras tokenizer)
     keras: KerasTokenizer | None = None
+    filters: str | None = None  # Keras' word filter first (these characters), or None
+    truncating: str | None = None  # "post" | "pre": the side cut off a longer sequence
 
     def __post_init__(self) -> None:
         # A bad spec is a model card error, found at start-up.
@@ -39,6 +43,10 @@ class TextSpec:
             raise ModelError(f"tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}")
         if self.padding not in PADDING_SIDES:
             raise ModelError(f"padding must be one of {PADDING_SIDES}, got {self.padding!r}")
+        if self.truncating not in TRUNCATING_SIDES:
+            raise ModelError(f"truncating must be post, pre or None, got {self.truncating!r}")
+        if self.filters is not None and self.keras is not None:
+            raise ModelError("a keras tokenizer filters words by its own rules")
         if self.sequence_length is not None and self.sequence_length < 1:
             raise ModelError(f"sequence_length must be at least 1, got {self.sequence_length}")
         for name, token_id in (("pad_id", self.pad_id), ("oov_id", self.oov_id)):
@@ -63,12 +71,41 @@ def tokenize(text: str, spec: TextSpec) -> list[str]:
     return text.split() if spec.tokenizer == "whitespace" else list(text)
 
 
+@dataclass(frozen=True)
+class TokenSequence:
+    """A text's tokens and ids; `ranges` (word-filtered specs only) holds each token's
+    `[start, end)` in the text as sent, so spans can be drawn on that text."""
+
+    tokens: list[str]
+    ids: list[int]
+    ranges: list[Range] | None = None
+
+    def truncated(self, spec: TextSpec) -> TokenSequence:
+        """Cut to the spec's sequence length on its truncating side (as pad_sequences)."""
+        length = spec.sequence_length
+        if spec.truncating is None or length is None or len(self.tokens) <= length:
+            return self
+        keep = slice(0, length) if spec.truncating == "post" else slice(-length, None)
+        ranges = None if self.ranges is None else self.ranges[keep]
+        return TokenSequence(self.tokens[keep], self.ids[keep], ranges)
+
+
 def text_to_ids(text: str, spec: TextSpec) -> tuple[list[str], list[int]]:
     """(tokens, ids) of a text; a Keras tokenizer may drop words, and their tokens with them."""
+    sequence = text_sequence(text, spec)
+    return sequence.tokens, sequence.ids
+
+
+def text_sequence(text: str, spec: TextSpec) -> TokenSequence:
+    """The tokens and ids of a text, with source ranges when the spec filters words."""
     if spec.keras is not None:
-        return spec.keras.text_sequence(text)
+        return TokenSequence(*spec.keras.text_sequence(text))
+    if spec.filters is not None:
+        split = keras_word_chars if spec.tokenizer == "char" else keras_words
+        filtered = split(text, spec.filters, spec.lowercase)
+        return TokenSequence(filtered.tokens, token_ids(filtered.tokens, spec), filtered.ranges)
     tokens = tokenize(text, spec)
-    return tokens, token_ids(tokens, spec)
+    return TokenSequence(tokens, token_ids(tokens, spec))
 
 
 def tokens_to_ids(tokens: list[str], spec: TextSpec) -> tuple[list[str], list[int]]:
@@ -87,8 +124,9 @@ def ids_to_tokens(ids: list[int], spec: TextSpec) -> list[str]:
 def word_count(text: str, stop_at: int) -> int:
     """Whitespace-separated words in `text`, counted no further than `stop_at`.
 
-    Every tokenizer gives at least one token per word, so this bounds the tokens of
-    any model from below, cheaply even for a huge text: nothing is split or copied.
+    The whitespace and char tokenizers give at least one token per word, so this bounds
+    their tokens from below, cheaply even for a huge text: nothing is split or copied.
+    (A Keras tokenizer or word filter may drop words: for them it caps the words sent.)
     """
     return sum(1 for _ in itertools.islice(WORD.finditer(text), stop_at))
 

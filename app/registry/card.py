@@ -19,8 +19,10 @@ from pydantic import (
 )
 
 from app.errors import ModelError
+from app.registry.policy import parse_policy
 
 CARD_FILE = "model.toml"
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 SCALINGS = ("unit", "symmetric", "raw", "mean_std")
 KERAS_PREPROCESS = re.compile(r"^keras\.applications\.[a-z0-9_]+$")
 
@@ -80,23 +82,41 @@ class ImageConfig(Strict):
 
 
 class TextConfig(Strict):
-    vocab_file: str | None = Field(default=None, description="one token a line, line i = id i")
+    vocab_file: str | None = Field(
+        default=None, description="one token a line, line i = id i; or a .csv token,id index"
+    )
     tokenizer_file: str | None = Field(
         default=None, description="a Keras Tokenizer's to_json(): its words, ids and rules"
     )
     tokenizer: Literal["whitespace", "char"] = "whitespace"
     lowercase: bool = True
+    word_filter: Literal["none", "keras"] = Field(
+        default="none", description="keras: text_to_word_sequence's words before tokenizing"
+    )
+    filters: str | None = Field(
+        default=None, description='with word_filter = "keras": characters other than its default'
+    )
     sequence_length: int | None = Field(default=None, gt=0)
     pad_id: int = 0
     pad_token: str = "<pad>"
     padding: Literal["post", "pre"] = "post"
+    truncating: Literal["post", "pre"] | None = Field(
+        default=None, description="cut a longer sequence on this side; unset: refuse it (422)"
+    )
     oov_id: int = 1
+    example: str | None = Field(
+        default=None, description="a sample text to try the model on (the page offers it)"
+    )
 
     @model_validator(mode="after")
     def one_vocabulary(self) -> Self:
         if (self.vocab_file is None) == (self.tokenizer_file is None):
             raise ValueError("[text] names exactly one of vocab_file or tokenizer_file")
-        taken = {"tokenizer", "lowercase", "oov_id"} & self.model_fields_set
+        if self.filters is not None and self.word_filter != "keras":
+            raise ValueError('filters is only read with word_filter = "keras"')
+        if self.truncating is not None and self.sequence_length is None:
+            raise ValueError("truncating needs a sequence_length to cut to")
+        taken = {"tokenizer", "lowercase", "oov_id", "word_filter"} & self.model_fields_set
         if self.tokenizer_file is not None and taken:
             raise ValueError(f"{sorted(taken)} come from the tokenizer_file; leave them out")
         return self
@@ -109,26 +129,54 @@ class ArchitectureConfig(Strict):
     input_shape: tuple[int, ...] | None = None
 
 
+class SavedModelConfig(Strict):
+    """Which signature of a SavedModel `model_file` is explained, and its tensors."""
+
+    signature: str = "serving_default"
+    input_key: str | None = Field(default=None, description="needed when there are several")
+    output_key: str | None = Field(default=None, description="needed when there are several")
+
+
 class ModelCard(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     version: str = "1"
     task: Literal["image", "text"]
     description: str = ""
-    model_file: str | None = None
+    model_file: str | None = Field(
+        default=None,
+        description="relative to the model folder, or to each version folder; none when a "
+        "version folder is itself a SavedModel",
+    )
     architecture: ArchitectureConfig | None = None
     labels_file: str | None = None
     default_layer: str | int | None = None
     score: Literal["logit", "output"] = "logit"
     required: bool = True
+    version_policy: str | None = Field(
+        default=None,
+        description="versions kept loaded: latest, latest:N, all or specific:V,...; "
+        "null: GRADCAM_MODEL_VERSION_POLICY",
+    )
     sha256: dict[str, str] = Field(default_factory=dict)
+    saved_model: SavedModelConfig = Field(default_factory=SavedModelConfig)
+    trust_graph: bool = Field(
+        default=False, description="load a SavedModel without its op allow-list check"
+    )
     image: ImageConfig | None = None
     text: TextConfig | None = None
 
     @model_validator(mode="after")
     def consistent(self) -> Self:
-        if (self.model_file is None) == (self.architecture is None):
-            raise ValueError("a card names exactly one of model_file or [architecture]")
-        if self.task == "image" and self.image is None:
+        if self.model_file is not None and self.architecture is not None:
+            raise ValueError("a card names at most one of model_file or [architecture]")
+        if self.version_policy is not None:
+            parse_policy(self.version_policy)
+        # A SavedModel (a folder named by model_file, or version folders holding
+        # saved_model.pb) that decodes encoded images itself needs none (load time).
+        keras_file = self.architecture is not None or (
+            self.model_file is not None and self.model_file.lower().endswith(KERAS_SUFFIXES)
+        )
+        if self.task == "image" and self.image is None and keras_file:
             raise ValueError("an image model needs an [image] section")
         if self.task == "text" and self.text is None:
             raise ValueError("a text model needs a [text] section")

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from app.errors import ModelError
+from app.registry.keras2_activations import KERAS2_OBJECTS
 from app.registry.keras2_config import translate_model
 from app.registry.keras2_layers import Config
 
@@ -76,8 +77,11 @@ def text_attr(value: Any) -> str:
 def build_model(config: Config) -> keras.Model:
     fit_layer_keys(config)
     try:
-        # Only allow-listed classes reach Keras (translate_model checked every one).
-        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        # Only allow-listed classes reach Keras (translate_model checked every one); the
+        # one custom object is Keras 2's hard sigmoid, computed by the service itself.
+        model = keras.saving.deserialize_keras_object(
+            config, custom_objects=KERAS2_OBJECTS, safe_mode=True
+        )
     except Exception as exc:  # Keras raises many types for a config it cannot build
         raise ModelError(f"Keras 3 cannot rebuild the translated model: {exc}") from exc
     if not isinstance(model, keras.Model):

@@ -19,7 +19,10 @@ Keys translated here (docs/model-cards.md lists them with the structural ones of
   SpatialDropout `noise_shape` (dropped when null): tf.keras inherited them from Conv and
   Dropout; Keras 3 has no such argument there.
 - LeakyReLU `alpha` -> `negative_slope`.
-- `activation` `hard_sigmoid` is refused: Keras 2 meant 0.2x + 0.5, Keras 3 means x/6 + 0.5.
+- `activation` / `recurrent_activation` `hard_sigmoid` (Keras 2: clip(0.2x + 0.5, 0, 1);
+  Keras 3's means clip(x/6 + 0.5, 0, 1)) -> the service's `keras2_hard_sigmoid`
+  (`keras2_activations`), which computes Keras 2's. Wrapped layers and nested models get
+  it through `keras2_config`, which translates them layer by layer.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.errors import ModelError
+from app.registry.keras2_activations import KERAS2_HARD_SIGMOID_CONFIG, is_keras2_hard_sigmoid
 
 Config = dict[str, Any]
 
@@ -80,11 +84,8 @@ def translate_layer_config(class_name: str, config: Config) -> Config:
     if class_name == "LeakyReLU" and "alpha" in config:
         config["negative_slope"] = config.pop("alpha")
     for key in ("activation", "recurrent_activation"):
-        if config.get(key) == "hard_sigmoid":
-            raise ModelError(
-                f"layer {name!r} ({class_name}) uses hard_sigmoid: Keras 2 meant 0.2x + 0.5, "
-                "Keras 3 means x/6 + 0.5, so its outputs would change"
-            )
+        if is_keras2_hard_sigmoid(config.get(key)):
+            config[key] = dict(KERAS2_HARD_SIGMOID_CONFIG)
     return config
 
 

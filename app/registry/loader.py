@@ -11,10 +11,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from app.engine.frozen import FrozenModel
 from app.errors import ModelError
 from app.registry.card import ArchitectureConfig, ImageConfig, ModelCard
 from app.registry.files import card_file
 from app.registry.keras2 import load_keras2_h5
+from app.registry.savedmodel import is_saved_model, load_saved_model
 
 Scaling = Callable[[np.ndarray], np.ndarray]
 
@@ -34,19 +36,53 @@ LOADERS: dict[str, Callable[[Path], keras.Model]] = {
 }
 
 
-def load_keras_model(models_dir: Path, card: ModelCard) -> keras.Model:
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def model_path(models_dir: Path, card: ModelCard, folder: Path) -> Path | None:
+    """What to load for one version held in `folder`: the card's `model_file` there, the
+    folder itself when it is a SavedModel and the card names no file, or None for an
+    `[architecture]` card."""
     if card.model_file is not None:
-        path = card_file(models_dir, card, card.model_file)
-        loader = LOADERS.get(path.suffix.lower())
-        if loader is None:
-            known = ", ".join(LOADERS)
-            raise ModelError(f"model {card.id}: {card.model_file}: the suffix is not {known}")
-        try:
-            return loader(path)
-        except Exception as exc:  # ours are ModelErrors; Keras raises many types for a bad file
-            raise ModelError(f"model {card.id}: cannot load {card.model_file}: {exc}") from exc
-    assert card.architecture is not None  # guaranteed by the card validator
-    return build_application(models_dir, card, card.architecture)
+        return card_file(models_dir, card, card.model_file, folder)
+    if card.architecture is not None:
+        return None
+    if (folder / SAVED_MODEL_FILE).is_file():
+        return folder
+    raise ModelError(
+        f"model {card.id}: the card names no model_file and {folder.name}/ holds no "
+        f"{SAVED_MODEL_FILE}"
+    )
+
+
+def load_keras_model(
+    models_dir: Path, card: ModelCard, path: Path | None
+) -> keras.Model | FrozenModel:
+    """The model at `path` (a Keras file or a SavedModel folder, frozen) by its kind, or
+    the card's `[architecture]` when `path` is None."""
+    if path is None:
+        assert card.architecture is not None  # model_path returns None only then
+        return build_application(models_dir, card, card.architecture)
+    name = card.model_file or path.name
+    if is_saved_model(path):
+        return load_model_file(card, path, name, lambda path: load_saved_model(path, card))
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        known = ", ".join(LOADERS)
+        raise ModelError(
+            f"model {card.id}: {name}: the suffix is not {known}, "
+            "nor is it a SavedModel directory (saved_model.pb + variables/)"
+        )
+    return load_model_file(card, path, name, loader)
+
+
+def load_model_file(
+    card: ModelCard, path: Path, name: str, loader: Callable[[Path], keras.Model | FrozenModel]
+) -> keras.Model | FrozenModel:
+    try:
+        return loader(path)
+    except Exception as exc:  # ours are ModelErrors; Keras raises many types for a bad file
+        raise ModelError(f"model {card.id}: cannot load {name}: {exc}") from exc
 
 
 def build_application(models_dir: Path, card: ModelCard, arch: ArchitectureConfig) -> keras.Model:

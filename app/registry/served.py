@@ -1,7 +1,9 @@
-"""A model as the service holds it: card, Keras model, labels, input spec, Grad-CAMs."""
+"""A model as the service holds it: card, model (Keras or a frozen SavedModel graph),
+labels, input spec, Grad-CAMs."""
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections import OrderedDict
@@ -10,12 +12,17 @@ from functools import cached_property
 
 import keras
 import numpy as np
+import tensorflow as tf
+from PIL import Image
 
 from app.engine.fold import FoldPlan, plan_folding
 from app.engine.forward import ModelForward
+from app.engine.frozen import FrozenModel
+from app.engine.frozen_capture import FrozenDecoder, FrozenForward
 from app.engine.gradcam import GradCam
 from app.engine.layers import LayerRef, LayerSpec, candidate_layers, resolve_layer
 from app.engine.tokens import TokenHints
+from app.errors import InvalidImage
 from app.preprocess.text import TextSpec
 from app.registry.card import ModelCard
 from app.registry.loader import Scaling
@@ -27,7 +34,7 @@ MAX_COMPILED_LAYERS = 16
 @dataclass
 class ServedModel:
     card: ModelCard
-    model: keras.Model
+    model: keras.Model | FrozenModel
     labels: tuple[str, ...]
     scaling: Scaling | None = None
     text_spec: TextSpec | None = None
@@ -38,7 +45,12 @@ class ServedModel:
     _layers: dict[tuple[type, LayerSpec], LayerRef] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _fold: FoldPlan | None = None  # planned once, shared by every compiled layer
-    _forward: ModelForward | None = None  # the plain forward, for faithfulness scores
+    _forward: ModelForward | FrozenForward | None = None  # for faithfulness scores
+    _decoder: FrozenDecoder | None = None  # encoded-image inputs: the graph's own decode
+
+    def __post_init__(self) -> None:
+        if self.takes_encoded_images:
+            self.scaling = _unscaled  # the graph scales its decoded image itself
 
     @property
     def id(self) -> str:
@@ -46,7 +58,57 @@ class ServedModel:
 
     @property
     def input_shape(self) -> tuple[int | None, ...]:
+        if isinstance(self.model, FrozenModel):
+            return tuple(self.model.input_spec.shape)
         return tuple(self.model.inputs[0].shape)
+
+    @property
+    def input_dtype(self) -> str:
+        if isinstance(self.model, FrozenModel):
+            return str(self.model.input_spec.dtype.name)
+        return str(self.model.inputs[0].dtype)
+
+    @property
+    def input_key(self) -> str:
+        """The input's name, as TF Serving's named instances and `inputs` give it."""
+        if isinstance(self.model, FrozenModel):
+            return self.model.input_key
+        return str(self.model.inputs[0].name)
+
+    @property
+    def takes_encoded_images(self) -> bool:
+        """A SavedModel that decodes the uploaded file's bytes in its own graph."""
+        return isinstance(self.model, FrozenModel) and self.model.decoded is not None
+
+    def graph_summary(self) -> dict[str, str | bool | None] | None:
+        """For a SavedModel: its signature and the tensors the engine drives; else None."""
+        model = self.model
+        if not isinstance(model, FrozenModel):
+            return None
+        kind = "token_ids" if model.input_spec.dtype.is_integer else "image"
+        return {
+            "signature": self.card.saved_model.signature,
+            "input": "encoded_image" if self.takes_encoded_images else kind,
+            "input_tensor": model.input_name,
+            "output_tensor": model.output_name,
+            "logit_tensor": model.logit_name or model.output_name,
+            "decoded_tensor": None if model.decoded is None else model.decoded.tensor,
+            "trust_graph": self.card.trust_graph,
+        }
+
+    def decode_images(self, uploads: np.ndarray) -> np.ndarray:
+        """The graph's decoded images `(B, H, W, C)` for encoded `uploads` `(B,)`."""
+        assert isinstance(self.model, FrozenModel)
+        with self._lock:
+            if self._decoder is None:
+                self._decoder = FrozenDecoder(self.model)
+        try:
+            with tf.device(self.device):
+                return self._decoder(uploads)
+        except tf.errors.InvalidArgumentError as exc:
+            raise InvalidImage(
+                f"the model's graph cannot decode the image: {exc.message}"
+            ) from None
 
     @property
     def n_classes(self) -> int:
@@ -57,6 +119,8 @@ class ServedModel:
 
     @cached_property
     def candidate_layers(self) -> list[LayerRef]:
+        if isinstance(self.model, FrozenModel):
+            return self.model.candidate_layers()
         return candidate_layers(self.model, self.token_hints)
 
     @property
@@ -73,9 +137,7 @@ class ServedModel:
         with self._lock:
             cam = self._cams.pop((ref.path, method), None)
             if cam is None:
-                if self._fold is None:
-                    self._fold = plan_folding(self.model, self.device)
-                    self._forward = ModelForward(self.model, device=self.device, fold=self._fold)
+                self._plan_forward()
                 cam = GradCam(
                     self.model,
                     ref,
@@ -89,6 +151,16 @@ class ServedModel:
             while len(self._cams) > MAX_COMPILED_LAYERS:
                 self._cams.popitem(last=False)
             return cam
+
+    def _plan_forward(self) -> None:
+        """The folding plan (Keras) and the plain forward, made once and shared."""
+        if self._forward is not None:
+            return
+        if isinstance(self.model, FrozenModel):
+            self._forward = FrozenForward(self.model, device=self.device)
+            return
+        self._fold = plan_folding(self.model, self.device)
+        self._forward = ModelForward(self.model, device=self.device, fold=self._fold)
 
     def compiled(self, layer: LayerSpec, method: str = "gradcam") -> GradCam | None:
         """The `method` for `layer` if it is resolved and compiled already, else None.
@@ -108,7 +180,13 @@ class ServedModel:
         with self._lock:
             ref = self._layers.get(key)
         if ref is None:
-            ref = resolve_layer(self.model, spec, self.token_hints)  # a bad spec is not kept
+            # A bad spec raises and is not kept.
+            model = self.model
+            ref = (
+                model.resolve(spec)
+                if isinstance(model, FrozenModel)
+                else resolve_layer(model, spec, self.token_hints)
+            )
             with self._lock:
                 self._layers[key] = ref
         return ref
@@ -126,11 +204,25 @@ class ServedModel:
         """
         started = time.perf_counter()
         cam = self.default_gradcam()
-        shape = [1, *(dim or 1 for dim in self.input_shape[1:])]
-        blank = np.zeros(shape, dtype=self.model.inputs[0].dtype)
-        cam.explain(blank, score=self.card.score)
+        cam.explain(self._blank_input(), score=self.card.score)
         self.load_seconds += time.perf_counter() - started
         self.ready = True
+
+    def _blank_input(self) -> np.ndarray:
+        if self.takes_encoded_images:
+            return np.array([_blank_jpeg()], dtype=object)
+        shape = [1, *(dim or 1 for dim in self.input_shape[1:])]
+        return np.zeros(shape, dtype=self.input_dtype)
+
+
+def _unscaled(pixels: np.ndarray) -> np.ndarray:
+    return pixels
+
+
+def _blank_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(buffer, format="JPEG")
+    return buffer.getvalue()
 
 
 def _layer_key(spec: LayerSpec) -> tuple[type, LayerSpec]:

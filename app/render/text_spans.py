@@ -12,7 +12,8 @@ from scipy.interpolate import interp1d
 
 from app.errors import InvalidInput
 
-WeightedSpan = tuple[str, list[tuple[int, int]], float]
+Range = tuple[int, int]
+WeightedSpan = tuple[str, list[Range], float]
 
 # scipy's interp1d kinds -> the fewest map positions each one can interpolate.
 INTERPOLATION_KINDS: dict[str, int] = {
@@ -69,20 +70,26 @@ def strip_padding(
     a str `pad_value`. "post" keeps what precedes the first pad, "pre" what follows
     the last one; `pad_value=None` keeps everything.
     """
-    if padding not in PADDING_SIDES:
-        raise InvalidInput(f"padding must be 'post' or 'pre', got {padding!r}")
     if len(tokens) != len(heatmap):
         raise InvalidInput(f"{len(tokens)} tokens but {len(heatmap)} heatmap values")
+    keep = unpadded_slice(tokens, ids, pad_value=pad_value, padding=padding)
+    return tokens[keep], heatmap[keep]
+
+
+def unpadded_slice(
+    tokens: list[str], ids: list[int] | None, *, pad_value: int | str | None, padding: str
+) -> slice:
+    """The positions `strip_padding` keeps."""
+    if padding not in PADDING_SIDES:
+        raise InvalidInput(f"padding must be 'post' or 'pre', got {padding!r}")
     if pad_value is None:
-        return tokens, heatmap
+        return slice(0, len(tokens))
     pad_positions = _pad_positions(tokens, ids, pad_value)
     if not pad_positions:
-        return tokens, heatmap
+        return slice(0, len(tokens))
     if padding == "post":
-        keep = slice(0, pad_positions[0])
-    else:
-        keep = slice(pad_positions[-1] + 1, len(tokens))
-    return tokens[keep], heatmap[keep]
+        return slice(0, pad_positions[0])
+    return slice(pad_positions[-1] + 1, len(tokens))
 
 
 def _pad_positions(tokens: list[str], ids: list[int] | None, pad_value: int | str) -> list[int]:
@@ -113,3 +120,16 @@ def weighted_spans(tokens: list[str], weights: np.ndarray) -> tuple[str, list[We
         spans.append((token, [(start, end)], float(weight)))
         search_from = end
     return document, spans
+
+
+def source_spans(
+    tokens: list[str], ranges: list[Range | None], weights: np.ndarray
+) -> list[WeightedSpan]:
+    """One `(token, [(start, end)], weight)` per token, at the range of the original text it
+    stands for (word-filtered texts); a token from no text (padding) has no range."""
+    if not len(tokens) == len(ranges) == len(weights):
+        raise InvalidInput(f"{len(tokens)} tokens, {len(ranges)} ranges, {len(weights)} weights")
+    return [
+        (token, [] if where is None else [where], float(weight))
+        for token, where, weight in zip(tokens, ranges, weights, strict=True)
+    ]

@@ -1,7 +1,7 @@
 // The page: a form over the public API (see api.js), drawing what the API returns.
 // Server strings reach the page only through textContent and attribute values, never as HTML.
 import { ApiClient, ApiError } from "./api.js";
-import { drawOverlay, errorMessage, formatScore, placeError, predictionItems, removeError, tokenNodes } from "./view.js";
+import { binaryItems, drawOverlay, errorMessage, formatScore, placeError, predictionItems, removeError, tokenNodes } from "./view.js";
 
 const PREFERRED_MODEL = "efficientnet_lite0";
 const MAX_CANVAS_SIDE = 1024;
@@ -10,7 +10,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   form: $("explain-form"), model: $("model"), description: $("model-description"),
   imageField: $("image-field"), file: $("file"), dropZone: $("drop-zone"),
-  textField: $("text-field"), text: $("text"),
+  textField: $("text-field"), text: $("text"), example: $("example"),
   layer: $("layer"), methodField: $("method-field"), method: $("method"),
   colormap: $("colormap"), apiKey: $("api-key"), explain: $("explain"), status: $("form-status"),
   error: $("error"), caption: $("result-caption"),
@@ -26,6 +26,8 @@ const state = {
   heatmap: null, // HTMLImageElement of the overlay layer
   imageSize: null, // {width, height} of the explained image, from the response
   target: null, // class to explain; null: the top prediction
+  counterfactual: false, // one-output models: explain the other side ("not <class>")
+  sideChosen: false, // one-output models: the user chose a side (else the likelier one)
   request: 0, // sequence number: only the latest answer is shown
   shown: null, // {modelId, fields} of the explanation shown, for "copy as curl"
 };
@@ -68,6 +70,7 @@ async function selectModel(modelId) {
   ui.imageField.hidden = !isImage;
   ui.colormap.closest(".field").hidden = !isImage;
   ui.textField.hidden = isImage;
+  ui.example.hidden = !exampleText(model); // the card's [text] example, if it has one
   const layers = model.candidate_layers.map((l) => new Option(l.name, l.name));
   ui.layer.replaceChildren(new Option(`automatic (${model.default_layer})`, ""), ...layers);
   const methods = (model.methods || []).map((m) => (typeof m === "string" ? m : m.name || m.id));
@@ -75,7 +78,7 @@ async function selectModel(modelId) {
   ui.method.replaceChildren(...methods.map((m) => new Option(m, m)));
   restore(ui.layer, `layer.${model.id}`);
   restore(ui.method, `method.${model.id}`);
-  state.target = null;
+  resetChoice();
   clearResult();
   if (hasInput()) await explain();
 }
@@ -104,6 +107,11 @@ function restore(control, name) {
 
 // ---- input ----------------------------------------------------------------------------
 
+function exampleText(model) {
+  const example = model?.card?.text?.example;
+  return typeof example === "string" ? example : "";
+}
+
 function hasInput() {
   if (!state.model) return false;
   return state.model.task === "image" ? ui.file.files.length > 0 : ui.text.value.trim() !== "";
@@ -117,7 +125,7 @@ async function useFiles(files) {
     transfer.items.add(file);
     ui.file.files = transfer.files;
   }
-  state.target = null;
+  resetChoice();
   state.chosen = await loadImage(URL.createObjectURL(file)).catch(() => null);
   await explain();
 }
@@ -136,6 +144,7 @@ function requestFields() {
   const fields = { layer: ui.layer.value };
   if (!ui.methodField.hidden) fields.method = ui.method.value;
   if (state.target !== null) fields.targets = String(state.target);
+  if (state.counterfactual) fields.counterfactual = "true";
   if (model.task === "image") {
     Object.assign(fields, { image: ui.file.files[0], overlay: "layer", colormap: ui.colormap.value });
   } else {
@@ -160,6 +169,11 @@ async function explain() {
   const started = performance.now();
   try {
     const result = await api().explain(modelId, fields);
+    if (sequence !== state.request) return;
+    if (leansToTheOtherSide(result)) {
+      state.counterfactual = true; // a one-output model below 0.5: explain "not <class>"
+      return await explain();
+    }
     const heatmap = await overlayImage(result);
     if (sequence !== state.request) return;
     clearError();
@@ -178,6 +192,18 @@ async function explain() {
 async function overlayImage(result) {
   const url = result.explanations[0].targets[0].overlay;
   return url ? loadImage(url) : null;
+}
+
+/** A one-output model, no side chosen, and its score says the other class is likelier. */
+function leansToTheOtherSide(result) {
+  const scores = result.predictions[0];
+  return scores.length === 1 && !state.sideChosen && !state.counterfactual && scores[0] >= 0 && scores[0] < 0.5;
+}
+
+function resetChoice() {
+  state.target = null;
+  state.counterfactual = false;
+  state.sideChosen = false;
 }
 
 function setBusy(busy) {
@@ -205,7 +231,7 @@ function showResult(result, elapsedMs) {
   const explanation = result.explanations[0];
   const target = explanation.targets[0];
   const method = result.method ? `${result.method}, ` : "";
-  ui.caption.textContent = `Class ${labelOf(target.target)} (score ${formatScore(target.score)}), ${method}layer ${result.layer}.`;
+  ui.caption.textContent = `${classCaption(result, target)}, ${method}layer ${result.layer}.`;
   ui.elapsed.textContent = `${Math.round(elapsedMs)} ms`;
   ui.canvas.dataset.target = String(target.target);
   const isImage = state.model.task === "image";
@@ -218,7 +244,17 @@ function showResult(result, elapsedMs) {
     state.target = index;
     explain();
   };
-  ui.predictions.replaceChildren(...predictionItems(result.predictions[0], labelOf, target.target, chooseClass));
+  const chooseSide = (counterfactual) => {
+    state.counterfactual = counterfactual;
+    state.sideChosen = true;
+    explain();
+  };
+  const scores = result.predictions[0];
+  ui.predictions.replaceChildren(
+    ...(scores.length === 1
+      ? binaryItems(scores[0], labelOf(0), state.counterfactual, chooseSide)
+      : predictionItems(scores, labelOf, target.target, chooseClass)),
+  );
   ui.copyCurl.disabled = false;
   ui.curlCommand.value = api().curl(state.shown.modelId, state.shown.fields);
 }
@@ -227,6 +263,16 @@ function showResult(result, elapsedMs) {
 function redraw() {
   const opacity = Number(ui.opacity.value);
   drawOverlay(ui.canvas, state.photo, state.heatmap, opacity, MAX_CANVAS_SIDE, state.imageSize);
+}
+
+/** "Class x (score s)"; for the other side of a one-output model, what it explains. */
+function classCaption(result, target) {
+  const label = labelOf(target.target);
+  if (result.predictions[0].length === 1 && state.counterfactual) {
+    const score = target.score >= 0 && target.score <= 1 ? `score ${formatScore(1 - target.score)}, ` : "";
+    return `Class not ${label} (${score}what lowers the score of ${label}: counterfactual)`;
+  }
+  return `Class ${label} (score ${formatScore(target.score)})`;
 }
 
 function labelOf(index) {
@@ -273,11 +319,17 @@ for (const control of [ui.layer, ui.method, ui.colormap]) {
 ui.text.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
     event.preventDefault();
-    state.target = null;
+    resetChoice();
     explain();
   }
 });
-ui.text.addEventListener("input", () => { state.target = null; });
+ui.text.addEventListener("input", resetChoice);
+ui.example.addEventListener("click", () => {
+  ui.text.value = exampleText(state.model);
+  resetChoice();
+  save();
+  explain();
+});
 ui.opacity.addEventListener("input", () => {
   ui.opacityValue.textContent = `${Math.round(Number(ui.opacity.value) * 100)}%`;
   redraw();

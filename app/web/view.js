@@ -64,22 +64,43 @@ function tokenColour(relative) {
 export function predictionItems(scores, labelOf, explained, onChoose) {
   const ranked = scores.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score);
   const count = Math.max(TOP_PREDICTIONS, ranked.findIndex((p) => p.index === explained) + 1);
-  return ranked.slice(0, count).map(({ score, index }) => {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.dataset.class = String(index);
-    button.setAttribute("aria-pressed", String(index === explained));
-    const label = document.createElement("span");
-    label.textContent = labelOf(index);
-    const value = document.createElement("span");
-    value.className = "score";
-    value.textContent = formatScore(score);
-    button.append(label, value);
-    button.addEventListener("click", () => onChoose(index));
-    const item = document.createElement("li");
-    item.append(button);
-    return item;
-  });
+  return ranked.slice(0, count).map(({ score, index }) =>
+    choiceItem(labelOf(index), formatScore(score), index === explained, { class: String(index) }, () => onChoose(index)),
+  );
+}
+
+/**
+ * The two sides of a one-output (sigmoid) model, the likelier first: its class, and the
+ * other one ("not <class>", 1 - score), which ELI5 explains as the counterfactual of the
+ * output. `onChoose(counterfactual)` is called with the side's flag.
+ */
+export function binaryItems(score, label, counterfactual, onChoose) {
+  const probability = score >= 0 && score <= 1;
+  const sides = [
+    { name: label, value: formatScore(score), other: false },
+    { name: `not ${label}`, value: probability ? formatScore(1 - score) : "–", other: true },
+  ];
+  if (probability && score < 0.5) sides.reverse();
+  return sides.map(({ name, value, other }) =>
+    choiceItem(name, value, other === counterfactual, { class: "0", counterfactual: String(other) }, () => onChoose(other)),
+  );
+}
+
+function choiceItem(name, value, pressed, data, onClick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  Object.assign(button.dataset, data);
+  button.setAttribute("aria-pressed", String(pressed));
+  const label = document.createElement("span");
+  label.textContent = name;
+  const score = document.createElement("span");
+  score.className = "score";
+  score.textContent = value;
+  button.append(label, score);
+  button.addEventListener("click", onClick);
+  const item = document.createElement("li");
+  item.append(button);
+  return item;
 }
 
 export function formatScore(score) {

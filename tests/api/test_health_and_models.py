@@ -31,7 +31,7 @@ def test_unknown_model_ready_is_404(client):
 
 def test_list_models(client):
     models = {m["id"]: m for m in client.get("/v1/models").json()["models"]}
-    assert set(models) == {"shapes", "shapes_vit", "keywords", "efficientnet_lite0"}
+    assert set(models) == {"shapes", "shapes_vit", "keywords", "efficientnet_lite0", "complaints"}
     assert models["shapes"] == {"id": "shapes", "version": "1", "task": "image", "ready": True}
     assert models["keywords"]["task"] == "text"
 

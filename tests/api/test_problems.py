@@ -96,8 +96,10 @@ def test_error_has_the_problem_shape(client, case):
     problem = response.json()
     assert set(problem) >= {"type", "title", "status", "detail"}
     assert problem["status"] == status
-    assert problem["type"].startswith("https://")
     assert problem["title"] and problem["detail"]
+    # A relative reference to a page of this service (RFC 9457 section 3.1.1).
+    assert problem["type"].startswith("/problems/")
+    assert client.get(problem["type"]).status_code == 200
 
 
 def test_validation_problems_name_the_offending_field(client):

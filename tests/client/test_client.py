@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+from urllib.parse import urljoin
 
+import httpx
 import numpy as np
 import pytest
 from gradcam_client import Client, ExplainResult, ProblemError
@@ -81,6 +83,16 @@ def test_targets_layer_and_passed_through_parameters(client: Client):
     assert targets[0].overlay_format == "jpeg" and targets[0].overlay.format == "JPEG"
 
 
+def test_a_jpeg_photo_gets_a_jpeg_overlay_unless_png_is_asked(client: Client):
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(PNG)).convert("RGB").save(buffer, "JPEG")
+    auto = client.explain_image("shapes", buffer.getvalue()).explanation.targets[0]
+    assert auto.overlay_format == "jpeg" and auto.overlay is not None
+    assert auto.overlay.format == "JPEG" and auto.overlay.size == (64, 64)
+    png = client.explain_image("shapes", buffer.getvalue(), overlay_format="png")
+    assert png.explanation.targets[0].overlay_format == "png"
+
+
 def test_overlay_false_sends_no_overlay(client: Client):
     target = client.explain_image("shapes", PNG, overlay=False).explanation.targets[0]
     assert target.overlay_url is None and target.overlay is None
@@ -123,8 +135,16 @@ def test_unknown_model_is_a_404_problem(client: Client):
             call()
         problem = caught.value
         assert problem.status == 404 and problem.title == "Model not found"
-        assert problem.type is not None and problem.type.endswith("/model-not-found")
+        assert problem.type is not None and problem.type == "/problems/model-not-found"
         assert "nope" in problem.detail and problem.body["status"] == 404
+
+
+def test_a_problem_type_resolves_against_the_service(server_url: str):
+    with pytest.raises(ProblemError) as caught, Client(server_url, timeout=30) as client:
+        client.model("nope")
+    assert caught.value.type is not None
+    page = httpx.get(urljoin(server_url, caught.value.type), timeout=30)
+    assert page.status_code == 200 and "Model not found" in page.text
 
 
 def test_a_target_the_model_lacks_is_a_422_problem(client: Client):

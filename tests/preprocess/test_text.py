@@ -6,7 +6,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.errors import InvalidInput, ModelError
-from app.preprocess.text import TextSpec, check_ids, pad_sequence, token_ids, tokenize
+from app.preprocess.text import (
+    TextSpec,
+    TokenSequence,
+    check_ids,
+    pad_sequence,
+    text_sequence,
+    token_ids,
+    tokenize,
+)
 
 VOCAB = ("<pad>", "<unk>", "the", "cat", "sat", "Dog", "the")
 
@@ -159,3 +167,53 @@ def test_a_bad_spec_is_a_model_error(changes: dict[str, Any]) -> None:
 def test_spec_is_immutable() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         _spec().pad_id = 3  # type: ignore[misc]
+
+
+# --- word filter and truncation ----------------------------------------------
+
+
+def test_a_word_filtered_char_spec_reads_the_words_joined_by_spaces() -> None:
+    spec = _spec(
+        vocab=("<pad>", "<unk>", " ", "a", "b"),
+        tokenizer="char",
+        lowercase=False,
+        filters="!.,",
+        sequence_length=10,
+    )
+    sequence = text_sequence("a, b!!  ab.", spec)
+    assert sequence.tokens == list("a b ab")
+    assert sequence.ids == [3, 2, 4, 2, 3, 4]
+    assert sequence.ranges == [(0, 1), (1, 3), (3, 4), (4, 8), (8, 9), (9, 10)]
+
+
+def test_a_word_filtered_whitespace_spec_reads_keras_words() -> None:
+    sequence = text_sequence("The cat, the DOG.", _spec(filters=",."))
+    assert sequence.tokens == ["the", "cat", "the", "dog"]
+    assert sequence.ids == [2, 3, 2, 1]
+    assert sequence.ranges == [(0, 3), (4, 7), (9, 12), (13, 16)]
+
+
+def test_a_spec_without_filter_has_no_ranges() -> None:
+    assert text_sequence("the cat", _spec()).ranges is None
+
+
+@pytest.mark.parametrize(("side", "kept"), [("post", ["a", "b"]), ("pre", ["c", "d"])])
+def test_truncating_keeps_one_side(side: str, kept: list[str]) -> None:
+    spec = _spec(sequence_length=2, truncating=side)
+    sequence = TokenSequence(list("abcd"), [1, 2, 3, 4], [(0, 1), (1, 2), (2, 3), (3, 4)])
+    cut = sequence.truncated(spec)
+    assert cut.tokens == kept
+    assert cut.ids == ([1, 2] if side == "post" else [3, 4])
+    assert cut.ranges == ([(0, 1), (1, 2)] if side == "post" else [(2, 3), (3, 4)])
+
+
+def test_without_truncating_a_long_sequence_is_left_to_be_refused() -> None:
+    sequence = TokenSequence(list("abc"), [1, 1, 1])
+    assert sequence.truncated(_spec(sequence_length=2)) is sequence
+    with pytest.raises(InvalidInput, match="at most 2"):
+        pad_sequence(sequence.tokens, sequence.ids, _spec(sequence_length=2), "post")
+
+
+def test_a_bad_truncating_side_is_a_model_error() -> None:
+    with pytest.raises(ModelError, match="truncating"):
+        _spec(truncating="middle")

@@ -3,6 +3,7 @@
 import pytest
 
 from app.errors import ModelError
+from app.registry.keras2_activations import KERAS2_HARD_SIGMOID_CONFIG
 from app.registry.keras2_config import translate_layer, translate_model
 
 
@@ -54,9 +55,22 @@ def test_weight_setup_objects_are_dropped_and_alpha_renamed():
     assert translated("LeakyReLU", alpha=0.2) == {"name": "l", "negative_slope": 0.2}
 
 
-def test_hard_sigmoid_is_refused_because_its_meaning_changed():
-    with pytest.raises(ModelError, match=r"hard_sigmoid: Keras 2 meant 0\.2x"):
-        translated("LSTM", units=2, recurrent_activation="hard_sigmoid")
+def test_keras_2_hard_sigmoid_becomes_the_services_own():
+    config = translated("LSTM", units=2, activation="tanh", recurrent_activation="hard_sigmoid")
+    assert config["activation"] == "tanh"
+    assert config["recurrent_activation"] == KERAS2_HARD_SIGMOID_CONFIG
+    tf_keras_215 = {"module": "keras.activations", "class_name": "function",
+                    "config": "hard_sigmoid", "registered_name": "hard_sigmoid"}  # fmt: skip
+    assert translated("Dense", units=1, activation=tf_keras_215)["activation"] == (
+        KERAS2_HARD_SIGMOID_CONFIG
+    )
+
+
+def test_hard_sigmoid_inside_a_wrapper_is_translated_too():
+    inner = layer("GRU", units=2, recurrent_activation="hard_sigmoid")
+    wrapped = translated("Bidirectional", layer=inner, backward_layer=inner)
+    for key in ("layer", "backward_layer"):
+        assert wrapped[key]["config"]["recurrent_activation"] == KERAS2_HARD_SIGMOID_CONFIG
 
 
 def test_keras_2_2_2_sequential_list_and_first_layer_shape():

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from app.errors import ModelError, ModelNotFound, ModelNotReady
+from app.preprocess.word_filter import KERAS_FILTERS
 from app.registry.card import read_card
-from app.registry.files import file_sha256
+from app.registry.files import file_sha256, read_entries
 from app.registry.registry import load_registry
 
 CARD = """
@@ -123,8 +124,12 @@ def test_optional_model_that_fails_is_not_ready_and_others_serve(tmp_path):
     [
         ('id = "x"\ntask = "image"\nmodel_file = "m.keras"', "needs an \\[image\\] section"),
         ('id = "x"\ntask = "audio"', "task"),
-        ('id = "x"\ntask = "text"\n[text]\nvocab_file = "v"', "exactly one of model_file"),
-        ('id = "other"\ntask = "image"', "must equal its folder name|exactly one"),
+        (
+            'id = "x"\ntask = "text"\nmodel_file = "m.h5"\n[architecture]\nname = "X"\n'
+            '[text]\nvocab_file = "v"',
+            "at most one of model_file",
+        ),
+        ('id = "other"\ntask = "image"', "must equal its folder name|needs an \\[image\\]"),
         ("id = ", "cannot be read"),
         (
             'id = "x"\ntask = "image"\nmodel_file = "m"\nsurprise = 1\n[image]\nsize = [1, 1]',
@@ -143,6 +148,26 @@ def test_optional_model_that_fails_is_not_ready_and_others_serve(tmp_path):
             'id = "x"\ntask = "text"\nmodel_file = "m.h5"\n[text]\ntokenizer_file = "t.json"\n'
             "lowercase = false",
             "come from the tokenizer_file",
+        ),
+        (
+            'id = "x"\ntask = "text"\nmodel_file = "m.h5"\n[text]\nvocab_file = "v"\n'
+            'filters = ".,"',
+            'filters is only read with word_filter = "keras"',
+        ),
+        (
+            'id = "x"\ntask = "text"\nmodel_file = "m.h5"\n[text]\nvocab_file = "v"\n'
+            'truncating = "post"',
+            "truncating needs a sequence_length",
+        ),
+        (
+            'id = "x"\ntask = "text"\nmodel_file = "m.h5"\n[text]\ntokenizer_file = "t.json"\n'
+            'word_filter = "keras"',
+            "come from the tokenizer_file",
+        ),
+        (
+            'id = "x"\ntask = "text"\nmodel_file = "m.h5"\n[text]\nvocab_file = "v"\n'
+            'word_filter = "nltk"',
+            "word_filter",
         ),
     ],
 )
@@ -212,3 +237,55 @@ def test_one_compiled_function_per_layer_and_method(tmp_path):
     assert served.gradcam(None, "scorecam") is scorecam
     assert served.gradcam(None) is default
     assert scorecam.forward is default.forward  # one plain forward per model, for metrics
+
+
+# --- a .csv index as vocabulary or labels (pandas' to_csv of a {entry: index} dict) ------
+
+
+def write_csv(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "index.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
+def test_a_csv_index_gives_the_entries_in_index_order(tmp_path):
+    path = write_csv(tmp_path, ',0\nb,1\n"\n",3\n",",2\n<PAD>,0\n"""",4\n')
+    assert read_entries(path) == ("<PAD>", "b", ",", "\n", '"')
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (",0\na,0\nb,2\n", "not 0..1"),
+        (",0\na,0\nb,0\n", "index 0 is given twice"),
+        (",0\na,x\n", "expected entry,index"),
+        (",0\na,0,1\n", "expected entry,index"),
+    ],
+)
+def test_a_bad_csv_index_is_refused(tmp_path, text, message):
+    with pytest.raises(ModelError, match=message):
+        read_entries(write_csv(tmp_path, text))
+
+
+def test_a_text_card_with_csv_files_loads_and_names_a_bad_one(tmp_path):
+    folder = tmp_path / "chars"
+    folder.mkdir()
+    inputs = keras.Input((8,), dtype="int32")
+    x = keras.layers.Embedding(4, 2)(inputs)
+    x = keras.layers.Conv1D(2, 3, name="conv")(x)
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling1D()(x))
+    keras.Model(inputs, outputs).save(folder / "model.keras")
+    (folder / "labels.csv").write_text(",0\nno,0\nyes,1\n")
+    (folder / "chars.csv").write_text(',0\n<PAD>,0\n<OOV>,1\n" ",2\na,3\n')
+    (folder / "model.toml").write_text(
+        'id = "chars"\ntask = "text"\nmodel_file = "model.keras"\nlabels_file = "labels.csv"\n'
+        '[text]\nvocab_file = "chars.csv"\ntokenizer = "char"\nword_filter = "keras"\n'
+        'sequence_length = 8\ntruncating = "post"\n'
+    )
+    served = load_registry(tmp_path).models["chars"]
+    assert served.labels == ("no", "yes")
+    assert served.text_spec.vocab == ("<PAD>", "<OOV>", " ", "a")
+    assert served.text_spec.filters == KERAS_FILTERS and served.text_spec.truncating == "post"
+    (folder / "labels.csv").write_text(",0\nno,0\nyes,2\n")
+    with pytest.raises(ModelError, match=r"model chars: labels\.csv: the indices"):
+        load_registry(tmp_path)

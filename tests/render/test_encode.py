@@ -64,6 +64,14 @@ def test_jpeg_flattens_transparency_onto_white() -> None:
     assert np.abs(decoded[4:12, 4:12] - [200, 30, 30]).max() <= 6
 
 
+def test_an_opaque_rgba_is_encoded_as_its_rgb() -> None:
+    """An overlay over a photo is RGBA with alpha 255 everywhere: its JPEG is that of its
+    RGB pixels, byte for byte (no flattening needed)."""
+    rng = np.random.default_rng(3)
+    rgb = Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    assert encode_image(rgb.convert("RGBA"), "jpeg") == encode_image(rgb, "jpeg")
+
+
 def test_jpeg_accepts_modes_without_alpha() -> None:
     gray = Image.new("L", (8, 8), 100)
     decoded = np.asarray(_decode(encode_image(gray, "jpeg")).convert("L")).astype(int)

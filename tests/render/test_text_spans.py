@@ -8,7 +8,9 @@ from app.errors import InvalidInput
 from app.render.text_spans import (
     INTERPOLATION_KINDS,
     resize_to_tokens,
+    source_spans,
     strip_padding,
+    unpadded_slice,
     weighted_spans,
 )
 
@@ -186,3 +188,26 @@ def test_every_span_covers_its_token_in_order(tokens: list[str]) -> None:
         assert document[start:end] == token
         assert start >= previous_end
         previous_end = end
+
+
+# --- spans on the text as sent (word-filtered models) ---------------------------------
+
+
+def test_source_spans_keep_each_tokens_range_and_none_for_padding() -> None:
+    spans = source_spans(["a", " ", "<PAD>"], [(0, 1), (1, 3), None], np.array([0.5, 0.25, 0]))
+    assert spans == [("a", [(0, 1)], 0.5), (" ", [(1, 3)], 0.25), ("<PAD>", [], 0.0)]
+    assert all(type(weight) is float for _, _, weight in spans)
+
+
+def test_source_spans_refuse_mismatched_lengths() -> None:
+    with pytest.raises(InvalidInput, match="2 tokens, 1 ranges"):
+        source_spans(["a", "b"], [(0, 1)], np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize(("padding", "expected"), [("post", slice(0, 2)), ("pre", slice(3, 4))])
+def test_unpadded_slice_is_what_strip_padding_keeps(padding: str, expected: slice) -> None:
+    tokens, ids = ["a", "b", "<p>", "c"], [5, 6, 0, 7]
+    keep = unpadded_slice(tokens, ids, pad_value=0, padding=padding)
+    assert keep == expected
+    kept, _ = strip_padding(tokens, ids, np.arange(4.0), pad_value=0, padding=padding)
+    assert kept == tokens[keep]

@@ -29,6 +29,9 @@ PHOTO_TYPE = "image/jpeg"
 PHOTO_CLASS = "Egyptian cat"
 OTHER_CLASS = "tiger cat"
 TEXT_MODEL = "keywords"
+# A real text model whose card carries an example (docs/examples/complaint_mortgage.txt).
+EXAMPLE_MODEL = "complaints"
+EXAMPLE_TEXT = ROOT / "docs" / "examples" / "complaint_mortgage.txt"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -75,7 +78,7 @@ def server(
     tmp = tmp_path_factory.mktemp("web-server")
     models = tmp / "models"
     models.mkdir()
-    for model in {IMAGE_MODEL, TEXT_MODEL}:
+    for model in {IMAGE_MODEL, TEXT_MODEL, EXAMPLE_MODEL}:
         shutil.copytree(ROOT / "models" / model, models / model)  # no symlinks: the
         # registry refuses files that resolve outside its folder
     port = free_port()

@@ -12,8 +12,11 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from tf_keras.preprocessing.text import text_to_word_sequence
 
 from tests.web.conftest import (
+    EXAMPLE_MODEL,
+    EXAMPLE_TEXT,
     IMAGE_MODEL,
     OTHER_CLASS,
     PHONE,
@@ -146,6 +149,31 @@ def test_a_text_model_highlights_its_tokens(page, server, screenshots):
     expect(page.get_by_test_id("predictions").locator("li").first).to_contain_text("sports")
     expect(page.get_by_test_id("overlay")).to_be_hidden()
     page.screenshot(path=screenshots / "03-text-tokens.png", full_page=True)
+
+
+def test_a_real_complaint_is_one_click_away(page, server, screenshots):
+    open_model(page, TEXT_MODEL)
+    button = page.get_by_test_id("example-button")
+    expect(button).to_be_hidden()  # the keywords card has no example
+    page.get_by_test_id("model-select").select_option(EXAMPLE_MODEL)
+    expect(button).to_be_visible()
+    button.click()
+    example = EXAMPLE_TEXT.read_text(encoding="utf-8")
+    expect(page.get_by_test_id("text-input")).to_have_value(example)
+    expect(page.get_by_test_id("predictions").locator("li").first).to_contain_text("Mortgage")
+    tokens = page.locator("#tokens .token")
+    expect(tokens.first).to_be_visible()
+    # The complaint as written (punctuation, line breaks), one span per character token.
+    # A browser sends a form's text with CRLF line breaks (the HTML multipart rule), and
+    # Keras' filter keeps "\r": two more tokens (it and a space) per line break.
+    shown = page.locator("#tokens").text_content()
+    assert shown == example.replace("\n", "\r\n")
+    read = len(" ".join(text_to_word_sequence(shown, lower=False)))
+    from_file = len(" ".join(text_to_word_sequence(example, lower=False)))
+    assert tokens.count() == read == from_file + 2 * example.count("\n")  # "\r" and a space
+    colours = {s.evaluate("s => getComputedStyle(s).backgroundColor") for s in tokens.all()[:200]}
+    assert len(colours) > 10
+    page.screenshot(path=screenshots / "04-complaint-example.png", full_page=True)
 
 
 def test_a_file_that_is_not_an_image_shows_the_error_and_keeps_the_form(page, server, screenshots):
@@ -379,3 +407,42 @@ def test_a_chosen_layer_is_kept_per_model_across_a_reload(page, server):
     page.reload()
     expect(page.get_by_test_id("model-select")).to_have_value(IMAGE_MODEL)
     expect(page.get_by_test_id("layer-select")).to_have_value(chosen)
+
+
+def test_a_one_output_model_shows_its_class_and_the_other_side(page, server, screenshots):
+    """A sigmoid model (one output, one label): its class and "not <class>" (1 - score).
+    Below 0.5 the page explains the other side, as ELI5 does: counterfactual=true."""
+    detail = httpx.get(f"{server}/v1/models/{TEXT_MODEL}").json()
+    one_output = {**detail, "labels": ["positive"], "n_classes": 1}
+    page.route(
+        re.compile(rf".*/v1/models/{TEXT_MODEL}$"), lambda route: route.fulfill(json=one_output)
+    )
+    sent: list[bool] = []
+
+    def as_one_output(route) -> None:
+        sent.append('name="counterfactual"' in (route.request.post_data or ""))
+        response = route.fetch()
+        body = response.json()
+        body["predictions"] = [[0.2]]
+        for target in body["explanations"][0]["targets"]:
+            target.update(target=0, label="positive", score=0.2)
+        route.fulfill(response=response, json=body)
+
+    page.route(re.compile(r".*:explain$"), as_one_output)
+    open_model(page, TEXT_MODEL)
+    page.get_by_test_id("text-input").fill("sahom goal vasho")
+    page.get_by_test_id("explain-button").click()
+    caption = page.locator("#result-caption")
+    expect(caption).to_contain_text("Class not positive (score 80.0%")
+    buttons = page.get_by_test_id("predictions").get_by_role("button")
+    expect(buttons).to_have_text(
+        [re.compile(r"not positive\s*80\.0%"), re.compile(r"^positive\s*20\.0%")]
+    )
+    expect(buttons.first).to_have_attribute("aria-pressed", "true")
+    assert sent == [False, True]  # the output first, then (below 0.5) the other side
+    page.screenshot(path=screenshots / "09-one-output-model.png", full_page=True)
+
+    buttons.nth(1).click()  # the class itself: the output, no counterfactual
+    expect(caption).to_contain_text("Class positive (score 20.0%)")
+    expect(buttons.nth(1)).to_have_attribute("aria-pressed", "true")
+    assert sent[-1] is False and len(sent) == 3

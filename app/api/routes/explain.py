@@ -1,4 +1,4 @@
-"""POST /v1/models/{model_id}:explain."""
+"""POST /v1/models/{model_id}:explain and /v1/models/{model_id}/versions/{version}:explain."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from app.api.openapi_docs import EXPLAIN_OPENAPI, EXPLAIN_RESPONSES
 from app.api.schemas import ExplainParameters, ExplainResponse
 from app.errors import InvalidInput
 from app.explain import ExplainOptions
-from app.pipeline import ExplainInputs, explain_request
+from app.pipeline import BatcherPool, ExplainInputs, explain_request
 from app.preprocess.image import ImageLimits
+from app.registry.registry import Registry
 from app.settings import Settings
 
 router = APIRouter(tags=["explain"])
+MODEL_VERSION_HEADER = "x-model-version"
 
 
 @router.post(
@@ -33,25 +35,60 @@ async def explain(
     settings: SettingsDep,
     batchers: BatchersDep,
 ) -> Response:
-    """Heatmaps (and overlays) for each instance and target, as JSON or as an image."""
-    served = registry.get(model_id)
-    batcher = batchers[served.id]
-    parsed = await parse_explain(request, settings)
-    # Admitted once the body is in (a slow upload holds no place), refused before the
-    # costly decode when the model is saturated.
-    with batcher.admit():
-        image_format = wanted_image_format(request.headers.get("accept", ""))
-        work = explain_request(
-            served,
-            ExplainInputs(parsed.images, parsed.texts),
-            explain_options(parsed.parameters, settings, image_format),
-            limits=ImageLimits(settings.max_image_pixels, settings.max_image_side),
-            batcher=batcher,
-            timeout=settings.request_timeout,
-            metrics=request.app.state.metrics,
-        )
-        result = await cancel_on_disconnect(request, work)
-    return explain_response(result, image_format)
+    """Heatmaps (and overlays) for each instance and target, as JSON or as an image,
+    from the version serving now."""
+    return await explain_on(request, registry, settings, batchers, model_id, None)
+
+
+@router.post(
+    "/v1/models/{model_id}/versions/{version}:explain",
+    summary="Explain predictions of one version of a model",
+    response_model=ExplainResponse,
+    responses=EXPLAIN_RESPONSES,
+    openapi_extra=EXPLAIN_OPENAPI,
+)
+async def explain_version(
+    model_id: str,
+    version: str,
+    request: Request,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    batchers: BatchersDep,
+) -> Response:
+    """As :explain, on the loaded version named (TF Serving's path)."""
+    return await explain_on(request, registry, settings, batchers, model_id, version)
+
+
+async def explain_on(
+    request: Request,
+    registry: Registry,
+    settings: Settings,
+    batchers: BatcherPool,
+    model_id: str,
+    version: str | None,
+) -> Response:
+    # The lease keeps the version resolved here loaded until the answer is made, even
+    # if a newer one starts serving meanwhile.
+    with registry.lease(model_id, version) as served:
+        batcher = batchers.for_version(served)
+        parsed = await parse_explain(request, settings)
+        # Admitted once the body is in (a slow upload holds no place), refused before the
+        # costly decode when the model is saturated.
+        with batcher.admit():
+            image_format = wanted_image_format(request.headers.get("accept", ""))
+            work = explain_request(
+                served,
+                ExplainInputs(parsed.images, parsed.texts),
+                explain_options(parsed.parameters, settings, image_format),
+                limits=ImageLimits(settings.max_image_pixels, settings.max_image_side),
+                batcher=batcher,
+                timeout=settings.request_timeout,
+                metrics=request.app.state.metrics,
+            )
+            result = await cancel_on_disconnect(request, work)
+    response = explain_response(result, image_format)
+    response.headers[MODEL_VERSION_HEADER] = result.model_version
+    return response
 
 
 def explain_options(

@@ -21,7 +21,7 @@ async def live() -> LiveResponse:
 
 @router.get(
     "/v2/health/ready",
-    summary="Every model is loaded and warmed (503 until then)",
+    summary="Every model has a version serving, loaded and warmed (503 until then)",
     responses={503: {"description": "not ready"}},
 )
 async def ready(registry: RegistryDep, request: Request) -> ReadyResponse:
@@ -34,9 +34,21 @@ async def ready(registry: RegistryDep, request: Request) -> ReadyResponse:
 
 @router.get(
     "/v2/models/{model_id}/ready",
-    summary="One model is loaded and warmed (503 until then, 404 if unknown)",
+    summary="One model has a version serving, loaded and warmed (503 until then, 404 if unknown)",
     responses={503: {"description": "not ready"}, 404: {"description": "unknown model"}},
 )
 async def model_ready(model_id: str, registry: RegistryDep) -> ModelReadyResponse:
     served = registry.get(model_id)
+    return ModelReadyResponse(name=served.id, ready=served.ready)
+
+
+@router.get(
+    "/v2/models/{model_id}/versions/{version}/ready",
+    summary="One version of a model is loaded and warmed (503 while loading or failed)",
+    responses={503: {"description": "not ready"}, 404: {"description": "unknown version"}},
+)
+async def model_version_ready(
+    model_id: str, version: str, registry: RegistryDep
+) -> ModelReadyResponse:
+    served = registry.get(model_id, version)
     return ModelReadyResponse(name=served.id, ready=served.ready)

@@ -1,20 +1,39 @@
-"""GET /v1/models and GET /v1/models/{model_id}."""
+"""GET /v1/models, GET /v1/models/{model_id} and GET /v1/models/{model_id}/versions/{version}.
+
+`async def`: they only read the registry, which changes on the event loop.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
-from app.api.deps import ModelDep, RegistryDep
+from app.api.deps import RegistryDep
 from app.api.openapi_docs import problem_response
-from app.api.schemas import LayerInfo, ModelDetailResponse, ModelListResponse, ModelSummary
+from app.api.schemas import (
+    LayerInfo,
+    ModelDetailResponse,
+    ModelListResponse,
+    ModelSummary,
+    ModelVersionStatus,
+    SavedModelInfo,
+    VersionStatus,
+)
 from app.engine.layers import LayerRef
 from app.engine.methods import model_methods
+from app.registry.registry import Registry
+from app.registry.served import ServedModel
 
 router = APIRouter(tags=["models"])
+DETAIL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: problem_response("Model not found", "model 'nope' is not in the registry", 404),
+    503: problem_response("Model not ready", "model shapes is still loading", 503),
+}
 
 
-@router.get("/v1/models", summary="List the models in the registry")
-def list_models(registry: RegistryDep) -> ModelListResponse:
+@router.get("/v1/models", summary="List the models in the registry (their serving versions)")
+async def list_models(registry: RegistryDep) -> ModelListResponse:
     models = [
         ModelSummary(id=m.id, version=m.card.version, task=m.card.task, ready=m.ready)
         for m in registry
@@ -24,14 +43,26 @@ def list_models(registry: RegistryDep) -> ModelListResponse:
 
 @router.get(
     "/v1/models/{model_id}",
-    summary="A model's card, inputs, labels and layers",
-    responses={
-        404: problem_response("Model not found", "model 'nope' is not in the registry", 404),
-        503: problem_response("Model not ready", "model shapes is still loading", 503),
-    },
+    summary="A model's card, inputs, labels, layers and versions (the serving one)",
+    responses=DETAIL_RESPONSES,
 )
-def get_model(served: ModelDep) -> ModelDetailResponse:
-    gradcam = served.default_gradcam()
+async def get_model(model_id: str, registry: RegistryDep) -> ModelDetailResponse:
+    return model_detail(registry, registry.get(model_id))
+
+
+@router.get(
+    "/v1/models/{model_id}/versions/{version}",
+    summary="One loaded version of a model",
+    responses=DETAIL_RESPONSES,
+)
+async def get_model_version(
+    model_id: str, version: str, registry: RegistryDep
+) -> ModelDetailResponse:
+    return model_detail(registry, registry.get(model_id, version))
+
+
+def model_detail(registry: Registry, served: ServedModel) -> ModelDetailResponse:
+    gradcam = served.default_gradcam()  # compiled when the version loaded
     return ModelDetailResponse(
         id=served.id,
         version=served.card.version,
@@ -47,6 +78,9 @@ def get_model(served: ModelDep) -> ModelDetailResponse:
         device=served.device,
         candidate_layers=[layer_info(ref) for ref in served.candidate_layers],
         card=served.card.model_dump(mode="json", exclude_none=True),
+        model_version=served.card.version,
+        model_version_status=version_status(registry, served.id),
+        saved_model=saved_model_info(served),
     )
 
 
@@ -59,3 +93,22 @@ def layer_info(ref: LayerRef) -> LayerInfo:
         token_grid=None if grid is None else [grid.height, grid.width],
         prefix_tokens=None if grid is None else grid.prefix,
     )
+
+
+def version_status(registry: Registry, model_id: str) -> list[ModelVersionStatus]:
+    return [
+        ModelVersionStatus(
+            version=state.version,
+            state=state.state,
+            serving=state.serving,
+            status=VersionStatus(
+                error_code="UNKNOWN" if state.error else "OK", error_message=state.error
+            ),
+        )
+        for state in registry.entry(model_id).states()
+    ]
+
+
+def saved_model_info(served: ServedModel) -> SavedModelInfo | None:
+    graph = served.graph_summary()
+    return None if graph is None else SavedModelInfo(**graph)

@@ -11,7 +11,7 @@ from importlib.resources import files
 
 from fastapi import APIRouter, FastAPI, Response
 
-from app.errors import ExplainError
+from app.errors import NotFound
 
 WEB_FILES = {
     "index.html": "text/html; charset=utf-8",
@@ -55,9 +55,7 @@ def add_web_routes(app: FastAPI) -> None:
     @router.get("/web/{name}")
     def web_file(name: str) -> Response:
         if name not in contents:
-            raise ExplainError(
-                f"no file {name!r} in the page's files", status=404, title="Not found"
-            )
+            raise NotFound(f"no file {name!r} in the page's files")
         return answer(name)
 
     app.include_router(router)

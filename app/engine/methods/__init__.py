@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from app.engine.graph import first_layer_of_type, is_cut
+from app.engine.frozen import FrozenModel
 from app.engine.methods import gradient
 from app.engine.methods.ablation import AblationCam, ablation_weights
 from app.engine.methods.attention import (
@@ -49,10 +49,9 @@ class Method:
 
 
 def build_scorecam(context: ModelContext) -> Perturbation:
-    model_input = context.model.inputs[0]
-    if model_input.dtype in ("float16", "float32", "float64", "bfloat16"):
+    if context.capture.input_spec.dtype.is_floating:
         return ScoreCam(context, mask_path=None)
-    embedding = first_layer_of_type(context.model, keras.layers.Embedding)
+    embedding = context.capture.mask_path()
     if embedding is None:
         raise InvalidInput(
             "scorecam masks a float input or an Embedding output; this model has neither"
@@ -61,7 +60,7 @@ def build_scorecam(context: ModelContext) -> Perturbation:
 
 
 def build_ablationcam(context: ModelContext) -> Perturbation:
-    return AblationCam(context, suffix_only=is_cut(context.model, context.layer_path))
+    return AblationCam(context, suffix_only=context.capture.is_cut(context.layer_path))
 
 
 METHODS: dict[str, Method] = {
@@ -96,8 +95,10 @@ def get_method(name: str) -> Method:
         ) from None
 
 
-def model_methods(model: keras.Model) -> tuple[str, ...]:
-    """The methods `model` can use: the attention methods need an image model with
-    MultiHeadAttention layers."""
+def model_methods(model: keras.Model | FrozenModel) -> tuple[str, ...]:
+    """The methods `model` can use: the attention methods need a Keras image model with
+    MultiHeadAttention layers (a frozen graph has no layers to recompute them from)."""
+    if isinstance(model, FrozenModel):
+        return CAM_METHOD_NAMES
     image = len(model.inputs[0].shape) == 4
     return METHOD_NAMES if image and attention_layers(model) else CAM_METHOD_NAMES

@@ -22,7 +22,8 @@ def gradcam(activations: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
 
 def gradcam_plus_plus(activations: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
     """`w_k = sum_s alpha_sk relu(g_sk)`, `alpha = g^2 / (2 g^2 + (sum_s A_sk) g^3)`, 0 where
-    the denominator is 0 (as pytorch-grad-cam; no normalisation of alpha per channel)."""
+    the denominator is 0, no normalisation of alpha per channel. pytorch-grad-cam instead
+    adds 1e-6 to the denominator (docs/methods.md measures the difference)."""
     squared = tf.square(gradients)
     activation_sums = tf.reduce_sum(activations, axis=spatial_axes(activations), keepdims=True)
     denominator = 2.0 * squared + activation_sums * squared * gradients

@@ -18,15 +18,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from app.engine.cam import EPSILON, spatial_axes
-from app.engine.fold import FoldPlan
-from app.engine.graph import OnTarget, first_output, layer_at, replay
+from app.engine.capture import Capture
+from app.engine.graph import OnTarget
 from app.engine.results import CamBatch
-from app.engine.score import LogitFn
 from app.engine.tokens import TokenGrid
 
 # Perturbed inputs per compiled call: bounded memory, still a batch big enough to be fast.
@@ -37,12 +35,11 @@ CHUNK_ROWS = 32
 class ModelContext:
     """What a perturbation method needs to run the model."""
 
-    model: keras.Model
+    capture: Capture  # a Keras model or a frozen graph
     layer_path: tuple[str, ...]
     spatial_shape: tuple[int | None, ...]  # of the layer's output, without batch and channels
-    fold: FoldPlan
-    logit_fn: LogitFn | None
     grid: TokenGrid | None = None  # a token layer: `spatial_shape` is its patch grid
+    channels: int | None = None  # a token layer's channels: static, the layers after need it
 
     @property
     def layer_shape(self) -> tuple[int | None, ...]:
@@ -73,14 +70,11 @@ class Perturbation(ABC):
 
     def __init__(self, context: ModelContext) -> None:
         self.context = context
-        model_input = context.model.inputs[0]
-        inputs = tf.TensorSpec([None, *model_input.shape[1:]], model_input.dtype, name="inputs")
+        inputs = context.capture.input_spec
         max_channels = tf.TensorSpec([], tf.int32, name="max_channels")
-        # Token layers keep their channel count: the layers after them need it static.
-        channels = None
-        if context.grid is not None:
-            channels = layer_at(context.model, context.layer_path).output.shape[-1]
-        layer = tf.TensorSpec([None, *context.layer_shape, channels], tf.float32, name="layer")
+        layer = tf.TensorSpec(
+            [None, *context.layer_shape, context.channels], tf.float32, name="layer"
+        )
         self._capture = tf.function(self._capture_step, input_signature=[inputs, max_channels])
         self._chunk = tf.function(
             self._chunk_step, input_signature=[inputs, layer, self.chunk_spec()]
@@ -150,18 +144,7 @@ class Perturbation(ABC):
         self, inputs: tf.Tensor, path: tuple[str, ...], on_target: OnTarget
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """The model's (output, logit), float32, with `on_target` applied at `path`."""
-        captured: dict[str, tf.Tensor] = {}
-        logit_fn = self.context.logit_fn
-
-        def keep_logits(layer: keras.layers.Layer, layer_input: tf.Tensor) -> None:
-            if logit_fn is not None:
-                captured["logits"] = logit_fn(layer_input)
-
-        result = replay(
-            self.context.model, inputs, path, on_target, keep_logits, fold=self.context.fold
-        )
-        outputs = tf.cast(first_output(result), tf.float32)
-        return outputs, tf.cast(captured.get("logits", outputs), tf.float32)
+        return self.context.capture.forward(inputs, path, on_target)
 
 
 def per_channel(values: tf.Tensor, n_samples: tf.Tensor, n_channels: tf.Tensor) -> tf.Tensor:
