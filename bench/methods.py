@@ -31,7 +31,7 @@ import numpy as np
 from app.engine.fold import plan_folding
 from app.engine.forward import ModelForward
 from app.engine.gradcam import GradCam
-from app.engine.methods import METHOD_NAMES
+from app.engine.methods import CAM_METHOD_NAMES as METHOD_NAMES  # CNN benches: the ten
 from bench.method_models import REPO, ImageModel, load_image_model, load_photos
 from bench.timing import median_ms
 from training.evaluate_shapes import hits

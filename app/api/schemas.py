@@ -24,6 +24,8 @@ MethodName = Literal[
     "eigencam",
     "scorecam",
     "ablationcam",
+    "attention-rollout",
+    "attention-gradcam",
 ]
 MetricName = Literal["deletion", "insertion", "drop", "increase"]
 MAX_TARGETS = 64
@@ -187,6 +189,12 @@ class LayerInfo(Schema):
     name: str
     index: int | None
     output_shape: list[int | None]
+    token_grid: list[int] | None = Field(
+        default=None, description="a (batch, tokens, channels) layer: its patch grid [h, w]"
+    )
+    prefix_tokens: int | None = Field(
+        default=None, description="a token layer: the leading tokens dropped (class, ...)"
+    )
 
 
 class VersionStatus(Schema):
@@ -261,7 +269,7 @@ class ModelDetailResponse(ModelSummary):
     labels: list[str]
     default_layer: str
     score: ScoreMode
-    methods: list[MethodName]
+    methods: list[MethodName] = Field(description="the methods this model can use")
     device: str
     candidate_layers: list[LayerInfo]
     card: dict[str, object]

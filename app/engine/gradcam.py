@@ -28,9 +28,10 @@ from app.engine.frozen_capture import FrozenCapture, FrozenForward
 from app.engine.graph import first_output, layer_at, output_layer
 from app.engine.layers import LayerRef, LayerSpec, resolve_layer
 from app.engine.methods import DEFAULT_MAX_CHANNELS, get_method
+from app.engine.methods.attention import AttentionContext
 from app.engine.methods.perturbation import ModelContext, combine_channels
 from app.engine.results import CamBatch
-from app.engine.score import SCORE_MODES, logit_function
+from app.engine.score import SCORE_MODES, LogitFn, logit_function
 from app.engine.targets import Targets, expand_targets
 from app.errors import InvalidInput
 
@@ -54,6 +55,7 @@ class GradCam:
         self.name = name or model.name
         self.device = device
         self.capture: Capture
+        self._logit_fn: LogitFn | None
         self.forward: Forward
         if isinstance(model, FrozenModel):
             self._capture_frozen(model, layer, forward)
@@ -67,10 +69,20 @@ class GradCam:
             tf.TensorSpec([], tf.bool, name="use_logit"),
         ]
         self._step = tf.function(self._gradcam_step, input_signature=signature)
+        if self.method.attention is not None:  # its own compiled pass, same signature
+            if isinstance(model, FrozenModel):
+                raise InvalidInput(
+                    f"method {self.method.name} recomputes Keras MultiHeadAttention layers; "
+                    f"model {self.name} is a SavedModel's frozen graph"
+                )
+            attention = self.method.attention(AttentionContext(model, self.layer, self._logit_fn))
+            self._step = tf.function(attention.step, input_signature=signature)
         self._perturbation = None
         if self.method.perturbation is not None:
-            spatial = tuple(self.layer.output_shape[1:-1])
-            context = ModelContext(self.capture, self.layer.path, spatial)
+            grid = self.layer.grid
+            spatial = tuple(self.layer.output_shape[1:-1]) if grid is None else grid.shape
+            channels = None if grid is None else self.layer.output_shape[-1]
+            context = ModelContext(self.capture, self.layer.path, spatial, grid, channels)
             self._perturbation = self.method.perturbation(context)
 
     def _capture_frozen(
@@ -82,6 +94,7 @@ class GradCam:
         self.forward = forward or FrozenForward(model, device=self.device)
         self.n_classes = model.n_classes
         self._supports_logit = True  # the Softmax/Sigmoid input, else the output
+        self._logit_fn = None
 
     def _capture_keras(
         self,
@@ -97,9 +110,9 @@ class GradCam:
         self._fold = (plan_folding(model, self.device) if fold is None else fold).without(target)
         self.forward = forward or ModelForward(model, device=self.device, fold=self._fold)
         self.n_classes = int(first_output(model.outputs).shape[-1])
-        logit_fn = logit_function(output_layer(model))
-        self._supports_logit = logit_fn is not None
-        self.capture = KerasCapture(model, self.layer.path, self._fold, logit_fn)
+        self._logit_fn = logit_function(output_layer(model))
+        self._supports_logit = self._logit_fn is not None
+        self.capture = KerasCapture(model, self.layer.path, self._fold, self._logit_fn)
 
     @property
     def supports_logit(self) -> bool:
@@ -223,6 +236,9 @@ class GradCam:
             if grads is None:
                 raise InvalidInput(f"layer '{self.layer.name}' does not lead to the model output")
             gradients = tf.cast(grads, tf.float32)
+        if self.layer.grid is not None:  # token layer: every method sees (B, h, w, C)
+            activations = self.layer.grid.to_grid(activations)
+            gradients = self.layer.grid.to_grid(gradients)
         assert self.method.raw_map is not None
         raw = cam_math.method_map(self.method.raw_map, activations, gradients, relu, counterfactual)
         heatmaps, scales = cam_math.normalise(raw)

@@ -7,10 +7,12 @@ layer is named by its path from the top model, e.g. `mobilenetv2_1.00_224/out_re
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 
+from app.engine.token_probe import last_layer_with_patch_gradient
+from app.engine.tokens import NoTokenGrid, TokenGrid, TokenHints, token_grid
 from app.errors import InvalidInput
 
 LayerSpec = str | int | None
@@ -29,6 +31,7 @@ class LayerRef:
     path: tuple[str, ...]
     output_shape: tuple[int | None, ...]
     index: int | None  # position in the top model's `layers`; None inside a nested model
+    grid: TokenGrid | None = None  # a token layer of an image model: its patch grid
 
     @property
     def name(self) -> str:
@@ -66,10 +69,26 @@ def required_rank(model: keras.Model) -> int:
     return IMAGE_RANK if input_rank(model) == IMAGE_RANK else TEXT_RANK
 
 
-def candidate_layers(model: keras.Model) -> list[LayerRef]:
-    """Every layer a client may pass as `layer`: its output has the required rank."""
+def candidate_layers(model: keras.Model, hints: TokenHints | None = None) -> list[LayerRef]:
+    """Every layer a client may pass as `layer`: its output has the required rank, or
+    (image models) it is a `(B, tokens, C)` layer whose tokens fit a grid."""
     rank = required_rank(model)
-    return [ref for ref in all_layers(model) if len(ref.output_shape) == rank]
+    refs = []
+    for ref in all_layers(model):
+        if len(ref.output_shape) == rank:
+            refs.append(ref)
+        elif rank == IMAGE_RANK and len(ref.output_shape) == TEXT_RANK:
+            try:
+                refs.append(with_grid(model, ref, hints))
+            except NoTokenGrid:
+                continue
+    return refs
+
+
+def with_grid(model: keras.Model, ref: LayerRef, hints: TokenHints | None) -> LayerRef:
+    """`ref` (a token layer of an image model) with its patch grid; NoTokenGrid if none."""
+    image_size = tuple(model.inputs[0].shape[1:3])
+    return replace(ref, grid=token_grid(ref.output_shape[1], image_size, hints))
 
 
 def all_layers(model: keras.Model) -> list[LayerRef]:
@@ -83,14 +102,22 @@ def all_layers(model: keras.Model) -> list[LayerRef]:
     return refs
 
 
-def resolve_layer(model: keras.Model, spec: LayerSpec) -> LayerRef:
+def resolve_layer(model: keras.Model, spec: LayerSpec, hints: TokenHints | None = None) -> LayerRef:
     """The layer `spec` names (or the automatic choice for None), checked for Grad-CAM."""
     if spec is None:
-        return auto_layer(model)
+        return auto_layer(model, hints)
     if isinstance(spec, bool) or not isinstance(spec, int | str):
         raise InvalidInput(f"layer must be a name, a path or an integer index, not {spec!r}")
     ref = layer_by_index(model, spec) if isinstance(spec, int) else layer_by_name(model, spec)
     rank = required_rank(model)
+    if rank == IMAGE_RANK and len(ref.output_shape) == TEXT_RANK:
+        try:
+            return with_grid(model, ref, hints)
+        except NoTokenGrid as exc:
+            raise InvalidInput(
+                f"Can not perform Grad-CAM on token layer '{ref.name}': its output shape "
+                f"{ref.output_shape} fits no token grid ({exc})"
+            ) from None
     if len(ref.output_shape) != rank:
         raise InvalidInput(
             f"Can not perform Grad-CAM on layer '{ref.name}': its output shape "
@@ -127,27 +154,44 @@ def layer_by_name(model: keras.Model, name: str) -> LayerRef:
     )
 
 
-def auto_layer(model: keras.Model) -> LayerRef:
+def auto_layer(model: keras.Model, hints: TokenHints | None = None) -> LayerRef:
     """ELI5's automatic choice, searching inside nested models too.
 
-    Images: the last layer whose output is `(B, H, W, C)`. Text: the last Conv1D or
-    recurrent layer with a `(B, T, C)` output, else the last 1-D pooling layer of that
-    rank, else the last Embedding.
+    Images: the last layer whose output is `(B, H, W, C)`; when token layers come after
+    it (a transformer), the last token layer whose patch tokens still receive gradient
+    (probed on the model: the last block's output feeds only the class token to the
+    head). Text: the last Conv1D or recurrent layer with a `(B, T, C)` output, else the
+    last 1-D pooling layer of that rank, else the last Embedding.
     """
+    candidates = [ref for ref in candidate_layers(model, hints) if not is_model(model, ref.path)]
     if required_rank(model) == IMAGE_RANK:
         rules: list[Callable[[keras.layers.Layer], bool]] = [lambda layer: True]
+        token_refs = token_tail(candidates)
+        found = last_layer_with_patch_gradient(model, token_refs) if token_refs else None
+        if found is not None:
+            return found
+        candidates = [ref for ref in candidates if ref.grid is None] or candidates
     else:
         rules = [
             lambda layer: isinstance(layer, SEQUENCE_TYPES),
             lambda layer: isinstance(layer, POOLING_1D_TYPES),
             lambda layer: isinstance(layer, keras.layers.Embedding),
         ]
-    candidates = [ref for ref in candidate_layers(model) if not is_model(model, ref.path)]
     for rule in rules:
         for ref in reversed(candidates):
             if rule(layer_at(model, ref.path)):
                 return ref
     raise InvalidInput("Could not find a suitable target layer automatically; pass `layer`")
+
+
+def token_tail(candidates: list[LayerRef]) -> list[LayerRef]:
+    """The token layers after the last `(B, H, W, C)` candidate, in model order."""
+    tail: list[LayerRef] = []
+    for ref in reversed(candidates):
+        if ref.grid is None:
+            break
+        tail.insert(0, ref)
+    return tail
 
 
 def layer_at(model: keras.Model, path: tuple[str, ...]) -> keras.layers.Layer:

@@ -8,7 +8,15 @@ import tomllib
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from app.errors import ModelError
 from app.registry.policy import parse_policy
@@ -33,6 +41,12 @@ class ImageConfig(Strict):
     )
     std: tuple[float, ...] | None = Field(
         default=None, description='per channel, > 0; only with scaling = "mean_std"'
+    )
+    token_grid: tuple[PositiveInt, PositiveInt] | None = Field(
+        default=None, description="[h, w] patch grid of the token layers (else inferred)"
+    )
+    prefix_tokens: NonNegativeInt | None = Field(
+        default=None, description="leading non-patch tokens of the token layers (class, ...)"
     )
 
     @model_validator(mode="after")

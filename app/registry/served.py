@@ -21,6 +21,7 @@ from app.engine.frozen import FrozenModel
 from app.engine.frozen_capture import FrozenDecoder, FrozenForward
 from app.engine.gradcam import GradCam
 from app.engine.layers import LayerRef, LayerSpec, candidate_layers, resolve_layer
+from app.engine.tokens import TokenHints
 from app.errors import InvalidImage
 from app.preprocess.text import TextSpec
 from app.registry.card import ModelCard
@@ -120,7 +121,12 @@ class ServedModel:
     def candidate_layers(self) -> list[LayerRef]:
         if isinstance(self.model, FrozenModel):
             return self.model.candidate_layers()
-        return candidate_layers(self.model)
+        return candidate_layers(self.model, self.token_hints)
+
+    @property
+    def token_hints(self) -> TokenHints | None:
+        image = self.card.image
+        return None if image is None else TokenHints(image.token_grid, image.prefix_tokens)
 
     def default_gradcam(self) -> GradCam:
         return self.gradcam(None)
@@ -179,7 +185,7 @@ class ServedModel:
             ref = (
                 model.resolve(spec)
                 if isinstance(model, FrozenModel)
-                else resolve_layer(model, spec)
+                else resolve_layer(model, spec, self.token_hints)
             )
             with self._lock:
                 self._layers[key] = ref

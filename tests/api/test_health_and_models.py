@@ -31,7 +31,7 @@ def test_unknown_model_ready_is_404(client):
 
 def test_list_models(client):
     models = {m["id"]: m for m in client.get("/v1/models").json()["models"]}
-    assert set(models) == {"shapes", "keywords", "efficientnet_lite0", "complaints"}
+    assert set(models) == {"shapes", "shapes_vit", "keywords", "efficientnet_lite0", "complaints"}
     assert models["shapes"] == {"id": "shapes", "version": "1", "task": "image", "ready": True}
     assert models["keywords"]["task"] == "text"
 
@@ -46,6 +46,22 @@ def test_model_detail_lists_labels_and_candidate_layers(client):
     assert detail["default_layer"] in names
     assert all(len(layer["output_shape"]) == 4 for layer in detail["candidate_layers"])
     assert detail["card"]["image"]["size"] == [64, 64]
+    assert not any(layer["token_grid"] for layer in detail["candidate_layers"])
+    assert "gradcam" in detail["methods"] and "attention-rollout" not in detail["methods"]
+
+
+def test_vit_detail_gives_token_grids_and_attention_methods(client):
+    detail = client.get("/v1/models/shapes_vit").json()
+    assert "token" not in str(detail["card"])  # the card says nothing about tokens
+    layers = {layer["name"]: layer for layer in detail["candidate_layers"]}
+    assert detail["default_layer"] == "b3_norm1"  # the last block's first norm
+    assert layers["b3_norm1"]["output_shape"] == [None, 65, 64]
+    assert layers["b3_norm1"]["token_grid"] == [8, 8]
+    assert layers["b3_norm1"]["prefix_tokens"] == 1
+    assert layers["patch_tokens"]["prefix_tokens"] == 0
+    assert layers["patches"]["token_grid"] is None  # the stem's convolution
+    assert "class_token" not in layers  # (B, 1, 64): no grid
+    assert {"attention-rollout", "attention-gradcam", "scorecam"} <= set(detail["methods"])
 
 
 def test_text_model_detail(client):

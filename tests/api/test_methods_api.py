@@ -7,7 +7,7 @@ import pytest
 
 from app.api import schemas
 from app.engine.faithfulness import METRIC_NAMES
-from app.engine.methods import METHOD_NAMES
+from app.engine.methods import ATTENTION_METHODS, CAM_METHOD_NAMES, METHOD_NAMES
 from tests.api.conftest import b64, decode_data_url
 
 URL = "/v1/models/shapes:explain"
@@ -37,7 +37,7 @@ def test_schema_names_are_the_engine_tables():
     assert typing.get_args(schemas.MetricName) == METRIC_NAMES
 
 
-@pytest.mark.parametrize("method", METHOD_NAMES)
+@pytest.mark.parametrize("method", CAM_METHOD_NAMES)
 def test_every_method_through_the_three_encodings(client, shape_png, method):
     json_response = by_json(client, shape_png, method=method, targets=[1], max_channels=8)
     assert json_response.json()["method"] == method
@@ -54,7 +54,7 @@ def test_every_method_through_the_three_encodings(client, shape_png, method):
     assert decode_data_url(overlay).size == (64, 64)
 
 
-@pytest.mark.parametrize("method", METHOD_NAMES)
+@pytest.mark.parametrize("method", CAM_METHOD_NAMES)
 def test_every_method_on_text(client, method):
     instances = [{"tokens": ["sahom", "gerreas", "goal", "vasho"]}, {"text": "storm vasho"}]
     body = {"instances": instances, "parameters": {"method": method, "targets": [0, 2]}}
@@ -85,7 +85,8 @@ def test_metrics_through_the_three_encodings(client, shape_png):
 
 def test_the_model_lists_its_methods(client):
     body = client.get("/v1/models/shapes").json()
-    assert body["methods"] == list(METHOD_NAMES)
+    assert body["methods"] == list(CAM_METHOD_NAMES)  # no MultiHeadAttention
+    assert client.get("/v1/models/shapes_vit").json()["methods"] == list(METHOD_NAMES)
 
 
 @pytest.mark.parametrize(
@@ -118,3 +119,48 @@ def test_metrics_on_a_text_model_are_422(client):
     response = client.post(TEXT_URL, json=body)
     assert response.status_code == 422
     assert "image models only" in response.json()["detail"]
+
+
+VIT_URL = "/v1/models/shapes_vit:explain"
+
+
+@pytest.mark.parametrize("method", ["gradcam", "ablationcam", *ATTENTION_METHODS])
+def test_vit_methods_give_patch_grid_maps(client, shape_png, method):
+    body = {
+        "instances": [{"image": {"b64": b64(shape_png)}}],
+        "parameters": {"method": method, "relu": False},
+    }
+    response = client.post(VIT_URL, json=body)
+    assert response.status_code == 200, response.text
+    target = response.json()["explanations"][0]["targets"][0]
+    heatmap = np.array(target["heatmap"])
+    assert heatmap.shape == (8, 8) and np.abs(heatmap).max() == pytest.approx(1.0, abs=1e-4)
+    assert decode_data_url(target["overlay"]).size == (64, 64)
+
+
+def test_attention_methods_refused_for_a_cnn(client, shape_png):
+    response = by_json(client, shape_png, method="attention-rollout")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "MultiHeadAttention" in response.json()["detail"]
+
+
+def test_vit_token_layer_without_grid_is_a_422(client, shape_png):
+    body = {
+        "instances": [{"image": {"b64": b64(shape_png)}}],
+        "parameters": {"layer": "class_token"},
+    }
+    response = client.post(VIT_URL, json=body)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "'class_token'" in detail and "(None, 1, 64)" in detail and "patch tokens" in detail
+
+
+def test_vit_faithfulness_and_several_targets(client, shape_png):
+    parameters = {"targets": [0, 3], "metrics": ["deletion", "insertion"], "metric_steps": 8}
+    body = {"instances": [{"image": {"b64": b64(shape_png)}}], "parameters": parameters}
+    response = client.post(VIT_URL, json=body)
+    assert response.status_code == 200, response.text
+    targets = response.json()["explanations"][0]["targets"]
+    assert [len(t["heatmap"]) for t in targets] == [8, 8]
+    assert all(0 <= t["metrics"]["deletion"] <= 1 for t in targets)

@@ -14,7 +14,7 @@ import tensorflow as tf
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from app.engine.methods import METHOD_NAMES
+from app.engine.methods import CAM_METHOD_NAMES
 from app.main import create_app
 from app.settings import Settings
 from tests import savedmodels as sm
@@ -110,12 +110,15 @@ def test_float_pixels_several_samples_and_targets(client, models):
 
 def test_every_method_through_the_batcher(client):
     instance = {"image": {"b64": b64(encode(Image.fromarray(pixels(3))))}}
-    for method in METHOD_NAMES:
+    for method in CAM_METHOD_NAMES:
         response = explain(client, "plain", [instance], method=method, metrics=["deletion"])
         assert response.status_code == 200, (method, response.text)
         target = response.json()["explanations"][0]["targets"][0]
         assert np.asarray(target["heatmap"]).shape == (14, 14)
         assert 0.0 <= target["metrics"]["deletion"] <= 1.0
+    assert client.get("/v1/models/plain").json()["methods"] == list(CAM_METHOD_NAMES)
+    refused = explain(client, "plain", [instance], method="attention-rollout")
+    assert refused.status_code == 422 and "frozen graph" in refused.json()["detail"]
 
 
 def test_jpeg_bytes_go_in_as_they_are_and_the_overlay_is_the_decoded_image(client, models):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from app.engine.gradcam import GradCam
-from app.engine.methods import METHOD_NAMES
+from app.engine.methods import CAM_METHOD_NAMES
 from app.errors import InvalidInput
 from tests.engine.methods_reference import GRADIENT_METHODS, capture
 
@@ -50,7 +50,7 @@ def test_eigencam_is_the_same_for_every_target(image_model, images):
     assert maps.max() > 0
 
 
-@pytest.mark.parametrize("method", METHOD_NAMES)
+@pytest.mark.parametrize("method", CAM_METHOD_NAMES)
 def test_multi_target_and_batched_requests_equal_single_ones(deep_image_model, images, method):
     cam = GradCam(deep_image_model, "conv_b", method=method)
     together = cam.explain(images, [0, 2], max_channels=5)
@@ -62,7 +62,7 @@ def test_multi_target_and_batched_requests_equal_single_ones(deep_image_model, i
             assert together.targets[row] == target
 
 
-@pytest.mark.parametrize("method", METHOD_NAMES)
+@pytest.mark.parametrize("method", CAM_METHOD_NAMES)
 def test_no_retrace_across_requests(deep_image_model, images, method):
     cam = GradCam(deep_image_model, "conv_b", method=method)
     cam.explain(images[:1])
@@ -74,7 +74,7 @@ def test_no_retrace_across_requests(deep_image_model, images, method):
     assert cam.trace_count == first
 
 
-@pytest.mark.parametrize("method", METHOD_NAMES)
+@pytest.mark.parametrize("method", CAM_METHOD_NAMES)
 def test_every_method_on_a_nested_model(nested_model, images, method):
     cam = GradCam(nested_model, method=method)
     assert cam.layer.path == ("base", "base_conv2")

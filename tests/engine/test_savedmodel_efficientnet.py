@@ -14,7 +14,7 @@ import pytest
 
 from app.engine.fold import FoldPlan
 from app.engine.gradcam import GradCam
-from app.engine.methods import METHOD_NAMES
+from app.engine.methods import CAM_METHOD_NAMES
 from app.registry.card import ModelCard
 from app.registry.savedmodel import load_saved_model
 
@@ -45,7 +45,7 @@ def test_every_method_and_the_scores_equal_the_keras_model(models):
     pixels = rng.uniform(0, 255, size=(2, 224, 224, 3)).astype(np.float32)
     inputs = (pixels - 127.0) / 128.0
     targets = [5, 300]
-    for method in METHOD_NAMES:
+    for method in CAM_METHOD_NAMES:
         expected_cam = GradCam(model, LAYER, method=method, fold=FoldPlan({}, {}))
         got_cam = GradCam(frozen, LAYER, method=method)
         expected = expected_cam.explain(inputs, targets, max_channels=8)

@@ -20,7 +20,8 @@ from app.api.schemas import (
     SavedModelInfo,
     VersionStatus,
 )
-from app.engine.methods import METHOD_NAMES
+from app.engine.layers import LayerRef
+from app.engine.methods import model_methods
 from app.registry.registry import Registry
 from app.registry.served import ServedModel
 
@@ -73,16 +74,24 @@ def model_detail(registry: Registry, served: ServedModel) -> ModelDetailResponse
         labels=list(served.labels),
         default_layer=gradcam.layer.name,
         score=served.card.score,
-        methods=list(METHOD_NAMES),
+        methods=list(model_methods(served.model)),
         device=served.device,
-        candidate_layers=[
-            LayerInfo(name=ref.name, index=ref.index, output_shape=list(ref.output_shape))
-            for ref in served.candidate_layers
-        ],
+        candidate_layers=[layer_info(ref) for ref in served.candidate_layers],
         card=served.card.model_dump(mode="json", exclude_none=True),
         model_version=served.card.version,
         model_version_status=version_status(registry, served.id),
         saved_model=saved_model_info(served),
+    )
+
+
+def layer_info(ref: LayerRef) -> LayerInfo:
+    grid = ref.grid
+    return LayerInfo(
+        name=ref.name,
+        index=ref.index,
+        output_shape=list(ref.output_shape),
+        token_grid=None if grid is None else [grid.height, grid.width],
+        prefix_tokens=None if grid is None else grid.prefix,
     )
 
 

@@ -3,7 +3,9 @@
 Gradient methods (and Eigen-CAM) are a pure function of the captured activations and
 gradients, `(B, *spatial, K)` -> raw map `(B, *spatial)`, run inside the compiled
 Grad-CAM pass. Score-CAM and Ablation-CAM weigh channels by forward passes on perturbed
-inputs (`app.engine.methods.perturbation`).
+inputs (`app.engine.methods.perturbation`). The attention methods read the attention of
+every MultiHeadAttention layer in a compiled pass of their own
+(`app.engine.methods.attention`).
 """
 
 from __future__ import annotations
@@ -11,11 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 import tensorflow as tf
 
+from app.engine.frozen import FrozenModel
 from app.engine.methods import gradient
 from app.engine.methods.ablation import AblationCam, ablation_weights
+from app.engine.methods.attention import (
+    AttentionContext,
+    AttentionPass,
+    attention_gradcam,
+    attention_layers,
+    attention_rollout,
+)
 from app.engine.methods.eigen import eigencam
 from app.engine.methods.perturbation import ModelContext, Perturbation
 from app.engine.methods.scorecam import ScoreCam, scorecam_weights
@@ -24,6 +35,7 @@ from app.errors import InvalidInput
 RawMap = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 ChannelWeights = Callable[[np.ndarray, np.ndarray], np.ndarray]
 BuildPerturbation = Callable[[ModelContext], Perturbation]
+BuildAttention = Callable[[AttentionContext], AttentionPass]
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,7 @@ class Method:
     uses_gradients: bool = True
     perturbation: BuildPerturbation | None = None  # forward-only channel weighting
     weights: ChannelWeights | None = None  # (base score (N,), channel scores (N, k)) -> (N, k)
+    attention: BuildAttention | None = None  # MultiHeadAttention models only
 
 
 def build_scorecam(context: ModelContext) -> Perturbation:
@@ -63,9 +76,13 @@ METHODS: dict[str, Method] = {
         Method("eigencam", eigencam, uses_gradients=False),
         Method("scorecam", None, False, build_scorecam, scorecam_weights),
         Method("ablationcam", None, False, build_ablationcam, ablation_weights),
+        Method("attention-rollout", uses_gradients=False, attention=attention_rollout),
+        Method("attention-gradcam", attention=attention_gradcam),
     )
 }
 METHOD_NAMES = tuple(METHODS)
+ATTENTION_METHODS = tuple(name for name, method in METHODS.items() if method.attention)
+CAM_METHOD_NAMES = tuple(name for name in METHOD_NAMES if name not in ATTENTION_METHODS)
 DEFAULT_MAX_CHANNELS = 32
 
 
@@ -76,3 +93,12 @@ def get_method(name: str) -> Method:
         raise InvalidInput(
             f"method must be one of {', '.join(METHOD_NAMES)}, not {name!r}"
         ) from None
+
+
+def model_methods(model: keras.Model | FrozenModel) -> tuple[str, ...]:
+    """The methods `model` can use: the attention methods need a Keras image model with
+    MultiHeadAttention layers (a frozen graph has no layers to recompute them from)."""
+    if isinstance(model, FrozenModel):
+        return CAM_METHOD_NAMES
+    image = len(model.inputs[0].shape) == 4
+    return METHOD_NAMES if image and attention_layers(model) else CAM_METHOD_NAMES

@@ -36,14 +36,17 @@ class AblationCam(Perturbation):
         n_samples, n_channels = tf.shape(chunk)[0], tf.shape(chunk)[1]
         rank = len(self.context.spatial_shape)
 
-        def ablate(activations: tf.Tensor) -> tf.Tensor:
-            if self.suffix_only:  # the captured activations stand in for the prefix
-                captured = tf.cast(layer, activations.dtype)
-                activations = tf.repeat(captured, n_channels, axis=0)
+        def zero_channels(activations: tf.Tensor) -> tf.Tensor:  # (B * c, *S, K)
             depth = tf.shape(activations)[-1]
             keep = 1.0 - tf.one_hot(tf.reshape(chunk, [-1]), depth, dtype=activations.dtype)
             keep = tf.reshape(keep, tf.concat([[-1], tf.ones([rank], tf.int32), [depth]], 0))
             return activations * keep
+
+        def ablate(activations: tf.Tensor) -> tf.Tensor:
+            if self.suffix_only:  # the captured activations stand in for the prefix
+                captured = tf.cast(layer, activations.dtype)
+                activations = tf.repeat(captured, n_channels, axis=0)
+            return self.context.on_patches(activations, zero_channels)
 
         replayed = inputs if self.suffix_only else tf.repeat(inputs, n_channels, axis=0)
         outputs, logits = self.forward(replayed, self.context.layer_path, ablate)

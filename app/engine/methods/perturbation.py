@@ -25,6 +25,7 @@ from app.engine.cam import EPSILON, spatial_axes
 from app.engine.capture import Capture
 from app.engine.graph import OnTarget
 from app.engine.results import CamBatch
+from app.engine.tokens import TokenGrid
 
 # Perturbed inputs per compiled call: bounded memory, still a batch big enough to be fast.
 CHUNK_ROWS = 32
@@ -37,6 +38,20 @@ class ModelContext:
     capture: Capture  # a Keras model or a frozen graph
     layer_path: tuple[str, ...]
     spatial_shape: tuple[int | None, ...]  # of the layer's output, without batch and channels
+    grid: TokenGrid | None = None  # a token layer: `spatial_shape` is its patch grid
+    channels: int | None = None  # a token layer's channels: static, the layers after need it
+
+    @property
+    def layer_shape(self) -> tuple[int | None, ...]:
+        """The layer's own output shape without batch and channels (tokens: `(T,)`)."""
+        return self.spatial_shape if self.grid is None else (self.grid.tokens,)
+
+    def on_patches(self, output: tf.Tensor, change: OnTarget) -> tf.Tensor:
+        """`change` applied to the layer's output seen as a grid; a token layer gets the
+        changed grid back as tokens, its prefix tokens unchanged."""
+        if self.grid is None:
+            return change(output)
+        return self.grid.to_tokens(change(self.grid.to_grid(output)), like=output)
 
 
 @dataclass(frozen=True)
@@ -57,7 +72,9 @@ class Perturbation(ABC):
         self.context = context
         inputs = context.capture.input_spec
         max_channels = tf.TensorSpec([], tf.int32, name="max_channels")
-        layer = tf.TensorSpec([None, *context.spatial_shape, None], tf.float32, name="layer")
+        layer = tf.TensorSpec(
+            [None, *context.layer_shape, context.channels], tf.float32, name="layer"
+        )
         self._capture = tf.function(self._capture_step, input_signature=[inputs, max_channels])
         self._chunk = tf.function(
             self._chunk_step, input_signature=[inputs, layer, self.chunk_spec()]
@@ -83,7 +100,8 @@ class Perturbation(ABC):
         self, inputs: tf.Tensor, layer: tf.Tensor, chunk: tf.Tensor
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """(outputs, logits) `(B, c, n)` for the perturbations of a chunk of c channels;
-        `layer` `(B, *S, K)` holds the layer's activations (float32) for every sample."""
+        `layer` `(B, *S, K)` holds the layer's activations (float32) for every sample
+        (a token layer: its tokens `(B, T, K)`, prefix included)."""
 
     def run(self, inputs: np.ndarray, max_channels: int) -> ChannelScores:
         """`inputs` (B, ...) preprocessed; at most `max_channels` channels perturbed."""
@@ -113,12 +131,14 @@ class Perturbation(ABC):
             return activations
 
         outputs, logits = self.forward(inputs, self.context.layer_path, keep)
-        activations = tf.cast(captured["activations"], tf.float32)
+        layer = tf.cast(captured["activations"], tf.float32)
+        grid = self.context.grid
+        activations = layer if grid is None else grid.to_grid(layer)
         spread = tf.math.reduce_std(activations, axis=spatial_axes(activations))
         count = tf.minimum(max_channels, tf.shape(spread)[-1])
         channels = tf.math.top_k(spread, k=count, sorted=True).indices
         selected = tf.gather(activations, channels, axis=-1, batch_dims=1)
-        return activations, selected, channels, outputs, logits
+        return layer, selected, channels, outputs, logits
 
     def forward(
         self, inputs: tf.Tensor, path: tuple[str, ...], on_target: OnTarget
