@@ -22,6 +22,7 @@ from app.errors import ModelError
 from app.registry.policy import parse_policy
 
 CARD_FILE = "model.toml"
+SAVED_MODEL_FILE = "saved_model.pb"  # a folder holding it is a SavedModel
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 SCALINGS = ("unit", "symmetric", "raw", "mean_std")
 KERAS_PREPROCESS = re.compile(r"^keras\.applications\.[a-z0-9_]+$")

@@ -13,7 +13,7 @@ import numpy as np
 
 from app.engine.frozen import FrozenModel
 from app.errors import ModelError
-from app.registry.card import ArchitectureConfig, ImageConfig, ModelCard
+from app.registry.card import SAVED_MODEL_FILE, ArchitectureConfig, ImageConfig, ModelCard
 from app.registry.files import card_file
 from app.registry.keras2 import load_keras2_h5
 from app.registry.savedmodel import is_saved_model, load_saved_model
@@ -34,9 +34,6 @@ LOADERS: dict[str, Callable[[Path], keras.Model]] = {
     ".h5": load_keras2_h5,
     ".hdf5": load_keras2_h5,
 }
-
-
-SAVED_MODEL_FILE = "saved_model.pb"
 
 
 def model_path(models_dir: Path, card: ModelCard, folder: Path) -> Path | None:

@@ -214,7 +214,10 @@ def load_served_model(
     elif card.image is not None:
         served.scaling = image_scaling(card.image)
     elif card.task == "image":
-        raise ModelError(f"model {card.id}: an image model needs an [image] section")
+        raise ModelError(
+            f"model {card.id}: an image model needs an [image] section (size, scaling) in "
+            f"its model.toml: its input takes {served.input_dtype} tensors, not encoded images"
+        )
     if card.text is not None:
         served.text_spec = text_spec(models_dir, card)
     try:

@@ -18,8 +18,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from app.errors import ModelError
-from app.registry.card import CARD_FILE, ModelCard, read_card
+from app.registry.card import CARD_FILE, SAVED_MODEL_FILE, ModelCard, read_card
 
 VERSION_FOLDER = re.compile(r"^\d{1,18}$")  # TF Serving's: a folder named by a number
 
@@ -70,17 +72,24 @@ def scan_model(folder: Path) -> ModelSource | None:
     if not (folder / CARD_FILE).is_file():
         if not version_folders:
             return None
-        return ModelSource(
-            folder.name,
-            folder,
-            None,
-            error=f"{folder.name}/ has version folders but no {CARD_FILE}: this service needs "
-            "a card beside them (task, preprocessing; see docs/model-repository.md)",
-        )
-    try:
-        card = read_card(folder)
-    except ModelError as exc:
-        return ModelSource(folder.name, folder, None, error=str(exc))
+        if not any((p / SAVED_MODEL_FILE).is_file() for p in version_folders):
+            return ModelSource(
+                folder.name,
+                folder,
+                None,
+                error=f"{folder.name}/ has version folders but no {CARD_FILE} and no "
+                "SavedModel: this service needs a card beside them (task, preprocessing; "
+                "see docs/model-repository.md)",
+            )
+        try:
+            card = cardless_card(folder.name)
+        except ValidationError as exc:
+            return ModelSource(folder.name, folder, None, error=f"{folder.name}/: {exc}")
+    else:
+        try:
+            card = read_card(folder)
+        except ModelError as exc:
+            return ModelSource(folder.name, folder, None, error=str(exc))
     if not version_folders:  # the flat layout: one version, the card's
         versions = {card.version: VersionSource(card.version, folder, fingerprint(folder))}
         return ModelSource(card.id, folder, card, versions=versions)
@@ -89,6 +98,18 @@ def scan_model(folder: Path) -> ModelSource | None:
         for p in version_folders
     }
     return ModelSource(card.id, folder, card, versioned=True, versions=versions)
+
+
+def cardless_card(model_id: str) -> ModelCard:
+    """TF Serving's folder as it is: SavedModel versions and no card. Enough for a graph
+    that decodes encoded images itself; any other signature is refused at load time,
+    naming what a card must add. Never required: it cannot stop the service."""
+    return ModelCard(
+        id=model_id,
+        task="image",
+        required=False,
+        description="no model.toml: a SavedModel that takes encoded images",
+    )
 
 
 def fingerprint(folder: Path) -> Fingerprint | None:

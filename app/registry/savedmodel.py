@@ -17,10 +17,9 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from app.engine.frozen import FrozenModel, analyse_graph
 from app.errors import ModelError
-from app.registry.card import ModelCard
+from app.registry.card import SAVED_MODEL_FILE, ModelCard
 from app.registry.savedmodel_check import SERVE_TAG, check_graph_ops, read_meta_graph
 
-SAVED_MODEL_FILE = "saved_model.pb"
 ConcreteFunction: TypeAlias = Any  # a signature: tf.types.experimental.ConcreteFunction
 
 

@@ -56,6 +56,13 @@ def models(tmp_path_factory) -> dict[str, object]:
     for version, seed in (("1", 5), ("2", 6)):
         module = sm.PlainCnn(seed=seed)
         sm.save_module(module, served / version, module.serve)
+    # TF Serving's folders as they are, no card: a graph decoding JPEGs serves; one taking
+    # float pixels cannot (the service would not know the preprocessing).
+    for model_id, module, serve in (
+        ("cardless", jpeg, jpeg.serve_bytes),
+        ("cardless_pixels", plain, plain.serve),
+    ):
+        sm.save_module(module, root / model_id / "1", serve)
     return {"root": root, "plain": plain, "jpeg": jpeg, "text": text}
 
 
@@ -192,3 +199,16 @@ def test_predict_takes_the_signature_input_key_and_b64_for_encoded_images(client
     tensors = client.post("/v1/models/jpegs:predict", json={"instances": [[1, 2, 3]]})
     assert tensors.status_code == 400
     assert tensors.json()["type"] == "/problems/invalid-predict-request"
+
+
+def test_tf_serving_folders_without_a_card_serve_graphs_that_decode(client, models):
+    jpeg = sm.jpeg_bytes(8)
+    response = explain(client, "cardless", [{"image": {"b64": b64(jpeg)}}], overlay=False)
+    assert response.status_code == 200, response.text
+    assert response.json()["model_version"] == "1"
+    carded = explain(client, "jpegs", [{"image": {"b64": b64(jpeg)}}], overlay=False)
+    assert response.json()["predictions"] == carded.json()["predictions"]  # the same graph
+    refused = client.get("/v1/models/cardless_pixels")
+    assert refused.status_code == 503
+    assert "[image] section" in refused.json()["detail"]
+    assert "float32" in refused.json()["detail"]
