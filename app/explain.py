@@ -36,7 +36,7 @@ from app.preprocess.text import (
 from app.registry.served import ServedModel
 from app.render.encode import data_url, encode_image
 from app.render.html import highlight_html
-from app.render.overlay import blend_overlay, heatmap_layer, layer_size
+from app.render.overlay import blend_overlay, heatmap_layer, layer_size, paste_overlay
 from app.render.text_spans import (
     Range,
     resize_to_tokens,
@@ -247,8 +247,8 @@ def render_images(
     result = new_result(served, layer, cams, options)
     for index, image in enumerate(prepared.images):
         explanation = ExplanationResult(image=ImageSizeResult(*image.size))
-        draw = overlay_drawer(image, options)
         fmt = overlay_format_for(options, prepared.from_jpeg[index])
+        draw = overlay_drawer(image, options, fmt)
         for row in np.flatnonzero(cams.sample == index):
             target = target_result(served, cams, int(row), cams.heatmaps[row].tolist())
             if draw is not None:
@@ -380,7 +380,7 @@ def overlay_format_for(options: ExplainOptions, from_jpeg: bool) -> str:
 
 
 def overlay_drawer(
-    image: Image.Image, options: ExplainOptions
+    image: Image.Image, options: ExplainOptions, fmt: str
 ) -> Callable[[np.ndarray], Image.Image] | None:
     """heatmap -> the picture to send for one image: the composite, the layer or none."""
     colormap, alpha_limit = options.colormap, options.alpha_limit
@@ -394,9 +394,10 @@ def overlay_drawer(
         return draw_layer
     if options.overlay:
         shown = cap_longest_side(image, options.overlay_max_side)
-        return lambda heatmap: blend_overlay(
-            shown, heatmap, colormap=colormap, alpha_limit=alpha_limit
-        )
+        # JPEG keeps no alpha: over an opaque image the cheaper RGB paste gives its pixels.
+        opaque = not shown.has_transparency_data
+        blend = paste_overlay if fmt == "jpeg" and opaque else blend_overlay
+        return lambda heatmap: blend(shown, heatmap, colormap=colormap, alpha_limit=alpha_limit)
     return None
 
 

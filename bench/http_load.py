@@ -286,7 +286,7 @@ def forward_child(model: str, threads: int) -> None:
     from app.preprocess.image import ImageLimits, cap_longest_side
     from app.registry.registry import load_registry
     from app.render.encode import data_url, encode_image
-    from app.render.overlay import heatmap_layer
+    from app.render.overlay import heatmap_layer, paste_overlay
     from app.settings import Settings
 
     configure_devices(threads or None)
@@ -299,20 +299,29 @@ def forward_child(model: str, threads: int) -> None:
     prepared = prepare_images(served, [jpeg], limits)
     heatmap = gradcam.explain(prepared.inputs).heatmaps[0]
     drawers = {
-        kind: overlay_drawer(prepared.images[0], ExplainOptions(overlay=overlay))
-        for kind, overlay in (("composite", True), ("layer", "layer"))
+        (kind, fmt): overlay_drawer(prepared.images[0], ExplainOptions(overlay=overlay), fmt)
+        for kind, overlay, fmt in (
+            ("composite", True, "jpeg"),
+            ("composite", True, "png"),
+            ("layer", "layer", "png"),
+        )
     }
 
     def draw(kind: str, fmt: str) -> str:
-        drawer = drawers[kind]
+        drawer = drawers[(kind, fmt)]
         assert drawer is not None  # both kinds draw
         return data_url(encode_image(drawer(heatmap), fmt), fmt)
 
-    # The composite's steps, as blend_overlay and add_overlay take them.
+    # The composite's steps, as paste_overlay / blend_overlay and add_overlay take them.
     shown = cap_longest_side(prepared.images[0], ExplainOptions().overlay_max_side)
     full_layer = heatmap_layer(heatmap, shown.size)
     composite = Image.alpha_composite(shown.convert("RGBA"), full_layer)
-    jpeg_overlay = encode_image(composite, "jpeg")
+    pasted = paste_overlay(shown, heatmap)
+    jpeg_overlay = encode_image(pasted, "jpeg")
+
+    def paste_step() -> None:
+        shown.convert("RGB").paste(full_layer, (0, 0), full_layer)
+
     work = {
         "forward": lambda: forward(x).numpy(),
         "preprocess": lambda: prepare_images(served, [jpeg], limits),
@@ -321,8 +330,11 @@ def forward_child(model: str, threads: int) -> None:
         "composite png": lambda: draw("composite", "png"),
         "layer": lambda: draw("layer", "png"),
         "step: colour + upscale to 640x480": lambda: heatmap_layer(heatmap, shown.size),
-        "step: alpha composite": lambda: Image.alpha_composite(shown.convert("RGBA"), full_layer),
-        "step: JPEG encode": lambda: encode_image(composite, "jpeg"),
+        "step: paste over the photo (JPEG)": paste_step,
+        "step: alpha composite (PNG)": lambda: Image.alpha_composite(
+            shown.convert("RGBA"), full_layer
+        ),
+        "step: JPEG encode": lambda: encode_image(pasted, "jpeg"),
         "step: PNG encode": lambda: encode_image(composite, "png"),
         "step: base64 data URL of the JPEG": lambda: data_url(jpeg_overlay, "jpeg"),
     }

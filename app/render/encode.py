@@ -81,6 +81,8 @@ def _flatten_onto_white(image: Image.Image) -> Image.Image:
     # A composite over a photo is RGBA but opaque: dropping its alpha is the flattening.
     # A second alpha composite cost ~37 ms on the 640x480 benchmark composite (a loaded
     # machine), 3x the JPEG encode itself; checking the alpha costs ~1 ms.
+    if image.mode == "RGB":
+        return image
     if not image.has_transparency_data or _is_opaque(image):
         return image.convert("RGB")
     rgba = image.convert("RGBA")

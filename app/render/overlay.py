@@ -40,6 +40,24 @@ def blend_overlay(
     return Image.alpha_composite(image.convert("RGBA"), layer)
 
 
+def paste_overlay(
+    image: Image.Image,
+    heatmap: np.ndarray,
+    *,
+    colormap: str = "viridis",
+    alpha_limit: float = 0.65,
+) -> Image.Image:
+    """`blend_overlay` for an opaque `image`, as RGB: the layer pasted through its own
+    alpha. The same pixels (Pillow's paste blend rounds as its alpha composite does over
+    an opaque image; tests/render/test_overlay.py checks), in 0.9 ms instead of 4.9 for
+    the RGBA conversion, the composite and the drop of the alpha (640x480, measured):
+    for a lossy format, which has no alpha to keep."""
+    layer = heatmap_layer(heatmap, image.size, colormap=colormap, alpha_limit=alpha_limit)
+    composite = image.convert("RGB")  # a copy: the caller's image is drawn on again
+    composite.paste(layer, (0, 0), layer)
+    return composite
+
+
 def heatmap_layer(
     heatmap: np.ndarray,
     size: tuple[int, int],

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from app.errors import InvalidInput
-from app.render.overlay import blend_overlay, heatmap_layer, layer_size
+from app.render.overlay import blend_overlay, heatmap_layer, layer_size, paste_overlay
 
 Oracle = Callable[..., Image.Image]
 
@@ -200,3 +200,24 @@ def test_layer_size_is_the_image_aspect_capped_by_the_map_and_max_side(
     expected: tuple[int, int],
 ) -> None:
     assert layer_size(image_size, heatmap_shape, max_side) == expected
+
+
+@pytest.mark.parametrize(
+    ("size", "shape", "colormap", "alpha_limit", "seed"),
+    [
+        ((640, 480), (7, 7), "viridis", 0.65, 0),
+        ((321, 500), (14, 14), "jet", 1.0, 1),
+        ((97, 61), (3, 5), "inferno", 0.3, 2),
+        ((800, 600), (7, 7), "gray", 0.65, 3),
+    ],
+)
+def test_the_rgb_paste_gives_the_composites_pixels(size, shape, colormap, alpha_limit, seed):
+    """The JPEG path's cheaper composite: the same pixels as ELI5's, alpha dropped."""
+    image = _photo(*size, seed=seed)
+    heatmap = np.random.default_rng(seed).random(shape).astype(np.float32)
+    options = {"colormap": colormap, "alpha_limit": alpha_limit}
+    pasted = paste_overlay(image, heatmap, **options)
+    composite = blend_overlay(image, heatmap, **options)
+    assert pasted.mode == "RGB" and pasted.size == image.size
+    assert np.array_equal(np.asarray(pasted), np.asarray(composite.convert("RGB")))
+    assert not np.array_equal(np.asarray(pasted), np.asarray(image))  # the map is drawn
