@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from training.keras_files import file_sha256, save_for_serving
-from training.shapes_data import IMAGE_SIZE, LABELS, make_shapes, make_two_objects
+from training.shapes_data import IMAGE_SIZE, LABELS
+from training.shapes_training import batches, optimizer, training_set
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "shapes"
 TARGET_LAYER = "last_conv"
@@ -77,50 +77,18 @@ def build_model() -> keras.Model:
     return keras.Model(pixels, scores, name="shapes")
 
 
-def training_set(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One-shape images with one-hot targets plus two-shape images with 0.5/0.5 targets.
-
-    The two-shape images teach the map what the pointing game asks of it: each class's
-    evidence sits on its own shape, not on the other one.
-    """
-    images, labels, _ = make_shapes(N_SINGLE, seed)
-    pairs, pair_labels, _ = make_two_objects(N_TWO, seed + 1)
-    targets = np.zeros((N_SINGLE + N_TWO, len(LABELS)), dtype=np.float32)
-    targets[np.arange(N_SINGLE), labels] = 1
-    for slot in range(2):
-        targets[N_SINGLE + np.arange(N_TWO), pair_labels[:, slot]] = 0.5
-    return np.concatenate([images, pairs]), targets
-
-
-def batches(images: np.ndarray, targets: np.ndarray, seed: int) -> tf.data.Dataset:
-    """Shuffled batches of `images / 255`; the uint8 arrays are scaled per batch to save memory."""
-    return (
-        tf.data.Dataset.from_tensor_slices((images, targets))
-        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        .batch(BATCH_SIZE)
-        .map(lambda x, y: (tf.cast(x, tf.float32) / 255, y))
-        .prefetch(2)
-    )
-
-
-def optimizer(steps: int) -> keras.optimizers.Optimizer:
-    """Adam with a short linear warm-up, then cosine decay to zero over `steps`."""
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, steps, warmup_target=LEARNING_RATE, warmup_steps=steps // 20
-    )
-    return keras.optimizers.Adam(schedule)
-
-
 def train(seed: int) -> keras.Model:
     keras.utils.set_random_seed(seed)
     # Costs nothing measurable here and makes a retrain reproduce the file byte for byte.
     tf.config.experimental.enable_op_determinism()
-    images, targets = training_set(seed)
+    images, targets = training_set(seed, N_SINGLE, N_TWO)
     steps = EPOCHS * -(-len(images) // BATCH_SIZE)
     model = build_model()
-    model.compile(optimizer(steps), loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer(steps, LEARNING_RATE), loss="categorical_crossentropy", metrics=["accuracy"]
+    )
     # shuffle=False: the dataset reshuffles itself each epoch (seeded).
-    model.fit(batches(images, targets, seed), epochs=EPOCHS, shuffle=False, verbose=2)
+    model.fit(batches(images, targets, seed, BATCH_SIZE), epochs=EPOCHS, shuffle=False, verbose=2)
     return model
 
 

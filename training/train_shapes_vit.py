@@ -19,7 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from training.keras_files import file_sha256, save_for_serving
-from training.shapes_data import IMAGE_SIZE, LABELS, make_shapes, make_two_objects
+from training.shapes_data import IMAGE_SIZE, LABELS, make_shapes
+from training.shapes_training import batches, optimizer, training_set
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "shapes_vit"
 SEED = 2026
@@ -116,34 +117,6 @@ def build_model() -> keras.Model:
     return keras.Model(pixels, scores, name="shapes_vit")
 
 
-def training_set(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One-shape images (one-hot) plus two-shape images (0.5/0.5), as for `shapes`."""
-    images, labels, _ = make_shapes(N_SINGLE, seed)
-    pairs, pair_labels, _ = make_two_objects(N_TWO, seed + 1)
-    targets = np.zeros((N_SINGLE + N_TWO, len(LABELS)), dtype=np.float32)
-    targets[np.arange(N_SINGLE), labels] = 1
-    for slot in range(2):
-        targets[N_SINGLE + np.arange(N_TWO), pair_labels[:, slot]] = 0.5
-    return np.concatenate([images, pairs]), targets
-
-
-def batches(images: np.ndarray, targets: np.ndarray, seed: int) -> tf.data.Dataset:
-    return (
-        tf.data.Dataset.from_tensor_slices((images, targets))
-        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        .batch(BATCH_SIZE)
-        .map(lambda x, y: (tf.cast(x, tf.float32) / 255, y))
-        .prefetch(2)
-    )
-
-
-def optimizer(steps: int) -> keras.optimizers.Optimizer:
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, steps, warmup_target=LEARNING_RATE, warmup_steps=steps // 20
-    )
-    return keras.optimizers.Adam(schedule)
-
-
 class KeepBest(keras.callbacks.Callback):
     """After each epoch: held-out accuracy; save the best; stop at the goal or deadline."""
 
@@ -176,12 +149,14 @@ def save(model: keras.Model, out: Path) -> None:
 def train(seed: int, out: Path, deadline: float, epochs: int) -> None:
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    images, targets = training_set(seed)
+    images, targets = training_set(seed, N_SINGLE, N_TWO)
     steps = MAX_EPOCHS * -(-len(images) // BATCH_SIZE)
     model = build_model()
-    model.compile(optimizer(steps), loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer(steps, LEARNING_RATE), loss="categorical_crossentropy", metrics=["accuracy"]
+    )
     model.fit(
-        batches(images, targets, seed),
+        batches(images, targets, seed, BATCH_SIZE),
         epochs=MAX_EPOCHS,
         shuffle=False,
         verbose=2,
