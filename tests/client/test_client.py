@@ -208,3 +208,16 @@ def test_a_raw_image_over_the_upload_limit_is_a_413_problem(client: Client):
     with pytest.raises(ProblemError) as caught:
         client.explain_image("shapes", too_big)
     assert caught.value.status == 413
+
+
+def test_a_token_layer_keeps_its_grid_and_prefix():
+    from gradcam_client.results import parse_layer
+
+    token = parse_layer(
+        {"name": "b3_norm1", "index": 30, "output_shape": [None, 65, 64],
+         "token_grid": [8, 8], "prefix_tokens": 1}
+    )  # fmt: skip
+    assert (token.token_grid, token.prefix_tokens) == ((8, 8), 1)
+    conv = parse_layer({"name": "c", "index": 2, "output_shape": [None, 8, 8, 16]})
+    assert conv.token_grid is None and conv.prefix_tokens is None
+    assert conv.output_shape == (None, 8, 8, 16)

@@ -119,6 +119,8 @@ class LayerInfo:
     name: str
     index: int | None
     output_shape: tuple[int | None, ...]
+    token_grid: tuple[int, int] | None = None  # a transformer's token layer: its patch grid
+    prefix_tokens: int | None = None  # and the leading tokens dropped (class, registers)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,17 @@ class ModelInfo(ModelSummary):
     device: str
     candidate_layers: tuple[LayerInfo, ...]
     card: dict[str, Any]
+
+
+def parse_layer(data: dict[str, Any]) -> LayerInfo:
+    grid = data.get("token_grid")
+    return LayerInfo(
+        data["name"],
+        data.get("index"),
+        tuple(data["output_shape"]),
+        None if grid is None else (int(grid[0]), int(grid[1])),
+        data.get("prefix_tokens"),
+    )
 
 
 def parse_summary(data: dict[str, Any]) -> ModelSummary:
@@ -152,8 +165,7 @@ def parse_model(data: dict[str, Any]) -> ModelInfo:
         score=data.get("score", ""),
         device=data.get("device", ""),
         candidate_layers=tuple(
-            LayerInfo(layer["name"], layer.get("index"), tuple(layer["output_shape"]))
-            for layer in data.get("candidate_layers", ())
+            parse_layer(layer) for layer in data.get("candidate_layers", ())
         ),
         card=data.get("card", {}),
     )
