@@ -164,9 +164,7 @@ def parse_model(data: dict[str, Any]) -> ModelInfo:
         default_layer=data["default_layer"],
         score=data.get("score", ""),
         device=data.get("device", ""),
-        candidate_layers=tuple(
-            parse_layer(layer) for layer in data.get("candidate_layers", ())
-        ),
+        candidate_layers=tuple(parse_layer(layer) for layer in data.get("candidate_layers", ())),
         card=data.get("card", {}),
     )
 
