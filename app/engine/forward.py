@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from app.engine.compiled import compile_step
 from app.engine.fold import FoldPlan, plan_folding
 from app.engine.graph import first_output
 
@@ -21,7 +22,7 @@ class ModelForward:
         self._fold = plan_folding(model, device) if fold is None else fold
         model_input = model.inputs[0]
         spec = tf.TensorSpec([None, *model_input.shape[1:]], model_input.dtype, name="inputs")
-        self._step = tf.function(self._forward_step, input_signature=[spec])
+        self._step = compile_step(self._forward_step, [spec])
 
     @property
     def trace_count(self) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from app.engine.capture import ScoreOf
+from app.engine.compiled import compile_step
 from app.engine.frozen import FrozenModel
 from app.engine.graph import OnTarget
 
@@ -90,7 +91,7 @@ class FrozenForward:
         if model.decoded is not None:
             shape = model.decoded.output_shape
             spec = tf.TensorSpec([None, *shape[1:]], model.decoded.dtype, name="pixels")
-        self._step = tf.function(self._forward_step, input_signature=[spec])
+        self._step = compile_step(self._forward_step, [spec])
 
     @property
     def trace_count(self) -> int:
@@ -118,7 +119,7 @@ class FrozenDecoder:
         assert model.decoded is not None
         self.model = model
         self.tensor = model.decoded.tensor
-        self._step = tf.function(self._decode_step, input_signature=[model.input_spec])
+        self._step = compile_step(self._decode_step, [model.input_spec])
 
     def __call__(self, uploads: np.ndarray) -> np.ndarray:
         return self._step(uploads).numpy()  # type: ignore[no-any-return]

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from app.engine import cam as cam_math
 from app.engine.capture import Capture, Forward, KerasCapture
+from app.engine.compiled import compile_step
 from app.engine.faithfulness import DEFAULT_STEPS, Scaling, check_metrics, faithfulness
 from app.engine.fold import FoldPlan, plan_folding
 from app.engine.forward import ModelForward
@@ -68,7 +69,7 @@ class GradCam:
             tf.TensorSpec([], tf.bool, name="counterfactual"),
             tf.TensorSpec([], tf.bool, name="use_logit"),
         ]
-        self._step = tf.function(self._gradcam_step, input_signature=signature)
+        self._step = compile_step(self._gradcam_step, signature)
         if self.method.attention is not None:  # its own compiled pass, same signature
             if isinstance(model, FrozenModel):
                 raise InvalidInput(
@@ -76,7 +77,7 @@ class GradCam:
                     f"model {self.name} is a SavedModel's frozen graph"
                 )
             attention = self.method.attention(AttentionContext(model, self.layer, self._logit_fn))
-            self._step = tf.function(attention.step, input_signature=signature)
+            self._step = compile_step(attention.step, signature)
         self._perturbation = None
         if self.method.perturbation is not None:
             grid = self.layer.grid

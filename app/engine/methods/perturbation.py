@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from app.engine.cam import EPSILON, spatial_axes
 from app.engine.capture import Capture
+from app.engine.compiled import compile_step
 from app.engine.graph import OnTarget
 from app.engine.results import CamBatch
 from app.engine.tokens import TokenGrid
@@ -75,10 +76,8 @@ class Perturbation(ABC):
         layer = tf.TensorSpec(
             [None, *context.layer_shape, context.channels], tf.float32, name="layer"
         )
-        self._capture = tf.function(self._capture_step, input_signature=[inputs, max_channels])
-        self._chunk = tf.function(
-            self._chunk_step, input_signature=[inputs, layer, self.chunk_spec()]
-        )
+        self._capture = compile_step(self._capture_step, [inputs, max_channels])
+        self._chunk = compile_step(self._chunk_step, [inputs, layer, self.chunk_spec()])
 
     @property
     def trace_count(self) -> int:
