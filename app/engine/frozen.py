@@ -13,11 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import numpy as np
 import tensorflow as tf
 
+from app.engine.compiled import compile_step
 from app.engine.frozen_fold import fold_batchnorms
 from app.engine.frozen_layers import FrozenLayer, group_layers, op_layers, short_op_name
 from app.engine.layers import IMAGE_RANK, TEXT_RANK, LayerRef, LayerSpec
+from app.engine.tokens import NoTokenGrid, TokenGrid, TokenHints, token_grid
 from app.errors import InvalidInput
 
 # ELI5's text rule mapped onto op types: Conv1D runs as Conv2D; recurrent layers as loops.
@@ -44,6 +47,7 @@ class FrozenModel:
     consumers: dict[str, list[str]] = field(repr=False)  # op name -> ops reading its outputs
     keepalive: object = field(default=None, repr=False)  # owns the signature's variables
     input_key: str = ""  # the signature's name for the input (TF Serving's `inputs` key)
+    hints: TokenHints | None = None  # the card's token_grid / prefix_tokens, if any
     _tensors: dict[str, FrozenLayer] = field(default_factory=dict, repr=False)
     _folded: dict[frozenset[str], tf.compat.v1.GraphDef] = field(default_factory=dict, repr=False)
 
@@ -65,6 +69,26 @@ class FrozenModel:
     def candidate_layers(self) -> list[LayerRef]:
         return [self._ref(i) for i, layer in enumerate(self.layers) if self._is_candidate(layer)]
 
+    @property
+    def image_size(self) -> tuple[int | None, int | None]:
+        """(H, W) of the image the layers see: the input's, or the decoded image's."""
+        shape = self.decoded.output_shape if self.decoded else tuple(self.input_spec.shape)
+        return shape[1], shape[2]
+
+    def grid_of(self, layer: FrozenLayer) -> TokenGrid:
+        """A transformer's `(B, tokens, C)` tensor in an image model as a patch grid, as
+        for Keras models (`app.engine.tokens`); NoTokenGrid when it fits none."""
+        shape = layer.output_shape
+        if self.required_rank != IMAGE_RANK or len(shape) != TEXT_RANK:
+            raise NoTokenGrid(f"its output shape {shape} is not (batch, tokens, channels)")
+        return token_grid(shape[1], self.image_size, self.hints)
+
+    def _grid_or_none(self, layer: FrozenLayer) -> TokenGrid | None:
+        try:
+            return self.grid_of(layer)
+        except NoTokenGrid:
+            return None
+
     def graph_for(self, keep: frozenset[str]) -> tf.compat.v1.GraphDef:
         """The graph with its BatchNormalizations folded, but every `keep` tensor computed."""
         keep = keep | {self.output_name, self.logit_name or self.output_name}
@@ -83,6 +107,15 @@ class FrozenModel:
         if isinstance(spec, bool) or not isinstance(spec, int | str):
             raise InvalidInput(f"layer must be a name or an integer index, not {spec!r}")
         ref = self._by_index(spec) if isinstance(spec, int) else self._by_name(spec)
+        if self.required_rank == IMAGE_RANK and len(ref.output_shape) == TEXT_RANK:
+            try:
+                self.grid_of(self._tensors[ref.path[0]])
+            except NoTokenGrid as exc:
+                raise InvalidInput(
+                    f"Can not perform Grad-CAM on token layer '{ref.name}': its output shape "
+                    f"{ref.output_shape} fits no token grid ({exc})"
+                ) from None
+            return ref
         if len(ref.output_shape) != self.required_rank:
             raise InvalidInput(
                 f"Can not perform Grad-CAM on layer '{ref.name}': its output shape "
@@ -97,18 +130,58 @@ class FrozenModel:
         rules = [SEQUENCE_OPS, POOLING_1D_OPS, EMBEDDING_OPS]
         if self.required_rank == IMAGE_RANK:
             rules = [frozenset()]
+            found = self._last_token_layer_with_patch_gradient(candidates)
+            if found is not None:
+                return found
+            candidates = [i for i in candidates if len(self.layers[i].output_shape) == 4]
         for rule in rules:
             for index in reversed(candidates):
                 if not rule or rule & self.layers[index].op_types:
                     return self._ref(index)
         raise InvalidInput("Could not find a suitable target layer automatically; pass `layer`")
 
+    def _last_token_layer_with_patch_gradient(self, candidates: list[int]) -> LayerRef | None:
+        """The default of a transformer, as for Keras models (`app.engine.token_probe`):
+        of the token layers after the last `(B, H, W, C)` candidate, the last whose patch
+        tokens get gradient from the output (the last block's output feeds only the
+        class token to the head)."""
+        tail: list[int] = []
+        for index in reversed(candidates):
+            if len(self.layers[index].output_shape) == IMAGE_RANK:
+                break
+            tail.insert(0, index)
+        probe = self._probe_input()
+        if not tail or probe is None:
+            return None
+        for index in reversed(tail):
+            if patch_gradient(self, self.layers[index], probe) > 0:
+                return self._ref(index)
+        return None
+
+    def _probe_input(self) -> tf.Tensor | None:
+        """A seeded random input the graph takes (an encoded JPEG for a decoding graph)."""
+        rng = np.random.default_rng(0)
+        height, width = self.image_size
+        if self.decoded is not None:
+            pixels = rng.integers(0, 256, (height or 64, width or 64, 3), dtype=np.uint8)
+            return tf.expand_dims(tf.io.encode_jpeg(pixels), 0)
+        if not self.input_spec.dtype.is_floating or None in self.input_spec.shape[1:]:
+            return None
+        shape = [1, *self.input_spec.shape[1:]]
+        return tf.constant(rng.uniform(size=shape), self.input_spec.dtype)
+
     def _is_candidate(self, layer: FrozenLayer) -> bool:
-        return len(layer.output_shape) == self.required_rank and layer.dtype.is_floating
+        if not layer.dtype.is_floating:
+            return False
+        rank = len(layer.output_shape)
+        return rank == self.required_rank or self._grid_or_none(layer) is not None
 
     def _ref(self, index: int) -> LayerRef:
-        layer = self.layers[index]
-        return LayerRef((layer.name,), layer.output_shape, index)
+        return self._ref_of(self.layers[index], index)
+
+    def _ref_of(self, layer: FrozenLayer, index: int | None) -> LayerRef:
+        grid = self._grid_or_none(layer) if len(layer.output_shape) == TEXT_RANK else None
+        return LayerRef((layer.name,), layer.output_shape, index, grid)
 
     def _by_index(self, index: int) -> LayerRef:
         count = len(self.layers)
@@ -123,7 +196,28 @@ class FrozenModel:
                 f"layer '{name}' not found; GET /v1/models/{{id}} lists the candidate layers"
             )
         index = self.layers.index(layer) if layer in self.layers else None
-        return LayerRef((layer.name,), layer.output_shape, index)
+        return self._ref_of(layer, index)
+
+
+def patch_gradient(model: FrozenModel, layer: FrozenLayer, probe: tf.Tensor) -> float:
+    """max |d(mix . output) / d(patch tokens of `layer`)| on `probe`; 0 when unconnected."""
+    grid = model.grid_of(layer)
+    mix = np.random.default_rng(1).uniform(0.5, 1.5, size=model.n_classes).astype(np.float32)
+
+    def step(inputs: tf.Tensor) -> tf.Tensor:
+        tokens, outputs = tf.graph_util.import_graph_def(
+            model.graph_def,
+            input_map={model.input_name: inputs},
+            return_elements=[layer.tensor, model.output_name],
+            name="probe",
+        )
+        score = tf.reduce_sum(tf.cast(outputs, tf.float32) * mix)
+        (gradient,) = tf.gradients(score, tokens)
+        if gradient is None:
+            return tf.zeros([])
+        return tf.reduce_max(tf.abs(tf.cast(gradient[:, grid.prefix :, :], tf.float32)))
+
+    return float(compile_step(step, [tf.TensorSpec.from_tensor(probe)])(probe))
 
 
 def analyse_graph(

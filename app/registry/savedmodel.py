@@ -16,6 +16,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from app.engine.frozen import FrozenModel, analyse_graph
+from app.engine.tokens import TokenHints
 from app.errors import ModelError
 from app.registry.card import SAVED_MODEL_FILE, ModelCard
 from app.registry.savedmodel_check import SERVE_TAG, check_graph_ops, read_meta_graph
@@ -57,6 +58,8 @@ def load_saved_model(path: Path, card: ModelCard) -> FrozenModel:
         )
     model.keepalive = loaded
     model.input_key = input_key
+    if card.image is not None:  # a transformer's token grid, when the card says it
+        model.hints = TokenHints(card.image.token_grid, card.image.prefix_tokens)
     return model
 
 
