@@ -103,11 +103,13 @@ class FrozenForward:
 
     def _forward_step(self, inputs: tf.Tensor) -> tf.Tensor:
         model = self.model
-        input_map = {self.start: tf.cast(inputs, model.decoded.dtype)} if model.decoded else {}
-        if not input_map:
+        if model.decoded is None:
             input_map = {model.input_name: inputs}
         else:  # the encoded input is unused: an empty string per row stands in for it
-            input_map[model.input_name] = tf.fill(tf.shape(inputs)[:1], "")
+            input_map = {
+                self.start: tf.cast(inputs, model.decoded.dtype),
+                model.input_name: tf.fill(tf.shape(inputs)[:1], ""),
+            }
         (outputs,) = import_frozen(self.graph_def, input_map, [model.output_name])
         return tf.cast(outputs, tf.float32)
 
