@@ -13,20 +13,13 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from app.engine.batching import Batcher, BatchOptions
-from app.engine.devices import configure_devices, cpu_count, is_gpu
 from app.engine.methods import DEFAULT_MAX_CHANNELS
-from app.explain import (
-    ExplainOptions,
-    ExplainResult,
-    PreparedImages,
-    PreparedTexts,
-    TextInput,
-    prepare_images,
-    prepare_texts,
-    render_images,
-    render_texts,
-)
+from app.engine.runtime.batching import Batcher, BatchOptions
+from app.engine.runtime.devices import configure_devices, cpu_count, is_gpu
+from app.explain.images import PreparedImages, prepare_images, render_images
+from app.explain.options import ExplainOptions, TextInput
+from app.explain.results import ExplainResult
+from app.explain.texts import PreparedTexts, prepare_texts, render_texts
 from app.memory import keep_buffers_in_heap
 from app.metrics import Metrics, ModelStateCollector
 from app.preprocess.image import ImageLimits

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import ExplainError, InvalidImage
-from app.explain import prepare_images
+from app.explain.images import prepare_images
 from app.preprocess.image import ImageLimits
 from app.registry.served import ServedModel
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.explain import ExplainOptions, TextInput, explain_texts, prepare_texts
+from app.explain.options import ExplainOptions, TextInput
+from app.explain.texts import explain_texts, prepare_texts
 from app.registry.card import read_card
 from app.registry.registry import load_served_model
 

@@ -21,8 +21,8 @@ from PIL import Image
 from tf_keras_vis.gradcam import Gradcam
 from tf_keras_vis.utils.scores import CategoricalScore
 
-from app.engine.fold import FoldPlan
-from app.engine.gradcam import GradCam
+from app.engine.capture.keras.fold import FoldPlan
+from app.engine.runtime.gradcam import GradCam
 from bench.timing import median_ms
 
 LAYER = "out_relu"

@@ -46,7 +46,7 @@ def measure(intra_op_threads: int, repeats: int, model_id: str) -> dict[str, flo
     import numpy as np
     import tensorflow as tf
 
-    from app.engine.devices import configure_devices
+    from app.engine.runtime.devices import configure_devices
     from app.registry.registry import load_registry
 
     configure_devices(intra_op_threads or None)

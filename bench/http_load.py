@@ -281,8 +281,10 @@ def forward_child(model: str, threads: int) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
-    from app.engine.devices import configure_devices
-    from app.explain import ExplainOptions, overlay_drawer, prepare_images
+    from app.engine.runtime.devices import configure_devices
+    from app.explain.images import prepare_images
+    from app.explain.options import ExplainOptions
+    from app.explain.overlays import overlay_drawer
     from app.preprocess.image import ImageLimits, cap_longest_side
     from app.registry.registry import load_registry
     from app.render.encode import data_url, encode_image

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from app.engine.gradcam import GradCam
 from app.engine.methods import CAM_METHOD_NAMES as METHOD_NAMES  # CNN benches: the ten
+from app.engine.runtime.gradcam import GradCam
 from app.preprocess.image import to_model_array
 from app.render.overlay import blend_overlay
 from bench.method_models import REPO, load_image_model

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from app.engine.fold import plan_folding
-from app.engine.forward import ModelForward
-from app.engine.gradcam import GradCam
+from app.engine.capture.keras.fold import plan_folding
+from app.engine.capture.keras.forward import ModelForward
 from app.engine.methods import CAM_METHOD_NAMES as METHOD_NAMES  # CNN benches: the ten
+from app.engine.runtime.gradcam import GradCam
 from bench.method_models import REPO, ImageModel, load_image_model, load_photos
 from bench.timing import median_ms
 from training.evaluate_shapes import hits

@@ -75,7 +75,7 @@ def relu_min_max(cam: np.ndarray) -> np.ndarray:
 
 
 def our_maps(models_dir: Path, photos_dir: Path, out: Path) -> None:
-    from app.explain import prepare_images
+    from app.explain.images import prepare_images
     from app.preprocess.image import ImageLimits
     from app.registry.registry import load_registry
 

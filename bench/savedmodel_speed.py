@@ -23,10 +23,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import numpy as np
 
-from app.engine.fold import FoldPlan
-from app.engine.gradcam import GradCam
+from app.engine.capture.keras.fold import FoldPlan
+from app.engine.runtime.gradcam import GradCam
 from app.registry.card import ModelCard
-from app.registry.savedmodel import is_saved_model, load_saved_model
+from app.registry.formats.savedmodel.load import is_saved_model, load_saved_model
 from bench.timing import median_ms
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "efficientnet_lite0" / "model.keras"

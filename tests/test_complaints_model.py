@@ -17,7 +17,8 @@ from tf_keras.preprocessing.sequence import pad_sequences
 from tf_keras.preprocessing.text import text_to_word_sequence
 
 from app.errors import InvalidInput
-from app.explain import ExplainOptions, TextInput, explain_texts, prepare_texts
+from app.explain.options import ExplainOptions, TextInput
+from app.explain.texts import explain_texts, prepare_texts
 from app.registry.card import read_card
 from app.registry.files import file_sha256
 from app.registry.registry import load_served_model

@@ -10,7 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from app.explain import ExplainOptions, explain_images
+from app.explain.images import explain_images
+from app.explain.options import ExplainOptions
 from app.preprocess.image import ImageLimits, decode_image, to_model_array
 from app.registry.registry import load_registry
 from app.registry.served import ServedModel

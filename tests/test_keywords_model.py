@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from app.engine.gradcam import GradCam
+from app.engine.runtime.gradcam import GradCam
 from training.evaluate_keywords import evaluate
 from training.keywords_data import (
     LABELS,

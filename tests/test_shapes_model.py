@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from app.engine.gradcam import GradCam
+from app.engine.runtime.gradcam import GradCam
 from training.evaluate_shapes import evaluate
 from training.shapes_data import LABELS, make_shapes
 

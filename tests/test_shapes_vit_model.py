@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from app.engine.gradcam import GradCam
-from app.engine.layers import candidate_layers
-from app.engine.tokens import TokenGrid
+from app.engine.layers.lookup import candidate_layers
+from app.engine.layers.tokens import TokenGrid
+from app.engine.runtime.gradcam import GradCam
 from training.evaluate_shapes import hits
 from training.evaluate_shapes_vit import accuracy, pointing
 from training.shapes_data import make_shapes

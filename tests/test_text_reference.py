@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from scipy.interpolate import interp1d
 
-from app.explain import ExplainOptions, TextInput, explain_texts
+from app.explain.options import ExplainOptions, TextInput
+from app.explain.texts import explain_texts
 from app.registry.registry import load_registry
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from scipy.interpolate import interp1d
 
-from app.engine.gradcam import GradCam
+from app.engine.runtime.gradcam import GradCam
 from training.keywords_data import PAD_ID, load_vocabulary, make_samples
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "keywords"

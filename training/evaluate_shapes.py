@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from app.engine.gradcam import GradCam
+from app.engine.runtime.gradcam import GradCam
 from training.shapes_data import IMAGE_SIZE, make_shapes, make_two_objects
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "shapes"

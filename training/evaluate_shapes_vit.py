@@ -13,8 +13,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from app.engine.gradcam import GradCam
 from app.engine.methods import model_methods
+from app.engine.runtime.gradcam import GradCam
 from training.evaluate_shapes import hits
 from training.shapes_data import make_shapes
 

@@ -31,7 +31,7 @@ from app.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from app.explain import TextInput
+from app.explain.options import TextInput
 from app.preprocess.text import word_count
 from app.settings import Settings
 

@@ -6,7 +6,7 @@ from fastapi import Response
 
 from app.api.schemas import ExplainResponse
 from app.errors import NotAcceptable
-from app.explain import ExplainResult
+from app.explain.results import ExplainResult
 
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 

@@ -11,7 +11,7 @@ InterpolationKind = Literal[
     "linear", "nearest", "nearest-up", "zero", "slinear", "quadratic", "cubic", "previous", "next"
 ]
 OverlayFormat = Literal["auto", "png", "jpeg", "webp"]
-# The engine's tables (app.engine.methods, app.engine.faithfulness), spelled out here so
+# The engine's tables (app.engine.methods, app.engine.evaluation.faithfulness), spelled out here so
 # the schemas need no TensorFlow; a test checks they agree.
 MethodName = Literal[
     "gradcam",

@@ -82,7 +82,8 @@ class LocalBackend:
             raise ExplainFailure(str(exc)) from exc
 
     def explain(self, data: bytes) -> ExplainResult:
-        from app.explain import ExplainOptions, explain_images
+        from app.explain.images import explain_images
+        from app.explain.options import ExplainOptions
 
         settings = self.settings
         options = {key: value for key, value in self.options.items() if value is not None}

@@ -15,15 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.engine.devices import resolve_device
+from app.engine.runtime.devices import resolve_device
 from app.errors import ExplainError, ModelError, ModelNotFound, ModelNotReady
 from app.registry.card import ModelCard
-from app.registry.loader import image_scaling, load_keras_model, model_path
+from app.registry.formats.loader import image_scaling, load_keras_model, model_path
 from app.registry.policy import VersionPolicy, parse_policy
-from app.registry.repository import ModelSource, VersionSource, scan_model, scan_models
 from app.registry.served import ServedModel
 from app.registry.text_specs import read_card_entries, text_spec
-from app.registry.versions import ModelVersions, version_order
+from app.registry.versions.model_versions import ModelVersions, version_order
+from app.registry.versions.repository import ModelSource, VersionSource, scan_model, scan_models
 
 log = logging.getLogger(__name__)
 

@@ -15,17 +15,18 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from app.engine.fold import FoldPlan, plan_folding
-from app.engine.forward import ModelForward
-from app.engine.frozen import FrozenModel
-from app.engine.frozen_capture import FrozenDecoder, FrozenForward
-from app.engine.gradcam import GradCam
-from app.engine.layers import LayerRef, LayerSpec, candidate_layers, resolve_layer
-from app.engine.tokens import TokenHints
+from app.engine.capture.frozen.capture import FrozenDecoder, FrozenForward
+from app.engine.capture.frozen.model import FrozenModel
+from app.engine.capture.keras.fold import FoldPlan, plan_folding
+from app.engine.capture.keras.forward import ModelForward
+from app.engine.layers.lookup import candidate_layers, resolve_layer
+from app.engine.layers.refs import LayerRef, LayerSpec
+from app.engine.layers.tokens import TokenHints
+from app.engine.runtime.gradcam import GradCam
 from app.errors import InvalidImage
 from app.preprocess.text import TextSpec
 from app.registry.card import ModelCard
-from app.registry.loader import Scaling
+from app.registry.formats.loader import Scaling
 
 # Compiled functions kept per model: each (layer, method) a client asks for costs a trace.
 MAX_COMPILED_LAYERS = 16

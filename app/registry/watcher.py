@@ -25,9 +25,9 @@ from pathlib import Path
 from app.errors import ModelError
 from app.registry.policy import VersionPolicy
 from app.registry.registry import Registry, load_version, wanted_versions
-from app.registry.repository import Fingerprint, ModelSource, VersionSource, scan_models
 from app.registry.served import ServedModel
-from app.registry.versions import version_order
+from app.registry.versions.model_versions import version_order
+from app.registry.versions.repository import Fingerprint, ModelSource, VersionSource, scan_models
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,12 @@ from app.main import create_app
 from app.registry.registry import load_registry
 from app.settings import Settings
 from tests.api.conftest import encode
-from tests.registry.keras2_files import keras224_text_cnn, save_with_tf_keras, write_keras224_h5
-from tests.registry.test_keras2 import (
+from tests.registry.formats.keras2_files import (
+    keras224_text_cnn,
+    save_with_tf_keras,
+    write_keras224_h5,
+)
+from tests.registry.formats.test_keras2 import (
     DIM,
     FILTERS,
     LENGTH,

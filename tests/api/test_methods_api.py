@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.api import schemas
-from app.engine.faithfulness import METRIC_NAMES
+from app.engine.evaluation.faithfulness import METRIC_NAMES
 from app.engine.methods import ATTENTION_METHODS, CAM_METHOD_NAMES, METHOD_NAMES
 from tests.api.conftest import b64, decode_data_url
 

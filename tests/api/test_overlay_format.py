@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.explain import ExplainOptions, overlay_format_for
+from app.explain.options import ExplainOptions
+from app.explain.overlays import overlay_format_for
 from app.preprocess.image import is_jpeg
 from tests.api.conftest import b64, decode_data_url, encode
 

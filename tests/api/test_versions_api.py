@@ -13,7 +13,7 @@ from app.main import create_app
 from app.registry.watcher import FolderWatcher
 from app.settings import Settings
 from tests.api.conftest import b64
-from tests.registry.versioned import publish, versioned_shapes
+from tests.registry.versions.versioned import publish, versioned_shapes
 
 
 @contextmanager

@@ -20,7 +20,7 @@ import pytest
 
 from tests.api.conftest import b64
 from tests.live_server import free_port, shape_sample, wait_until_ready
-from tests.registry.versioned import ROOT, publish, versioned_shapes
+from tests.registry.versions.versioned import ROOT, publish, versioned_shapes
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.tokens import TokenGrid
+from app.engine.layers.tokens import TokenGrid
 from app.errors import ModelError
 from app.registry.card import read_card
 from app.registry.registry import load_registry

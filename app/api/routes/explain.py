@@ -11,7 +11,7 @@ from app.api.negotiation import explain_response, wanted_image_format
 from app.api.openapi_docs import EXPLAIN_OPENAPI, EXPLAIN_RESPONSES
 from app.api.schemas import ExplainParameters, ExplainResponse
 from app.errors import InvalidInput
-from app.explain import ExplainOptions
+from app.explain.options import ExplainOptions
 from app.pipeline import BatcherPool, ExplainInputs, explain_request
 from app.preprocess.image import ImageLimits
 from app.registry.registry import Registry

@@ -20,7 +20,7 @@ from app.api.schemas import (
     SavedModelInfo,
     VersionStatus,
 )
-from app.engine.layers import LayerRef
+from app.engine.layers.refs import LayerRef
 from app.engine.methods import model_methods
 from app.registry.registry import Registry
 from app.registry.served import ServedModel

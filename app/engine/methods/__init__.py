@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from app.engine.frozen import FrozenModel
+from app.engine.capture.frozen.model import FrozenModel
 from app.engine.methods import gradient
 from app.engine.methods.ablation import AblationCam, ablation_weights
 from app.engine.methods.attention import (

@@ -22,11 +22,11 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from app.engine.cam import normalise
-from app.engine.graph import first_output, output_layer
-from app.engine.layers import LayerRef, output_shape
-from app.engine.score import LogitFn
-from app.engine.tokens import NoTokenGrid, TokenGrid, token_grid
+from app.engine.layers.graph import first_output, output_layer
+from app.engine.layers.refs import LayerRef, output_shape
+from app.engine.layers.tokens import NoTokenGrid, TokenGrid, token_grid
+from app.engine.methods.cam import normalise
+from app.engine.targets.score import LogitFn
 from app.errors import InvalidInput
 
 # (probabilities per layer, gradients per layer or None) -> relevance (B, T, T)

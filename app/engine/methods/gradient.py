@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from app.engine.cam import channel_weights, spatial_axes, weighted_map
+from app.engine.methods.cam import channel_weights, spatial_axes, weighted_map
 from app.engine.methods.eigen import first_component
 
 # Keeps x-gradcam's per-channel normaliser finite on all-zero channels.

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from app.engine.cam import EPSILON, spatial_axes
-from app.engine.capture import Capture
+from app.engine.capture.adapter import Capture
 from app.engine.compiled import compile_step
-from app.engine.graph import OnTarget
-from app.engine.results import CamBatch
-from app.engine.tokens import TokenGrid
+from app.engine.layers.graph import OnTarget
+from app.engine.layers.tokens import TokenGrid
+from app.engine.methods.cam import EPSILON, spatial_axes
+from app.engine.targets.results import CamBatch
 
 # Perturbed inputs per compiled call: bounded memory, still a batch big enough to be fast.
 CHUNK_ROWS = 32

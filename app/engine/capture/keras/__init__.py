@@ -1,0 +1,1 @@
+"""The Keras capture adapter: replay with folded BatchNormalizations, and the plain forward."""

@@ -1,0 +1,49 @@
+"""A model's plain forward pass, compiled once: the first output for a batch of inputs."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from app.engine.capture.keras.fold import FoldPlan, plan_folding
+from app.engine.compiled import compile_step
+from app.engine.layers.graph import first_output
+
+
+class ModelForward:
+    """`model(inputs)`'s first output as float32, one trace for every batch size."""
+
+    def __init__(
+        self, model: keras.Model, *, device: str | None = None, fold: FoldPlan | None = None
+    ) -> None:
+        self.model = model
+        self.device = device
+        self._fold = plan_folding(model, device) if fold is None else fold
+        model_input = model.inputs[0]
+        spec = tf.TensorSpec([None, *model_input.shape[1:]], model_input.dtype, name="inputs")
+        self._step = compile_step(self._forward_step, [spec])
+
+    @property
+    def trace_count(self) -> int:
+        return int(self._step.experimental_get_tracing_count())
+
+    def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        """Model outputs `(M, n_classes)` for preprocessed `inputs` `(M, ...)`."""
+        with tf.device(self.device):
+            return self._step(inputs).numpy()  # type: ignore[no-any-return]
+
+    def _forward_step(self, inputs: tf.Tensor) -> tf.Tensor:
+        fold = self._fold
+
+        def call(layer: keras.layers.Layer, *args: object, **kwargs: object) -> object:
+            return fold.call(layer, lambda: layer(*args, **kwargs), args[0])
+
+        model = self.model
+        if isinstance(model, keras.Sequential):
+            x = inputs
+            for layer in model.layers:
+                x = call(layer, x)
+            return tf.cast(first_output(x), tf.float32)
+        outputs = model._run_through_graph(inputs, operation_fn=lambda op: op, call_fn=call)
+        return tf.cast(first_output(outputs), tf.float32)

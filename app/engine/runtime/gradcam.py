@@ -1,0 +1,249 @@
+"""One compiled CAM function per (model, layer, method).
+
+For the gradient methods and Eigen-CAM, the forward pass, the gradient and the method's
+map run in one `tf.function` with a fixed input signature (batch dimension None).
+Targets, relu, counterfactual and the score mode are tensors, so no request retraces
+it; only the small maps leave the graph. Score-CAM and Ablation-CAM run their perturbed
+inputs through compiled calls of their own (`app.engine.methods.perturbation`). The model
+is reached through a capture adapter (`app.engine.capture`): a Keras model replayed layer
+by layer, or a SavedModel's frozen graph imported into the function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from app.engine.capture.adapter import Capture, Forward
+from app.engine.capture.frozen.capture import FrozenCapture, FrozenForward
+from app.engine.capture.frozen.model import FrozenModel
+from app.engine.capture.keras.capture import KerasCapture
+from app.engine.capture.keras.fold import FoldPlan, plan_folding
+from app.engine.capture.keras.forward import ModelForward
+from app.engine.compiled import compile_step
+from app.engine.evaluation.faithfulness import DEFAULT_STEPS, Scaling, check_metrics, faithfulness
+from app.engine.layers.graph import first_output, layer_at, output_layer
+from app.engine.layers.lookup import resolve_layer
+from app.engine.layers.refs import LayerRef, LayerSpec
+from app.engine.methods import DEFAULT_MAX_CHANNELS, get_method
+from app.engine.methods import cam as cam_math
+from app.engine.methods.attention import AttentionContext
+from app.engine.methods.perturbation import ModelContext, combine_channels
+from app.engine.targets.expand import Targets, expand_targets
+from app.engine.targets.results import CamBatch
+from app.engine.targets.score import SCORE_MODES, LogitFn, logit_function
+from app.errors import InvalidInput
+
+
+class GradCam:
+    """One CAM method (Grad-CAM by default) for one model and target layer, compiled once."""
+
+    def __init__(
+        self,
+        model: keras.Model | FrozenModel,
+        layer: LayerSpec | LayerRef = None,
+        *,
+        method: str = "gradcam",
+        name: str | None = None,
+        device: str | None = None,
+        fold: FoldPlan | None = None,
+        forward: Forward | None = None,
+    ) -> None:
+        self.model = model
+        self.method = get_method(method)
+        self.name = name or model.name
+        self.device = device
+        self.capture: Capture
+        self._logit_fn: LogitFn | None
+        self.forward: Forward
+        if isinstance(model, FrozenModel):
+            self._capture_frozen(model, layer, forward)
+        else:
+            self._capture_keras(model, layer, fold, forward)
+        signature = [
+            self.capture.input_spec,
+            tf.TensorSpec([None], tf.int32, name="targets"),
+            tf.TensorSpec([], tf.bool, name="relu"),
+            tf.TensorSpec([], tf.bool, name="counterfactual"),
+            tf.TensorSpec([], tf.bool, name="use_logit"),
+        ]
+        self._step = compile_step(self._gradcam_step, signature)
+        if self.method.attention is not None:  # its own compiled pass, same signature
+            if isinstance(model, FrozenModel):
+                raise InvalidInput(
+                    f"method {self.method.name} recomputes Keras MultiHeadAttention layers; "
+                    f"model {self.name} is a SavedModel's frozen graph"
+                )
+            attention = self.method.attention(AttentionContext(model, self.layer, self._logit_fn))
+            self._step = compile_step(attention.step, signature)
+        self._perturbation = None
+        if self.method.perturbation is not None:
+            grid = self.layer.grid
+            spatial = tuple(self.layer.output_shape[1:-1]) if grid is None else grid.shape
+            channels = None if grid is None else self.layer.output_shape[-1]
+            context = ModelContext(self.capture, self.layer.path, spatial, grid, channels)
+            self._perturbation = self.method.perturbation(context)
+
+    def _capture_frozen(
+        self, model: FrozenModel, layer: LayerSpec | LayerRef, forward: Forward | None
+    ) -> None:
+        """A SavedModel's frozen graph, imported in the compiled functions."""
+        self.layer = layer if isinstance(layer, LayerRef) else model.resolve(layer)
+        self.capture = FrozenCapture(model, self.layer.path)
+        self.forward = forward or FrozenForward(model, device=self.device)
+        self.n_classes = model.n_classes
+        self._supports_logit = True  # the Softmax/Sigmoid input, else the output
+        self._logit_fn = None
+
+    def _capture_keras(
+        self,
+        model: keras.Model,
+        layer: LayerSpec | LayerRef,
+        fold: FoldPlan | None,
+        forward: Forward | None,
+    ) -> None:
+        """A Keras model replayed with its BatchNormalizations folded."""
+        self.layer = layer if isinstance(layer, LayerRef) else resolve_layer(model, layer)
+        # The explained layer's own output must be computed, so its pair stays unfolded.
+        target = layer_at(model, self.layer.path)
+        self._fold = (plan_folding(model, self.device) if fold is None else fold).without(target)
+        self.forward = forward or ModelForward(model, device=self.device, fold=self._fold)
+        self.n_classes = int(first_output(model.outputs).shape[-1])
+        self._logit_fn = logit_function(output_layer(model))
+        self._supports_logit = self._logit_fn is not None
+        self.capture = KerasCapture(model, self.layer.path, self._fold, self._logit_fn)
+
+    @property
+    def supports_logit(self) -> bool:
+        return self._supports_logit
+
+    @property
+    def trace_count(self) -> int:
+        """How many times the compiled functions were traced (1 or 2 after the first call)."""
+        if self._perturbation is not None:
+            return self._perturbation.trace_count
+        return int(self._step.experimental_get_tracing_count())
+
+    def explain(
+        self,
+        inputs: np.ndarray,
+        targets: Targets = None,
+        *,
+        relu: bool = True,
+        counterfactual: bool = False,
+        score: str = "logit",
+        max_channels: int = DEFAULT_MAX_CHANNELS,
+    ) -> CamBatch:
+        """Maps for a batch `inputs` (B, ...) already preprocessed for the model.
+
+        `max_channels` bounds the channels Score-CAM and Ablation-CAM perturb (at most
+        the layer's); the other methods ignore it.
+        """
+        use_logit = self.check_score(score)
+        self.check_options(counterfactual, max_channels)
+        sample, rows = expand_targets(len(inputs), targets, self.n_classes, self.name)
+        if self._perturbation is not None:
+            with tf.device(self.device):
+                scores = self._perturbation.run(np.asarray(inputs), max_channels)
+            assert self.method.weights is not None
+            return combine_channels(scores, self.method.weights, sample, rows, relu, use_logit)
+        batch = np.asarray(inputs)[sample]
+        with tf.device(self.device):
+            heat, scale, raw, preds, resolved, scores = self._step(
+                batch, rows, relu, counterfactual, use_logit
+            )
+        first_row = np.searchsorted(sample, np.arange(len(inputs)))
+        return CamBatch(
+            predictions=preds.numpy()[first_row],
+            sample=sample,
+            targets=resolved.numpy(),
+            scores=scores.numpy(),
+            cams=raw.numpy(),
+            heatmaps=heat.numpy(),
+            scales=scale.numpy(),
+        )
+
+    def check_score(self, score: str) -> bool:
+        """Whether `score` means the logit; an error when it is unknown or unavailable."""
+        if score not in SCORE_MODES:
+            raise InvalidInput(f"score must be one of {', '.join(SCORE_MODES)}, not {score!r}")
+        if score == "logit" and not self.supports_logit:
+            raise InvalidInput(
+                f"score 'logit' is not available for model {self.name}: its last layer has "
+                "no separable activation; use score 'output'"
+            )
+        return score == "logit"
+
+    def add_metrics(
+        self,
+        cams: CamBatch,
+        pixels: np.ndarray,
+        scaling: Scaling,
+        metrics: Sequence[str],
+        steps: int = DEFAULT_STEPS,
+    ) -> CamBatch:
+        """`cams` with faithfulness scores of its maps; `pixels` (B, H, W, C) unscaled."""
+        check_metrics(metrics, steps)
+        if not metrics:
+            return cams
+        if cams.heatmaps.ndim != 3:
+            raise InvalidInput("faithfulness metrics are computed for image models only")
+        values = faithfulness(
+            self.forward,
+            scaling,
+            pixels,
+            cams.sample,
+            cams.targets,
+            cams.scores,
+            cams.heatmaps,
+            metrics,
+            steps,
+        )
+        return replace(cams, metrics=values)
+
+    def check_options(self, counterfactual: bool, max_channels: int) -> None:
+        if counterfactual and not self.method.uses_gradients:
+            raise InvalidInput(
+                f"counterfactual negates gradients; method {self.method.name} uses none"
+            )
+        if isinstance(max_channels, bool) or not isinstance(max_channels, int | np.integer):
+            raise InvalidInput(f"max_channels must be an integer, not {max_channels!r}")
+        if max_channels < 1:
+            raise InvalidInput(f"max_channels must be at least 1, not {max_channels}")
+
+    def _gradcam_step(
+        self,
+        inputs: tf.Tensor,
+        targets: tf.Tensor,
+        relu: tf.Tensor,
+        counterfactual: tf.Tensor,
+        use_logit: tf.Tensor,
+    ) -> tuple[tf.Tensor, ...]:
+        resolved: dict[str, tf.Tensor] = {}
+
+        def score_of(predictions: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+            top = tf.argmax(predictions, axis=-1, output_type=tf.int32)
+            resolved["targets"] = tf.where(targets < 0, top, targets)
+            scored = tf.where(use_logit, logits, predictions)
+            return tf.gather(scored, resolved["targets"], axis=1, batch_dims=1)
+
+        uses_gradients = self.method.uses_gradients
+        captured, grads, predictions = self.capture.gradients(inputs, score_of, uses_gradients)
+        activations = tf.cast(captured, tf.float32)
+        gradients = tf.zeros_like(activations)
+        if uses_gradients:
+            if grads is None:
+                raise InvalidInput(f"layer '{self.layer.name}' does not lead to the model output")
+            gradients = tf.cast(grads, tf.float32)
+        if self.layer.grid is not None:  # token layer: every method sees (B, h, w, C)
+            activations = self.layer.grid.to_grid(activations)
+            gradients = self.layer.grid.to_grid(gradients)
+        assert self.method.raw_map is not None
+        raw = cam_math.method_map(self.method.raw_map, activations, gradients, relu, counterfactual)
+        heatmaps, scales = cam_math.normalise(raw)
+        output_scores = tf.gather(predictions, resolved["targets"], axis=1, batch_dims=1)
+        return heatmaps, scales, raw, predictions, resolved["targets"], output_scores

@@ -1,0 +1,110 @@
+"""Explaining images: uploads decoded and scaled, the maps with their overlays out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from app.engine.targets.results import CamBatch
+from app.explain.options import ExplainOptions
+from app.explain.overlays import (
+    add_overlay,
+    check_overlay_format,
+    overlay_drawer,
+    overlay_format_for,
+)
+from app.explain.results import (
+    ExplainResult,
+    ExplanationResult,
+    ImageSizeResult,
+    new_result,
+    target_result,
+)
+from app.explain.run import require_task, run_gradcam
+from app.preprocess.image import ImageLimits, decode_image, is_jpeg, to_model_array
+from app.registry.served import ServedModel
+
+
+@dataclass
+class PreparedImages:
+    images: list[Image.Image]  # decoded, EXIF-oriented originals
+    inputs: np.ndarray  # (B, H, W, C) scaled for the model
+    pixels: np.ndarray  # (B, H, W, C) resized, 0..255, before the scaling (for metrics)
+    from_jpeg: list[bool]  # each upload was a JPEG (overlay_format "auto" answers in kind)
+
+
+def explain_images(
+    served: ServedModel, uploads: list[bytes], options: ExplainOptions, limits: ImageLimits
+) -> ExplainResult:
+    """Synchronous explain of images, straight on the engine (no batching)."""
+    prepared = prepare_images(served, uploads, limits)
+    gradcam, cams = run_gradcam(served, prepared.inputs, options)
+    if options.metrics:
+        assert served.scaling is not None
+        cams = gradcam.add_metrics(
+            cams, prepared.pixels, served.scaling, options.metrics, options.metric_steps
+        )
+    return render_images(served, gradcam.layer.name, prepared, cams, options)
+
+
+def prepare_images(
+    served: ServedModel, uploads: list[bytes], limits: ImageLimits
+) -> PreparedImages:
+    require_task(served, "image")
+    if served.takes_encoded_images:
+        return prepare_encoded_images(served, uploads, limits)
+    config = served.card.image
+    assert config is not None and served.scaling is not None
+    images = [decode_image(data, limits) for data in uploads]
+    arrays = [to_model_array(img, config.size, config.resize, config.color_mode) for img in images]
+    pixels = np.stack(arrays)
+    from_jpeg = [is_jpeg(data) for data in uploads]
+    return PreparedImages(images, served.scaling(pixels), pixels, from_jpeg)
+
+
+def prepare_encoded_images(
+    served: ServedModel, uploads: list[bytes], limits: ImageLimits
+) -> PreparedImages:
+    """The uploads' bytes as they are, for a graph that decodes them itself; the maps
+    and overlays are drawn on the images the graph decoded."""
+    for data in uploads:
+        decode_image(data, limits)  # the same checks (format, size limits) as any upload
+    inputs = np.array(uploads, dtype=object)
+    pixels = served.decode_images(inputs)
+    images = [Image.fromarray(as_8_bit(image)) for image in pixels]
+    from_jpeg = [is_jpeg(data) for data in uploads]
+    return PreparedImages(images, inputs, pixels.astype(np.float32), from_jpeg)
+
+
+def as_8_bit(image: np.ndarray) -> np.ndarray:
+    """A decoded image as 0..255 RGB: uint8 as is, floats in 0..1 or 0..255 scaled."""
+    if image.dtype == np.uint8:
+        values = image
+    else:
+        scale = 255.0 if float(np.max(image, initial=0.0)) <= 1.0 else 1.0
+        values = np.clip(np.rint(image * scale), 0, 255).astype(np.uint8)
+    return values[..., 0] if values.shape[-1] == 1 else values
+
+
+def render_images(
+    served: ServedModel,
+    layer: str,
+    prepared: PreparedImages,
+    cams: CamBatch,
+    options: ExplainOptions,
+) -> ExplainResult:
+    check_overlay_format(options)
+    result = new_result(served, layer, cams, options)
+    for index, image in enumerate(prepared.images):
+        explanation = ExplanationResult(image=ImageSizeResult(*image.size))
+        fmt = overlay_format_for(options, prepared.from_jpeg[index])
+        draw = overlay_drawer(image, options, fmt)
+        for row in np.flatnonzero(cams.sample == index):
+            target = target_result(served, cams, int(row), cams.heatmaps[row].tolist())
+            if draw is not None:
+                add_overlay(target, draw(cams.heatmaps[row]), fmt)
+            explanation.targets.append(target)
+        result.explanations.append(explanation)
+    return result

@@ -1,0 +1,34 @@
+"""The engine call of an explanation: the model's compiled CAM on prepared inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.engine.methods import DEFAULT_MAX_CHANNELS
+from app.engine.runtime.gradcam import GradCam
+from app.engine.targets.results import CamBatch
+from app.errors import InvalidInput
+from app.explain.options import ExplainOptions
+from app.registry.served import ServedModel
+
+
+def require_task(served: ServedModel, task: str) -> None:
+    if served.card.task != task:
+        raise InvalidInput(
+            f"model {served.id} explains {served.card.task} inputs; this request sent {task}"
+        )
+
+
+def run_gradcam(
+    served: ServedModel, inputs: np.ndarray, options: ExplainOptions
+) -> tuple[GradCam, CamBatch]:
+    gradcam = served.gradcam(options.layer, options.method)
+    cams = gradcam.explain(
+        inputs,
+        options.targets,
+        relu=options.relu,
+        counterfactual=options.counterfactual,
+        score=options.score or served.card.score,
+        max_channels=options.max_channels or DEFAULT_MAX_CHANNELS,
+    )
+    return gradcam, cams
