@@ -71,4 +71,5 @@ def combine_views(per_layer: Sequence[np.ndarray]) -> np.ndarray:
     low = layers.min(axis=(2, 3), keepdims=True)
     shifted = layers - low
     high = shifted.max(axis=(2, 3), keepdims=True)
-    return np.mean(shifted / (high + MIN_MAX_EPSILON), axis=0).astype(np.float32)
+    combined: np.ndarray = np.mean(shifted / (high + MIN_MAX_EPSILON), axis=0)
+    return combined.astype(np.float32)
