@@ -134,6 +134,10 @@ def check_method_options(method: str, options: CamOptions) -> None:
             f"eigen_smooth applies to {', '.join(smoothable)}; method {method} computes its "
             "own map (pytorch-grad-cam ignores the flag for it)"
         )
+    if options.aug_smooth and method == "finercam":
+        raise InvalidInput(
+            "aug_smooth is not defined for finercam (pytorch-grad-cam's FinerCAM has none)"
+        )
     if (options.eigen_smooth or options.aug_smooth) and method in ATTENTION_METHODS:
         raise InvalidInput(
             f"eigen_smooth and aug_smooth are options of the CAM methods, not {method}"
