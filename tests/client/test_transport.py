@@ -214,4 +214,4 @@ def test_several_layers_and_method_options_on_the_wire(stub):
         "layer": ["conv3", "last_conv"],
         "aug_smooth": True,
     }
-    assert script.paths[-1] == "/v1/models/m:explain?method=finercam&finer_comparison=1%2C2"
+    assert script.paths[-1] == "/v1/models/m:explain?finer_comparison=1%2C2&method=finercam"
