@@ -103,3 +103,30 @@ def test_maps_equal_pytorch_gradcam(name: str, model: keras.Model, reference) ->
         compared += 1
     assert compared
     assert np.abs(expected).max() > 0  # not a comparison of empty maps
+
+
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [
+        ("finercam", CamOptions(eigen_smooth=True, finer_comparison=(1, 2))),
+        ("gradcam++", CamOptions(aug_smooth=True)),
+        ("kpcacam", CamOptions(kpca_kernel="poly")),
+        ("shapleycam", CamOptions()),
+    ],
+)
+def test_requests_do_not_retrace(model: keras.Model, method: str, options: CamOptions) -> None:
+    """Batch sizes, targets, relu, counterfactual and score are tensors of the signature."""
+    cam = GradCam(
+        model,
+        "last_conv",
+        method=method,
+        options=options,
+        more_layers=[resolve_layer(model, "relu2")],
+    )
+    images = np.random.default_rng(3).random((3, 32, 32, 3), dtype=np.float32)
+    cam.explain(images[:1])
+    first = cam.trace_count
+    uses_gradients = method != "kpcacam"
+    cam.explain(images, [0, 4], relu=False, score="output", counterfactual=uses_gradients)
+    cam.explain(images[:2], [2])
+    assert cam.trace_count == first
