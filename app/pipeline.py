@@ -68,9 +68,12 @@ async def explain_request(
             timed("decode", lambda: prepare_texts(served, inputs.texts, options))
         )
     # Resolving a layer the model has not compiled yet traces it: keep that off the loop.
-    gradcam = served.compiled(options.layer, options.method)
+    cam_options = options.cam_options()
+    gradcam = served.compiled(options.layer, options.method, cam_options)
     if gradcam is None:
-        gradcam = await run_in_threadpool(served.gradcam, options.layer, options.method)
+        gradcam = await run_in_threadpool(
+            served.gradcam, options.layer, options.method, cam_options
+        )
     batch_options = BatchOptions(
         options.relu,
         options.counterfactual,
@@ -89,7 +92,7 @@ async def explain_request(
         pixels=None if images is None else images.pixels,
         scaling=served.scaling,
     )
-    layer = gradcam.layer.name
+    layer = gradcam.layer_name
     if isinstance(prepared, PreparedImages):
         images = prepared
         return await run_in_threadpool(

@@ -1,10 +1,13 @@
 """Every CAM method: time per image and faithfulness, on efficientnet_lite0 and shapes.
 
     python -m bench.methods [--models-dir models] [--photos-dir docs/examples] [--repeats 5]
+                            [--speed-only]
 
 Time: median ms per image at batch 1 and batch 8 (photos tiled to the batch), the ratio
 to a bare compiled forward of the same batch and to Grad-CAM; Score-CAM and Ablation-CAM
-perturb 32 channels. Cost of the faithfulness scores: deletion + insertion with 16 steps
+perturb 32 channels. pytorch-grad-cam's options are timed on Grad-CAM
+(`OPTIONS`: aug_smooth, six views in one compiled call; eigen_smooth), with aug_smooth's
+ratio to Grad-CAM printed against its goal (at most 7x). Cost of the faithfulness scores: deletion + insertion with 16 steps
 on top of the Grad-CAM explanation, as a ratio to the explanation alone. Faithfulness:
 on held-out `shapes` images (seeds 31337 and 31338; training used 2024 and 2025),
 pointing accuracy (the map's peak inside the object's box + 3 px, as
@@ -30,7 +33,8 @@ import numpy as np
 
 from app.engine.capture.keras.fold import plan_folding
 from app.engine.capture.keras.forward import ModelForward
-from app.engine.methods import CAM_METHOD_NAMES as METHOD_NAMES  # CNN benches: the ten
+from app.engine.methods import CAM_METHOD_NAMES as METHOD_NAMES  # CNN benches: no attention
+from app.engine.methods.options import CamOptions
 from app.engine.runtime.gradcam import GradCam
 from bench.method_models import REPO, ImageModel, load_image_model, load_photos
 from bench.timing import median_ms
@@ -41,6 +45,12 @@ MODEL = "efficientnet_lite0"
 BATCHES = (1, 8)
 SHAPES_SEED = 31337
 CURVES = ["deletion", "insertion"]
+# pytorch-grad-cam's options, timed on Grad-CAM
+OPTIONS = {
+    "gradcam aug_smooth": CamOptions(aug_smooth=True),
+    "gradcam eigen_smooth": CamOptions(eigen_smooth=True),
+}
+AUG_SMOOTH_GOAL = 7.0  # x gradcam (issue 26)
 
 
 def tiled(pixels: np.ndarray, batch: int) -> np.ndarray:
@@ -57,6 +67,8 @@ def speed(loaded: ImageModel, pixels: np.ndarray, repeats: int) -> dict[str, dic
     fold = plan_folding(loaded.model)
     forward = ModelForward(loaded.model, fold=fold)
     cams = {m: GradCam(loaded.model, loaded.layer, method=m, fold=fold) for m in METHOD_NAMES}
+    for name, options in OPTIONS.items():
+        cams[name] = GradCam(loaded.model, loaded.layer, fold=fold, options=options)
     times: dict[str, dict[int, float]] = {}
     for batch in BATCHES:
         for name, ms in batch_times(loaded, forward, cams, tiled(pixels, batch), repeats).items():
@@ -130,7 +142,7 @@ def print_speed(times: dict[str, dict[int, float]]) -> None:
         "| method | b1 ms/img | b1 x forward | b1 x gradcam | b8 ms/img | b8 x forward | b8 x gradcam |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name in ("forward", *METHOD_NAMES, "gradcam+metrics"):
+    for name in ("forward", *METHOD_NAMES, *OPTIONS, "gradcam+metrics"):
         cells = []
         for batch in BATCHES:
             ms = times[name][batch]
@@ -141,6 +153,13 @@ def print_speed(times: dict[str, dict[int, float]]) -> None:
             ]
         label = "gradcam + deletion + insertion (16 steps)" if name == "gradcam+metrics" else name
         print(f"| {label} | " + " | ".join(cells) + " |")
+    for batch in BATCHES:
+        ratio = times["gradcam aug_smooth"][batch] / times["gradcam"][batch]
+        verdict = "meets" if ratio <= AUG_SMOOTH_GOAL else "misses"
+        print(
+            f"\naug_smooth at batch {batch}: {ratio:.2f}x gradcam ({verdict} the goal, "
+            f"at most {AUG_SMOOTH_GOAL:.0f}x)"
+        )
 
 
 def print_faithfulness(
@@ -168,12 +187,15 @@ def main() -> None:
     parser.add_argument("--photos-dir", type=Path, default=REPO / "docs" / "examples")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--shapes", type=int, default=64, help="held-out shapes images")
+    parser.add_argument("--speed-only", action="store_true", help="skip the faithfulness tables")
     args = parser.parse_args()
 
     loaded = load_image_model(args.models_dir, MODEL)
     names, pixels = load_photos(args.photos_dir, loaded)
     print(f"{MODEL} at layer {loaded.layer}, photos: {', '.join(names)}\n")
     print_speed(speed(loaded, pixels, args.repeats))
+    if args.speed_only:
+        return
 
     top = [int(t) for t in ModelForward(loaded.model)(loaded.scaling(pixels)).argmax(axis=1)]
     photo_scores = faithfulness(loaded, pixels, [[t] for t in top], None)

@@ -165,23 +165,27 @@ def parameters_from_strings(values: Mapping[str, str]) -> ExplainParameters:
         data["targets"] = parse_int_list(values["targets"])
     if "metrics" in data:
         data["metrics"] = parse_name_list(values["metrics"])
+    if "finer_comparison" in data:
+        data["finer_comparison"] = parse_int_list(values["finer_comparison"], "finer_comparison")
     for key in ("layer", "pad_value"):
         if key in data:
             data[key] = int_or_text(values[key])
+    if "," in values.get("layer", ""):  # several layers: `relu2,last_conv`
+        data["layer"] = [int_or_text(part.strip()) for part in values["layer"].split(",")]
     try:
         return ExplainParameters.model_validate(data)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from exc
 
 
-def parse_int_list(text: str) -> list[int] | None:
+def parse_int_list(text: str, name: str = "targets") -> list[int] | None:
     if text.strip() in ("", "null"):
         return None
     try:
         return [int(part) for part in text.split(",")]
     except ValueError as exc:
         raise InvalidInput(
-            f"targets must be comma-separated integers, e.g. 2,3; got {text!r}"
+            f"{name} must be comma-separated integers, e.g. 2,3; got {text!r}"
         ) from exc
 
 

@@ -24,11 +24,18 @@ MethodName = Literal[
     "eigencam",
     "scorecam",
     "ablationcam",
+    "kpcacam",
+    "fem",
+    "shapleycam",
+    "finercam",
     "attention-rollout",
     "attention-gradcam",
 ]
 MetricName = Literal["deletion", "insertion", "drop", "increase"]
+KpcaKernel = Literal["linear", "poly", "rbf", "sigmoid", "cosine"]  # scikit-learn KernelPCA's
 MAX_TARGETS = 64
+MAX_LAYERS = 8
+MAX_COMPARISON_RANK = 64
 MAX_METRIC_STEPS = 64
 
 
@@ -42,9 +49,17 @@ class ExplainParameters(Schema):
     targets: Annotated[list[StrictInt], Field(min_length=1, max_length=MAX_TARGETS)] | None = Field(
         default=None, description="class indices to explain; null: each sample's top prediction"
     )
-    layer: StrictInt | str | None = Field(
+    layer: (
+        StrictInt
+        | str
+        | Annotated[list[StrictInt | str], Field(min_length=1, max_length=MAX_LAYERS)]
+        | None
+    ) = Field(
         default=None,
-        description="target layer: name, nested path (outer/inner) or index; null: automatic",
+        description="target layer: name, nested path (outer/inner) or index; null: automatic. "
+        "A list of several (images): each layer's map relu'd, min-max normalised and resized "
+        "to the input, averaged, min-max normalised again (pytorch-grad-cam's target_layers); "
+        "the heatmap is then at the input's resolution",
     )
     relu: bool = Field(default=True, description="keep only what raises the score")
     counterfactual: bool = Field(default=False, description="explain what lowers the score")
@@ -57,6 +72,41 @@ class ExplainParameters(Schema):
         ge=1,
         description="scorecam/ablationcam: channels perturbed, those of largest spatial std "
         "(at most the layer's; the server caps it); null: 32",
+    )
+    eigen_smooth: bool = Field(
+        default=False,
+        description="pytorch-grad-cam's eigen_smooth: the first principal component of the "
+        "method's per-channel terms (activations x weights) instead of their sum, oriented "
+        "as eigencam; for the CAM methods that sum such terms",
+    )
+    aug_smooth: bool = Field(
+        default=False,
+        description="pytorch-grad-cam's aug_smooth (images): the mean of six maps, for the "
+        "input flipped or not x multiplied by 0.9, 1, 1.1, each min-max normalised, resized "
+        "to the input and flipped back; the heatmap is at the input's resolution",
+    )
+    kpca_kernel: KpcaKernel | None = Field(
+        default=None, description="kpcacam: the KernelPCA kernel; null: sigmoid"
+    )
+    kpca_gamma: float | None = Field(
+        default=None, gt=0, description="kpcacam: the kernel's gamma; null: 1 / channels"
+    )
+    fem_k: float | None = Field(
+        default=None, description="fem: the k-sigma threshold of a channel; null: 2"
+    )
+    finer_alpha: float | None = Field(
+        default=None, description="finercam: the weight of the compared classes; null: 1"
+    )
+    finer_comparison: (
+        Annotated[
+            list[Annotated[StrictInt, Field(ge=1, le=MAX_COMPARISON_RANK)]],
+            Field(min_length=1, max_length=MAX_COMPARISON_RANK),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="finercam: the classes compared, as ranks of similarity to the target "
+        "(1: the class whose score is closest); null: [1, 2, 3]",
     )
     metrics: Annotated[list[MetricName], Field(min_length=1, max_length=4)] | None = Field(
         default=None, description="faithfulness scores to compute for each map (images only)"

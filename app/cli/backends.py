@@ -29,13 +29,21 @@ class Backend(Protocol):
 
 def options_of(args: argparse.Namespace) -> dict[str, Any]:
     """The explain options the command line set (None: not set)."""
-    layer = int(args.layer) if args.layer and args.layer.lstrip("-").isdigit() else args.layer
+    layers = [layer_of(part) for part in args.layer.split(",")] if args.layer else [None]
     return {
         "targets": args.target,
         "method": args.method,
-        "layer": layer,
+        "layer": layers[0] if len(layers) == 1 else layers,
         "overlay_format": args.format,
+        "eigen_smooth": args.eigen_smooth or None,
+        "aug_smooth": args.aug_smooth or None,
     }
+
+
+def layer_of(text: str) -> int | str:
+    """A layer index (digits) or name."""
+    text = text.strip()
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
 class RemoteBackend:

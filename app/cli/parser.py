@@ -54,7 +54,14 @@ def add_explain(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--target", type=int, nargs="+", help="class indices (default: top one)")
     parser.add_argument("--method", help="CAM method (default: the service's)")
-    parser.add_argument("--layer", help="target layer name or index (default: the model's)")
+    parser.add_argument(
+        "--layer",
+        help="target layer name or index (default: the model's); several: comma-separated",
+    )
+    parser.add_argument(
+        "--eigen-smooth", action="store_true", help="pytorch-grad-cam's eigen_smooth"
+    )
+    parser.add_argument("--aug-smooth", action="store_true", help="pytorch-grad-cam's aug_smooth")
     parser.add_argument("--out", type=Path, default=Path("gradcam-out"), help="overlay folder")
     parser.add_argument(
         "--format",

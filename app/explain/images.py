@@ -46,7 +46,7 @@ def explain_images(
         cams = gradcam.add_metrics(
             cams, prepared.pixels, served.scaling, options.metrics, options.metric_steps
         )
-    return render_images(served, gradcam.layer.name, prepared, cams, options)
+    return render_images(served, gradcam.layer_name, prepared, cams, options)
 
 
 def prepare_images(

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.engine.evaluation.faithfulness import DEFAULT_STEPS
+from app.engine.methods.options import DEFAULT_OPTIONS, CamOptions
 
 
 @dataclass(frozen=True)
 class ExplainOptions:
     targets: list[int] | None = None
-    layer: int | str | None = None
+    layer: int | str | list[int | str] | None = None  # a list: several target layers
     relu: bool = True
     counterfactual: bool = False
     score: str | None = None  # None: the model card's default
@@ -28,6 +29,31 @@ class ExplainOptions:
     padding: str | None = None  # None: the model's padding side
     interpolation_kind: str = "linear"
     max_tokens: int = 4096  # per instance, after tokenizing (char models make many)
+    # pytorch-grad-cam's options; None: its default (app.engine.methods.options)
+    eigen_smooth: bool = False
+    aug_smooth: bool = False
+    kpca_kernel: str | None = None
+    kpca_gamma: float | None = None
+    fem_k: float | None = None
+    finer_alpha: float | None = None
+    finer_comparison: list[int] | None = None
+
+    def cam_options(self) -> CamOptions:
+        """The options of the CAM method, part of its compiled function's key."""
+        defaults = DEFAULT_OPTIONS
+        return CamOptions(
+            eigen_smooth=self.eigen_smooth,
+            aug_smooth=self.aug_smooth,
+            kpca_kernel=self.kpca_kernel or defaults.kpca_kernel,
+            kpca_gamma=self.kpca_gamma,
+            fem_k=defaults.fem_k if self.fem_k is None else self.fem_k,
+            finer_alpha=defaults.finer_alpha if self.finer_alpha is None else self.finer_alpha,
+            finer_comparison=(
+                defaults.finer_comparison
+                if self.finer_comparison is None
+                else tuple(self.finer_comparison)
+            ),
+        )
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ def require_task(served: ServedModel, task: str) -> None:
 def run_gradcam(
     served: ServedModel, inputs: np.ndarray, options: ExplainOptions
 ) -> tuple[GradCam, CamBatch]:
-    gradcam = served.gradcam(options.layer, options.method)
+    gradcam = served.gradcam(options.layer, options.method, options.cam_options())
     cams = gradcam.explain(
         inputs,
         options.targets,

@@ -59,7 +59,7 @@ def explain_texts(
     """Synchronous explain of texts, straight on the engine (no batching)."""
     prepared = prepare_texts(served, inputs, options)
     gradcam, cams = run_gradcam(served, prepared.inputs, options)
-    return render_texts(served, gradcam.layer.name, prepared, cams, options)
+    return render_texts(served, gradcam.layer_name, prepared, cams, options)
 
 
 def prepare_texts(

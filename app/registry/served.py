@@ -22,14 +22,18 @@ from app.engine.capture.keras.forward import ModelForward
 from app.engine.layers.lookup import candidate_layers, resolve_layer
 from app.engine.layers.refs import LayerRef, LayerSpec
 from app.engine.layers.tokens import TokenHints
+from app.engine.methods.options import DEFAULT_OPTIONS, CamOptions
 from app.engine.runtime.gradcam import GradCam
-from app.errors import InvalidImage
+from app.errors import InvalidImage, InvalidInput
 from app.preprocess.text import TextSpec
 from app.registry.card import ModelCard
 from app.registry.formats.loader import Scaling
 
 # Compiled functions kept per model: each (layer, method) a client asks for costs a trace.
 MAX_COMPILED_LAYERS = 16
+# The compiled functions' key: the layers' paths, the method, its options.
+CamKey = tuple[tuple[tuple[str, ...], ...], str, CamOptions]
+Layers = LayerSpec | list[str | int] | tuple[str | int, ...]
 
 
 @dataclass
@@ -42,7 +46,7 @@ class ServedModel:
     device: str = "/CPU:0"
     ready: bool = False
     load_seconds: float = 0.0  # loading plus warming, for the metrics
-    _cams: OrderedDict[tuple[tuple[str, ...], str], GradCam] = field(default_factory=OrderedDict)
+    _cams: OrderedDict[CamKey, GradCam] = field(default_factory=OrderedDict)
     _layers: dict[tuple[type, LayerSpec], LayerRef] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _fold: FoldPlan | None = None  # planned once, shared by every compiled layer
@@ -132,23 +136,29 @@ class ServedModel:
     def default_gradcam(self) -> GradCam:
         return self.gradcam(None)
 
-    def gradcam(self, layer: LayerSpec, method: str = "gradcam") -> GradCam:
-        """The compiled `method` for `layer` (None: the card's default, else automatic)."""
-        ref = self._resolve(self._spec(layer))
+    def gradcam(
+        self, layer: Layers, method: str = "gradcam", options: CamOptions = DEFAULT_OPTIONS
+    ) -> GradCam:
+        """The compiled `method` for `layer` (None: the card's default, else automatic;
+        a list: several layers, their maps combined) with `options`."""
+        first, *more = [self._resolve(self._spec(spec)) for spec in _layer_list(layer)]
+        key = ((first.path, *(ref.path for ref in more)), method, options)
         with self._lock:
-            cam = self._cams.pop((ref.path, method), None)
+            cam = self._cams.pop(key, None)
             if cam is None:
                 self._plan_forward()
                 cam = GradCam(
                     self.model,
-                    ref,
+                    first,
                     method=method,
                     name=self.id,
                     device=self.device,
                     fold=self._fold,
                     forward=self._forward,
+                    options=options,
+                    more_layers=more,
                 )
-            self._cams[(ref.path, method)] = cam  # most recently used last
+            self._cams[key] = cam  # most recently used last
             while len(self._cams) > MAX_COMPILED_LAYERS:
                 self._cams.popitem(last=False)
             return cam
@@ -163,14 +173,19 @@ class ServedModel:
         self._fold = plan_folding(self.model, self.device)
         self._forward = ModelForward(self.model, device=self.device, fold=self._fold)
 
-    def compiled(self, layer: LayerSpec, method: str = "gradcam") -> GradCam | None:
+    def compiled(
+        self, layer: Layers, method: str = "gradcam", options: CamOptions = DEFAULT_OPTIONS
+    ) -> GradCam | None:
         """The `method` for `layer` if it is resolved and compiled already, else None.
 
         Never blocks for long, so the event loop may call it; `gradcam` may trace.
         """
         with self._lock:
-            ref = self._layers.get(_layer_key(self._spec(layer)))
-            return None if ref is None else self._cams.get((ref.path, method))
+            refs = [self._layers.get(_layer_key(self._spec(spec))) for spec in _layer_list(layer)]
+            if any(ref is None for ref in refs):
+                return None
+            paths = tuple(ref.path for ref in refs if ref is not None)
+            return self._cams.get((paths, method, options))
 
     def _spec(self, layer: LayerSpec) -> LayerSpec:
         return self.card.default_layer if layer is None else layer
@@ -224,6 +239,15 @@ def _blank_jpeg() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (32, 32)).save(buffer, format="JPEG")
     return buffer.getvalue()
+
+
+def _layer_list(layer: Layers) -> list[LayerSpec]:
+    """One layer spec, or a list of them (several target layers)."""
+    if not isinstance(layer, list | tuple):
+        return [layer]
+    if not layer:
+        raise InvalidInput("layer: a list names at least one layer")
+    return list(layer)
 
 
 def _layer_key(spec: LayerSpec) -> tuple[type, LayerSpec]:

@@ -201,3 +201,17 @@ def test_one_large_image_goes_raw_with_its_options_in_the_query(stub):
     assert script.paths[0] == (
         "/v1/models/m:explain?targets=0%2C2&overlay=false&metrics=deletion%2Cinsertion"
     )
+
+
+def test_several_layers_and_method_options_on_the_wire(stub):
+    url, script = stub
+    script.answers = [explain_answer(), model_answer(), explain_answer()]
+    large = b"\xff\xd8\xff\xe0" + bytes(600 * 1024)
+    with Client(url) as client:
+        client.explain_image("m", b"\x89PNG", layer=["conv3", "last_conv"], aug_smooth=True)
+        client.explain_image("m", large, method="finercam", finer_comparison=[1, 2])
+    assert json.loads(script.bodies[0])["parameters"] == {
+        "layer": ["conv3", "last_conv"],
+        "aug_smooth": True,
+    }
+    assert script.paths[-1] == "/v1/models/m:explain?finer_comparison=1%2C2&method=finercam"

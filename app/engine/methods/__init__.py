@@ -28,8 +28,14 @@ from app.engine.methods.attention import (
     attention_rollout,
 )
 from app.engine.methods.eigen import eigencam
+from app.engine.methods.fem import fem
+from app.engine.methods.finer import TargetScore, finer_score
+from app.engine.methods.kpca import kpcacam
+from app.engine.methods.options import CamOptions, check_cam_options
 from app.engine.methods.perturbation import ModelContext, Perturbation
 from app.engine.methods.scorecam import ScoreCam, scorecam_weights
+from app.engine.methods.shapley import shapley_gradients
+from app.engine.methods.smoothing import CHANNEL_TERMS, SMOOTHED_OUTSIDE, eigen_smoothed
 from app.errors import InvalidInput
 
 RawMap = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
@@ -46,6 +52,18 @@ class Method:
     perturbation: BuildPerturbation | None = None  # forward-only channel weighting
     weights: ChannelWeights | None = None  # (base score (N,), channel scores (N, k)) -> (N, k)
     attention: BuildAttention | None = None  # MultiHeadAttention models only
+    configured: Callable[[CamOptions], RawMap] | None = None  # in-graph, with parameters
+    corrected_gradients: RawMap | None = None  # (A, g) -> the gradients raw_map sees
+    target_score: Callable[[CamOptions], TargetScore] | None = None  # its own score
+
+    def map_for(self, options: CamOptions) -> RawMap | None:
+        """The in-graph raw map for `options` (eigen_smooth, parameters); None for the
+        perturbation and attention methods."""
+        if options.eigen_smooth and self.name in CHANNEL_TERMS:
+            return eigen_smoothed(CHANNEL_TERMS[self.name])
+        if self.configured is not None:
+            return self.configured(options)
+        return self.raw_map
 
 
 def build_scorecam(context: ModelContext) -> Perturbation:
@@ -76,6 +94,18 @@ METHODS: dict[str, Method] = {
         Method("eigencam", eigencam, uses_gradients=False),
         Method("scorecam", None, False, build_scorecam, scorecam_weights),
         Method("ablationcam", None, False, build_ablationcam, ablation_weights),
+        Method(
+            "kpcacam",
+            uses_gradients=False,
+            configured=lambda options: kpcacam(options.kpca_kernel, options.kpca_gamma),
+        ),
+        Method("fem", uses_gradients=False, configured=lambda options: fem(options.fem_k)),
+        Method("shapleycam", gradient.gradcam, corrected_gradients=shapley_gradients),
+        Method(
+            "finercam",
+            gradient.gradcam,
+            target_score=lambda options: finer_score(options.finer_alpha, options.finer_comparison),
+        ),
         Method("attention-rollout", uses_gradients=False, attention=attention_rollout),
         Method("attention-gradcam", attention=attention_gradcam),
     )
@@ -93,6 +123,25 @@ def get_method(name: str) -> Method:
         raise InvalidInput(
             f"method must be one of {', '.join(METHOD_NAMES)}, not {name!r}"
         ) from None
+
+
+def check_method_options(method: str, options: CamOptions) -> None:
+    """An `InvalidInput` for options out of range or that `method` does not take."""
+    check_cam_options(method, options)
+    smoothable = (*CHANNEL_TERMS, *SMOOTHED_OUTSIDE)
+    if options.eigen_smooth and method not in smoothable:
+        raise InvalidInput(
+            f"eigen_smooth applies to {', '.join(smoothable)}; method {method} computes its "
+            "own map (pytorch-grad-cam ignores the flag for it)"
+        )
+    if options.aug_smooth and method == "finercam":
+        raise InvalidInput(
+            "aug_smooth is not defined for finercam (pytorch-grad-cam's FinerCAM has none)"
+        )
+    if (options.eigen_smooth or options.aug_smooth) and method in ATTENTION_METHODS:
+        raise InvalidInput(
+            f"eigen_smooth and aug_smooth are options of the CAM methods, not {method}"
+        )
 
 
 def model_methods(model: keras.Model | FrozenModel) -> tuple[str, ...]:

@@ -24,21 +24,29 @@ def gradcam_plus_plus(activations: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor
     """`w_k = sum_s alpha_sk relu(g_sk)`, `alpha = g^2 / (2 g^2 + (sum_s A_sk) g^3)`, 0 where
     the denominator is 0, no normalisation of alpha per channel. pytorch-grad-cam instead
     adds 1e-6 to the denominator (docs/methods.md measures the difference)."""
+    return weighted_map(activations, gradcam_plus_plus_weights(activations, gradients))
+
+
+def gradcam_plus_plus_weights(activations: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
+    """Grad-CAM++'s `w_k`, `(B, K)`."""
     squared = tf.square(gradients)
     activation_sums = tf.reduce_sum(activations, axis=spatial_axes(activations), keepdims=True)
     denominator = 2.0 * squared + activation_sums * squared * gradients
     alpha = tf.math.divide_no_nan(squared, denominator)
-    weights = tf.reduce_sum(alpha * tf.nn.relu(gradients), axis=spatial_axes(gradients))
-    return weighted_map(activations, weights)
+    return tf.reduce_sum(alpha * tf.nn.relu(gradients), axis=spatial_axes(gradients))
 
 
 def xgradcam(activations: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
     """`w_k = sum_s g_sk A_sk / (sum_s A_sk + 1e-7)` (Fu et al. 2020)."""
+    return weighted_map(activations, xgradcam_weights(activations, gradients))
+
+
+def xgradcam_weights(activations: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
+    """XGrad-CAM's `w_k`, `(B, K)`."""
     axes = spatial_axes(activations)
-    weights = tf.reduce_sum(gradients * activations, axis=axes) / (
+    return tf.reduce_sum(gradients * activations, axis=axes) / (
         tf.reduce_sum(activations, axis=axes) + EPSILON
     )
-    return weighted_map(activations, weights)
 
 
 def hirescam(activations: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:

@@ -26,6 +26,7 @@ from app.engine.compiled import compile_step
 from app.engine.layers.graph import OnTarget
 from app.engine.layers.tokens import TokenGrid
 from app.engine.methods.cam import EPSILON, spatial_axes
+from app.engine.methods.smoothing import smooth_weighted
 from app.engine.targets.results import CamBatch
 
 # Perturbed inputs per compiled call: bounded memory, still a batch big enough to be fast.
@@ -166,15 +167,20 @@ def combine_channels(
     rows: np.ndarray,
     relu: bool,
     use_logit: bool,
+    smooth: bool = False,
 ) -> CamBatch:
     """Per (sample, target) row: `channel_weights(base score (N,), channel scores (N, k))`,
     then the map `sum_k w_k A_k` over the selected channels (score: logit or output, as
-    asked; `rows` < 0: the sample's top prediction)."""
+    asked; `rows` < 0: the sample's top prediction); `smooth`: the first principal
+    component of `A_k w_k` instead of the sum (eigen_smooth)."""
     resolved = np.where(rows < 0, scores.outputs.argmax(axis=1)[sample], rows)
     base = (scores.logits if use_logit else scores.outputs)[sample, resolved]
     channel = scores.channel_logits if use_logit else scores.channel_outputs
     weights = channel_weights(base, channel[sample, :, resolved])
-    raw = np.einsum("n...k,nk->n...", scores.activations[sample], weights)
+    if smooth:
+        raw = smooth_weighted(scores.activations[sample], weights)
+    else:
+        raw = np.einsum("n...k,nk->n...", scores.activations[sample], weights)
     raw = (np.maximum(raw, 0.0) if relu else raw).astype(np.float32)
     scales = np.abs(raw).reshape(len(raw), -1).max(axis=1)
     heatmaps = raw / (scales.reshape(-1, *[1] * (raw.ndim - 1)) + EPSILON)

@@ -11,7 +11,7 @@ by layer, or a SavedModel's frozen graph imported into the function.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import keras
@@ -29,10 +29,19 @@ from app.engine.evaluation.faithfulness import DEFAULT_STEPS, Scaling, check_met
 from app.engine.layers.graph import first_output, layer_at, output_layer
 from app.engine.layers.lookup import resolve_layer
 from app.engine.layers.refs import LayerRef, LayerSpec
-from app.engine.methods import DEFAULT_MAX_CHANNELS, get_method
+from app.engine.methods import DEFAULT_MAX_CHANNELS, check_method_options, get_method
 from app.engine.methods import cam as cam_math
 from app.engine.methods.attention import AttentionContext
+from app.engine.methods.kpca import MAX_POSITIONS
+from app.engine.methods.options import DEFAULT_OPTIONS, CamOptions
 from app.engine.methods.perturbation import ModelContext, combine_channels
+from app.engine.runtime.views import (
+    augment,
+    combine_views,
+    identity_view,
+    view_list,
+    views_at_input,
+)
 from app.engine.targets.expand import Targets, expand_targets
 from app.engine.targets.results import CamBatch
 from app.engine.targets.score import SCORE_MODES, LogitFn, logit_function
@@ -52,9 +61,18 @@ class GradCam:
         device: str | None = None,
         fold: FoldPlan | None = None,
         forward: Forward | None = None,
+        options: CamOptions = DEFAULT_OPTIONS,
+        more_layers: Sequence[LayerRef] = (),
+        at_input: bool = False,
     ) -> None:
+        """`options`: pytorch-grad-cam's options (`app.engine.methods.options`);
+        `more_layers`: further target layers, their maps combined with this layer's at
+        the input's resolution (`app.engine.runtime.views`), as is every map with
+        `aug_smooth` or `at_input`."""
         self.model = model
         self.method = get_method(method)
+        check_method_options(self.method.name, options)
+        self.options = options
         self.name = name or model.name
         self.device = device
         self.capture: Capture
@@ -71,7 +89,18 @@ class GradCam:
             tf.TensorSpec([], tf.bool, name="counterfactual"),
             tf.TensorSpec([], tf.bool, name="use_logit"),
         ]
-        self._step = compile_step(self._gradcam_step, signature)
+        self._raw_map = self.method.map_for(options)
+        self._target_score = (
+            None if self.method.target_score is None else self.method.target_score(options)
+        )
+        self._views = view_list(options.aug_smooth)
+        self._at_input = at_input or options.aug_smooth or bool(more_layers)
+        if self._at_input:
+            self._check_at_input()
+        if self.method.name == "kpcacam":
+            self._check_kpca_positions()
+        step = self._views_step if self._at_input else self._gradcam_step
+        self._step = compile_step(step, signature)
         if self.method.attention is not None:  # its own compiled pass, same signature
             if isinstance(model, FrozenModel):
                 raise InvalidInput(
@@ -87,6 +116,46 @@ class GradCam:
             channels = None if grid is None else self.layer.output_shape[-1]
             context = ModelContext(self.capture, self.layer.path, spatial, grid, channels)
             self._perturbation = self.method.perturbation(context)
+        self._more = [
+            GradCam(
+                model,
+                ref,
+                method=method,
+                name=self.name,
+                device=device,
+                fold=fold,
+                forward=self.forward,
+                options=options,
+                at_input=True,
+            )
+            for ref in more_layers
+        ]
+
+    @property
+    def layer_name(self) -> str:
+        """The target layer's name; several layers: their names joined by commas."""
+        return ",".join([self.layer.name, *(more.layer.name for more in self._more)])
+
+    def _check_at_input(self) -> None:
+        """Maps at the input's resolution need an image model with float inputs."""
+        spec = self.capture.input_spec
+        if len(spec.shape) != 4 or not spec.dtype.is_floating:
+            raise InvalidInput(
+                "aug_smooth and several layers need an image model that takes pixels; "
+                f"model {self.name} takes {spec.dtype.name} inputs of rank {len(spec.shape)}"
+            )
+        if self.method.attention is not None:
+            raise InvalidInput(f"method {self.method.name} takes no aug_smooth or layer list")
+
+    def _check_kpca_positions(self) -> None:
+        grid = self.layer.grid
+        spatial = self.layer.output_shape[1:-1] if grid is None else grid.shape
+        positions = int(np.prod([dim or 1 for dim in spatial]))
+        if positions > MAX_POSITIONS:
+            raise InvalidInput(
+                f"kpcacam builds a positions x positions kernel matrix; layer "
+                f"'{self.layer.name}' has {positions} positions, at most {MAX_POSITIONS}"
+            )
 
     def _capture_frozen(
         self, model: FrozenModel, layer: LayerSpec | LayerRef, forward: Forward | None
@@ -124,9 +193,10 @@ class GradCam:
     @property
     def trace_count(self) -> int:
         """How many times the compiled functions were traced (1 or 2 after the first call)."""
+        more = sum(cam.trace_count for cam in self._more)
         if self._perturbation is not None:
-            return self._perturbation.trace_count
-        return int(self._step.experimental_get_tracing_count())
+            return self._perturbation.trace_count + more
+        return int(self._step.experimental_get_tracing_count()) + more
 
     def explain(
         self,
@@ -146,11 +216,23 @@ class GradCam:
         use_logit = self.check_score(score)
         self.check_options(counterfactual, max_channels)
         sample, rows = expand_targets(len(inputs), targets, self.n_classes, self.name)
+        if self._at_input:
+            return self._explain_at_input(
+                np.asarray(inputs), sample, rows, relu, counterfactual, use_logit, max_channels
+            )
         if self._perturbation is not None:
             with tf.device(self.device):
                 scores = self._perturbation.run(np.asarray(inputs), max_channels)
             assert self.method.weights is not None
-            return combine_channels(scores, self.method.weights, sample, rows, relu, use_logit)
+            return combine_channels(
+                scores,
+                self.method.weights,
+                sample,
+                rows,
+                relu,
+                use_logit,
+                smooth=self.options.eigen_smooth,
+            )
         batch = np.asarray(inputs)[sample]
         with tf.device(self.device):
             heat, scale, raw, preds, resolved, scores = self._step(
@@ -223,12 +305,61 @@ class GradCam:
         counterfactual: tf.Tensor,
         use_logit: tf.Tensor,
     ) -> tuple[tf.Tensor, ...]:
+        def resolve(predictions: tf.Tensor) -> tf.Tensor:
+            top = tf.argmax(predictions, axis=-1, output_type=tf.int32)
+            return tf.where(targets < 0, top, targets)
+
+        raw, predictions, resolved = self._raw(inputs, resolve, relu, counterfactual, use_logit)
+        heatmaps, scales = cam_math.normalise(raw)
+        output_scores = tf.gather(predictions, resolved, axis=1, batch_dims=1)
+        return heatmaps, scales, raw, predictions, resolved, output_scores
+
+    def _views_step(
+        self,
+        inputs: tf.Tensor,
+        targets: tf.Tensor,
+        relu: tf.Tensor,
+        counterfactual: tf.Tensor,
+        use_logit: tf.Tensor,
+    ) -> tuple[tf.Tensor, ...]:
+        """The maps of every view at the input's resolution `(V, N, H, W)`; predictions,
+        targets and output scores `(N, ...)` of the view that is the input itself (a
+        top target is that view's top class, explained in every view)."""
+        views = self._views
+        rows = tf.shape(inputs)[0]
+        first = identity_view(views) * rows
+
+        def resolve(predictions: tf.Tensor) -> tf.Tensor:
+            plain = predictions[first : first + rows]
+            top = tf.argmax(plain, axis=-1, output_type=tf.int32)
+            return tf.tile(tf.where(targets < 0, top, targets), [len(views)])
+
+        augmented = augment(inputs, views)
+        raw, predictions, resolved = self._raw(augmented, resolve, relu, counterfactual, use_logit)
+        maps = views_at_input(raw, tf.shape(inputs)[1:3], views)
+        plain_predictions = predictions[first : first + rows]
+        plain_targets = resolved[:rows]
+        scores = tf.gather(plain_predictions, plain_targets, axis=1, batch_dims=1)
+        return maps, plain_predictions, plain_targets, scores
+
+    def _raw(
+        self,
+        inputs: tf.Tensor,
+        resolve: Callable[[tf.Tensor], tf.Tensor],
+        relu: tf.Tensor,
+        counterfactual: tf.Tensor,
+        use_logit: tf.Tensor,
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(raw maps `(N, *spatial)`, predictions `(N, n)`, targets `(N,)`); `resolve`
+        turns the predictions into the explained class of every row."""
         resolved: dict[str, tf.Tensor] = {}
+        target_score = self._target_score
 
         def score_of(predictions: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-            top = tf.argmax(predictions, axis=-1, output_type=tf.int32)
-            resolved["targets"] = tf.where(targets < 0, top, targets)
+            resolved["targets"] = resolve(predictions)
             scored = tf.where(use_logit, logits, predictions)
+            if target_score is not None:
+                return target_score(scored, resolved["targets"])
             return tf.gather(scored, resolved["targets"], axis=1, batch_dims=1)
 
         uses_gradients = self.method.uses_gradients
@@ -238,12 +369,98 @@ class GradCam:
         if uses_gradients:
             if grads is None:
                 raise InvalidInput(f"layer '{self.layer.name}' does not lead to the model output")
+            if self.method.corrected_gradients is not None:
+                grads = self.method.corrected_gradients(captured, grads)
             gradients = tf.cast(grads, tf.float32)
         if self.layer.grid is not None:  # token layer: every method sees (B, h, w, C)
             activations = self.layer.grid.to_grid(activations)
             gradients = self.layer.grid.to_grid(gradients)
-        assert self.method.raw_map is not None
-        raw = cam_math.method_map(self.method.raw_map, activations, gradients, relu, counterfactual)
-        heatmaps, scales = cam_math.normalise(raw)
-        output_scores = tf.gather(predictions, resolved["targets"], axis=1, batch_dims=1)
-        return heatmaps, scales, raw, predictions, resolved["targets"], output_scores
+        assert self._raw_map is not None
+        raw = cam_math.method_map(self._raw_map, activations, gradients, relu, counterfactual)
+        return raw, predictions, resolved["targets"]
+
+    def _explain_at_input(
+        self,
+        inputs: np.ndarray,
+        sample: np.ndarray,
+        rows: np.ndarray,
+        relu: bool,
+        counterfactual: bool,
+        use_logit: bool,
+        max_channels: int,
+    ) -> CamBatch:
+        """Maps at the input's resolution, combined over views and layers."""
+        maps, predictions, resolved, scores = self.view_maps(
+            inputs, sample, rows, relu, counterfactual, use_logit, max_channels
+        )
+        per_layer = [maps]
+        for more in self._more:
+            per_layer.append(
+                more.view_maps(
+                    inputs, sample, resolved, relu, counterfactual, use_logit, max_channels
+                )[0]
+            )
+        cams = combine_views(per_layer)
+        scales = cams.reshape(len(cams), -1).max(axis=1)
+        heatmaps = cams / (scales.reshape(-1, 1, 1) + cam_math.EPSILON)
+        return CamBatch(
+            predictions=predictions,
+            sample=sample,
+            targets=resolved,
+            scores=scores,
+            cams=cams,
+            heatmaps=heatmaps.astype(np.float32),
+            scales=scales,
+        )
+
+    def view_maps(
+        self,
+        inputs: np.ndarray,
+        sample: np.ndarray,
+        rows: np.ndarray,
+        relu: bool,
+        counterfactual: bool,
+        use_logit: bool,
+        max_channels: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """This layer's maps of every view `(V, N, H, W)` (`app.engine.runtime.views`),
+        the predictions `(B, n)` and, per row, the target and output score."""
+        first_row = np.searchsorted(sample, np.arange(len(inputs)))
+        if self._perturbation is not None:
+            return self._perturbation_views(inputs, sample, rows, relu, use_logit, max_channels)
+        with tf.device(self.device):
+            maps, preds, resolved, scores = self._step(
+                inputs[sample], rows, relu, counterfactual, use_logit
+            )
+        return maps.numpy(), preds.numpy()[first_row], resolved.numpy(), scores.numpy()
+
+    def _perturbation_views(
+        self,
+        inputs: np.ndarray,
+        sample: np.ndarray,
+        rows: np.ndarray,
+        relu: bool,
+        use_logit: bool,
+        max_channels: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Score-CAM / Ablation-CAM on every view of the B inputs (one run)."""
+        assert self._perturbation is not None and self.method.weights is not None
+        views, count = self._views, len(inputs)
+        with tf.device(self.device):
+            augmented = augment(tf.constant(inputs), views).numpy()
+            channel_scores = self._perturbation.run(augmented, max_channels)
+        first = identity_view(views) * count
+        plain = channel_scores.outputs[first : first + count]
+        resolved = np.where(rows < 0, plain.argmax(axis=1)[sample], rows).astype(np.int32)
+        view_sample = np.concatenate([sample + index * count for index in range(len(views))])
+        cams = combine_channels(
+            channel_scores,
+            self.method.weights,
+            view_sample,
+            np.tile(resolved, len(views)),
+            relu,
+            use_logit,
+            smooth=self.options.eigen_smooth,
+        )
+        maps = views_at_input(tf.constant(cams.cams), tf.constant(inputs.shape[1:3]), views)
+        return maps.numpy(), plain, resolved, plain[sample, resolved]

@@ -65,7 +65,7 @@ class AsyncClient:
         *,
         targets: Sequence[int] | None = None,
         method: str | None = None,
-        layer: int | str | None = None,
+        layer: int | str | Sequence[int | str] | None = None,
         overlay: Overlay | None = None,
         metrics: Sequence[str] | None = None,
         **parameters: Any,
@@ -92,7 +92,7 @@ class AsyncClient:
         ids: Sequence[int] | None = None,
         targets: Sequence[int] | None = None,
         method: str | None = None,
-        layer: int | str | None = None,
+        layer: int | str | Sequence[int | str] | None = None,
         **parameters: Any,
     ) -> ExplainResult:
         """Explain free text (one or a list), tokens, tokens with their ids, or ids."""

@@ -93,7 +93,7 @@ def explain_image_call(
     *,
     targets: Sequence[int] | None,
     method: str | None,
-    layer: int | str | None,
+    layer: int | str | Sequence[int | str] | None,
     overlay: Overlay | None,
     metrics: Sequence[str] | None,
     parameters: dict[str, Any],
@@ -117,7 +117,7 @@ def explain_text_call(
     ids: Sequence[int] | None,
     targets: Sequence[int] | None,
     method: str | None,
-    layer: int | str | None,
+    layer: int | str | Sequence[int | str] | None,
     parameters: dict[str, Any],
 ) -> Call:
     options = dict(
