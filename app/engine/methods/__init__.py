@@ -5,7 +5,8 @@ gradients, `(B, *spatial, K)` -> raw map `(B, *spatial)`, run inside the compile
 Grad-CAM pass. Score-CAM and Ablation-CAM weigh channels by forward passes on perturbed
 inputs (`app.engine.methods.perturbation`). The attention methods read the attention of
 every MultiHeadAttention layer in a compiled pass of their own
-(`app.engine.methods.attention`).
+(`app.engine.methods.attention`). The pixel-level methods run the gradient at the input
+in a compiled pass of their own (`app.engine.methods.pixel`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from app.engine.methods.attention import (
 )
 from app.engine.methods.eigen import eigencam
 from app.engine.methods.perturbation import ModelContext, Perturbation
+from app.engine.methods.pixel import table as pixel
+from app.engine.methods.pixel.runner import PixelMethod
 from app.engine.methods.scorecam import ScoreCam, scorecam_weights
 from app.errors import InvalidInput
 
@@ -46,6 +49,8 @@ class Method:
     perturbation: BuildPerturbation | None = None  # forward-only channel weighting
     weights: ChannelWeights | None = None  # (base score (N,), channel scores (N, k)) -> (N, k)
     attention: BuildAttention | None = None  # MultiHeadAttention models only
+    pixel: PixelMethod | None = None  # pixel-level: the gradient at the input
+    signed: bool = True  # False: a map of |gradient|, which counterfactual cannot flip
 
 
 def build_scorecam(context: ModelContext) -> Perturbation:
@@ -78,11 +83,20 @@ METHODS: dict[str, Method] = {
         Method("ablationcam", None, False, build_ablationcam, ablation_weights),
         Method("attention-rollout", uses_gradients=False, attention=attention_rollout),
         Method("attention-gradcam", attention=attention_gradcam),
+        Method("saliency", pixel=pixel.SALIENCY, signed=False),
+        Method("smoothgrad", pixel=pixel.SMOOTHGRAD, signed=False),
+        Method("integrated-gradients", pixel=pixel.INTEGRATED_GRADIENTS),
+        Method("guided-backprop", pixel=pixel.GUIDED_BACKPROP, signed=False),
+        Method("guided-gradcam", pixel=pixel.GUIDED_GRADCAM, signed=False),
+        Method("fullgrad", pixel=pixel.FULLGRAD, signed=False),
     )
 }
 METHOD_NAMES = tuple(METHODS)
 ATTENTION_METHODS = tuple(name for name, method in METHODS.items() if method.attention)
-CAM_METHOD_NAMES = tuple(name for name in METHOD_NAMES if name not in ATTENTION_METHODS)
+PIXEL_METHODS = tuple(name for name, method in METHODS.items() if method.pixel)
+CAM_METHOD_NAMES = tuple(
+    name for name in METHOD_NAMES if name not in ATTENTION_METHODS and name not in PIXEL_METHODS
+)
 DEFAULT_MAX_CHANNELS = 32
 
 
@@ -97,8 +111,25 @@ def get_method(name: str) -> Method:
 
 def model_methods(model: keras.Model | FrozenModel) -> tuple[str, ...]:
     """The methods `model` can use: the attention methods need a Keras image model with
-    MultiHeadAttention layers (a frozen graph has no layers to recompute them from)."""
+    MultiHeadAttention layers (a frozen graph has no layers to recompute them from); the
+    pixel-level methods a float input (token ids: integrated-gradients on the embedding)."""
     if isinstance(model, FrozenModel):
-        return CAM_METHOD_NAMES
+        return CAM_METHOD_NAMES + pixel_methods(model.input_spec, keras_model=False)
     image = len(model.inputs[0].shape) == 4
-    return METHOD_NAMES if image and attention_layers(model) else CAM_METHOD_NAMES
+    spec = tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype)
+    attention = ATTENTION_METHODS if image and attention_layers(model) else ()
+    return CAM_METHOD_NAMES + attention + pixel_methods(spec, keras_model=True)
+
+
+def pixel_methods(spec: tf.TensorSpec, *, keras_model: bool) -> tuple[str, ...]:
+    if spec.dtype == tf.string:
+        return ()
+    floating, image = spec.dtype.is_floating, len(spec.shape) == 4
+    return tuple(
+        name
+        for name in PIXEL_METHODS
+        if (method := METHODS[name].pixel) is not None
+        and (floating or method.token_ids)
+        and (image or not method.image_only)
+        and (keras_model or not method.keras_only)
+    )

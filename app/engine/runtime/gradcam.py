@@ -33,9 +33,12 @@ from app.engine.methods import DEFAULT_MAX_CHANNELS, get_method
 from app.engine.methods import cam as cam_math
 from app.engine.methods.attention import AttentionContext
 from app.engine.methods.perturbation import ModelContext, combine_channels
+from app.engine.methods.pixel.attributions import PixelContext
+from app.engine.methods.pixel.options import PixelOptions
+from app.engine.methods.pixel.runner import PixelRunner
 from app.engine.targets.expand import Targets, expand_targets
 from app.engine.targets.results import CamBatch
-from app.engine.targets.score import SCORE_MODES, LogitFn, logit_function
+from app.engine.targets.score import SCORE_MODES, LogitFn, logit_function, target_score
 from app.errors import InvalidInput
 
 
@@ -80,6 +83,11 @@ class GradCam:
                 )
             attention = self.method.attention(AttentionContext(model, self.layer, self._logit_fn))
             self._step = compile_step(attention.step, signature)
+        self._pixel = None
+        if self.method.pixel is not None:  # its own compiled pass, more options
+            keras_model = None if isinstance(model, FrozenModel) else model
+            context = PixelContext(self.capture, self.layer, keras_model, self._logit_fn)
+            self._pixel = PixelRunner(self.method.name, self.method.pixel, context)
         self._perturbation = None
         if self.method.perturbation is not None:
             grid = self.layer.grid
@@ -126,6 +134,8 @@ class GradCam:
         """How many times the compiled functions were traced (1 or 2 after the first call)."""
         if self._perturbation is not None:
             return self._perturbation.trace_count
+        if self._pixel is not None:
+            return self._pixel.trace_count
         return int(self._step.experimental_get_tracing_count())
 
     def explain(
@@ -137,15 +147,24 @@ class GradCam:
         counterfactual: bool = False,
         score: str = "logit",
         max_channels: int = DEFAULT_MAX_CHANNELS,
+        pixel: PixelOptions | None = None,
+        baselines: np.ndarray | None = None,
     ) -> CamBatch:
         """Maps for a batch `inputs` (B, ...) already preprocessed for the model.
 
         `max_channels` bounds the channels Score-CAM and Ablation-CAM perturb (at most
-        the layer's); the other methods ignore it.
+        the layer's); the other methods ignore it. `pixel` holds the pixel-level methods'
+        options, `baselines` (B, ...) Integrated Gradients' baseline inputs (None: zeros).
         """
         use_logit = self.check_score(score)
         self.check_options(counterfactual, max_channels)
         sample, rows = expand_targets(len(inputs), targets, self.n_classes, self.name)
+        if self._pixel is not None:
+            flags = (relu, counterfactual, use_logit)
+            with tf.device(self.device):
+                return self._pixel.run(
+                    inputs, sample, rows, flags, pixel or PixelOptions(), baselines
+                )
         if self._perturbation is not None:
             with tf.device(self.device):
                 scores = self._perturbation.run(np.asarray(inputs), max_channels)
@@ -210,6 +229,10 @@ class GradCam:
             raise InvalidInput(
                 f"counterfactual negates gradients; method {self.method.name} uses none"
             )
+        if counterfactual and not self.method.signed:
+            raise InvalidInput(
+                f"counterfactual negates gradients; method {self.method.name} maps |gradient|"
+            )
         if isinstance(max_channels, bool) or not isinstance(max_channels, int | np.integer):
             raise InvalidInput(f"max_channels must be an integer, not {max_channels!r}")
         if max_channels < 1:
@@ -224,12 +247,7 @@ class GradCam:
         use_logit: tf.Tensor,
     ) -> tuple[tf.Tensor, ...]:
         resolved: dict[str, tf.Tensor] = {}
-
-        def score_of(predictions: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-            top = tf.argmax(predictions, axis=-1, output_type=tf.int32)
-            resolved["targets"] = tf.where(targets < 0, top, targets)
-            scored = tf.where(use_logit, logits, predictions)
-            return tf.gather(scored, resolved["targets"], axis=1, batch_dims=1)
+        score_of = target_score(targets, use_logit, resolved)
 
         uses_gradients = self.method.uses_gradients
         captured, grads, predictions = self.capture.gradients(inputs, score_of, uses_gradients)
