@@ -166,9 +166,10 @@ def _attribution_result(
 
 
 def guided_gradcam(context: PixelContext, call: PixelCall) -> PixelResult:
-    """`max_c |g_guided * cam|`, `cam` the Grad-CAM map of the explained layer through relu,
-    min-max normalised and resized to the input (bilinear, half-pixel): the Grad-CAM
-    paper's Guided Grad-CAM as pytorch-grad-cam's example composes it."""
+    """`max_c |g_guided * cam|`, `cam` the Grad-CAM map of the explained layer as
+    pytorch-grad-cam's `GradCAM` returns it (relu, min-max, resized to the input bilinear
+    half-pixel, min-max again): the Grad-CAM paper's Guided Grad-CAM as pytorch-grad-cam's
+    example composes it."""
     resolved: dict[str, tf.Tensor] = {}
     score_of = target_score(call.targets, call.use_logit, resolved)
     activations, gradients, predictions = context.capture.gradients(call.inputs, score_of, True)
@@ -178,7 +179,7 @@ def guided_gradcam(context: PixelContext, call: PixelCall) -> PixelResult:
     if grid is not None:
         activations, gradients = grid.to_grid(activations), grid.to_grid(gradients)
     cam = min_max(tf.nn.relu(gradcam(activations, gradients)))
-    cam = resize_maps(cam, tf.shape(call.inputs)[1:3])
+    cam = min_max(resize_maps(cam, tf.shape(call.inputs)[1:3]))
     targets = resolved["targets"]
     guided_score = target_score(targets, call.use_logit)
     guided, _, _ = context.capture.input_gradients(call.inputs, guided_score, True)
