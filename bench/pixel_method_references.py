@@ -67,8 +67,12 @@ def image_references() -> dict[str, np.ndarray]:
     out.update({f"cnn/{name}": value for name, value in weights.items()})
     out["captum_saliency"] = nhwc(Saliency(model).attribute(x, target=targets, abs=True))
     ig, delta = IntegratedGradients(model).attribute(
-        x, torch.zeros_like(x), target=targets, n_steps=STEPS,
-        method="riemann_trapezoid", return_convergence_delta=True,
+        x,
+        torch.zeros_like(x),
+        target=targets,
+        n_steps=STEPS,
+        method="riemann_trapezoid",
+        return_convergence_delta=True,
     )
     out["captum_integrated_gradients"], out["captum_ig_delta"] = nhwc(ig), delta.detach().numpy()
     out["captum_guided_backprop"] = nhwc(GuidedBackprop(model).attribute(x, target=targets))
@@ -96,8 +100,12 @@ def text_references() -> dict[str, np.ndarray]:
     x = torch.from_numpy(ids.astype(np.int64))
     targets = model(x).argmax(dim=1)
     attribution, delta = LayerIntegratedGradients(model, model.embedding).attribute(
-        x, torch.zeros_like(x), target=targets, n_steps=STEPS,
-        method="riemann_trapezoid", return_convergence_delta=True,
+        x,
+        torch.zeros_like(x),
+        target=targets,
+        n_steps=STEPS,
+        method="riemann_trapezoid",
+        return_convergence_delta=True,
     )
     out = {
         "text_ids": ids,

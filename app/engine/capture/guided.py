@@ -23,19 +23,21 @@ GUIDED_RELU = "GradcamServerGuidedRelu"
 GUIDED_RELU6 = "GradcamServerGuidedRelu6"
 
 
-@ops.RegisterGradient(GUIDED_RELU)
 def _guided_relu(op: tf.Operation, gradient: tf.Tensor) -> tf.Tensor:
     """`gradient * (x > 0) * (gradient > 0)` (pytorch-grad-cam's GuidedBackpropReLU)."""
     passes = tf.logical_and(op.inputs[0] > 0, gradient > 0)
     return tf.where(passes, gradient, tf.zeros_like(gradient))
 
 
-@ops.RegisterGradient(GUIDED_RELU6)
 def _guided_relu6(op: tf.Operation, gradient: tf.Tensor) -> tf.Tensor:
     """`gradient * (0 < x < 6) * (gradient > 0)`: ReLU6's own gradient, guided."""
     x = op.inputs[0]
     passes = tf.logical_and(tf.logical_and(x > 0, x < 6), gradient > 0)
     return tf.where(passes, gradient, tf.zeros_like(gradient))
+
+
+ops.RegisterGradient(GUIDED_RELU)(_guided_relu)
+ops.RegisterGradient(GUIDED_RELU6)(_guided_relu6)
 
 
 @contextlib.contextmanager

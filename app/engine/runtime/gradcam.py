@@ -34,7 +34,7 @@ from app.engine.methods import cam as cam_math
 from app.engine.methods.attention import AttentionContext
 from app.engine.methods.perturbation import ModelContext, combine_channels
 from app.engine.methods.pixel.attributions import PixelContext
-from app.engine.methods.pixel.options import PixelOptions
+from app.engine.methods.pixel.options import PixelOptions, baseline_inputs
 from app.engine.methods.pixel.runner import PixelRunner
 from app.engine.targets.expand import Targets, expand_targets
 from app.engine.targets.results import CamBatch
@@ -86,8 +86,8 @@ class GradCam:
         self._pixel = None
         if self.method.pixel is not None:  # its own compiled pass, more options
             keras_model = None if isinstance(model, FrozenModel) else model
-            context = PixelContext(self.capture, self.layer, keras_model, self._logit_fn)
-            self._pixel = PixelRunner(self.method.name, self.method.pixel, context)
+            pixels = PixelContext(self.capture, self.layer, keras_model, self._logit_fn)
+            self._pixel = PixelRunner(self.method.name, self.method.pixel, pixels)
         self._perturbation = None
         if self.method.perturbation is not None:
             grid = self.layer.grid
@@ -185,6 +185,21 @@ class GradCam:
             heatmaps=heat.numpy(),
             scales=scale.numpy(),
         )
+
+    def baselines(
+        self, options: PixelOptions, pixels: np.ndarray | None, scaling: Scaling | None
+    ) -> np.ndarray | None:
+        """Integrated Gradients' baseline inputs (B, ...) from the images' `pixels` (B, H,
+        W, C) 0..255 and the model's `scaling`; None for every other method (and text)."""
+        if self._pixel is None or self._pixel.method.copies != "steps":
+            return None
+        if pixels is None or scaling is None or not self.capture.input_spec.dtype.is_floating:
+            if options.baseline is not None:
+                raise InvalidInput(
+                    "baseline applies to image models; a text model's baseline is token id 0"
+                )
+            return None
+        return baseline_inputs(options.baseline, pixels, scaling)
 
     def check_score(self, score: str) -> bool:
         """Whether `score` means the logit; an error when it is unknown or unavailable."""

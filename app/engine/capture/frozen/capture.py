@@ -14,8 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 from app.engine.capture.adapter import ScoreOf
-from app.engine.capture.guided import guided_relus
 from app.engine.capture.frozen.model import FrozenModel
+from app.engine.capture.guided import guided_relus
 from app.engine.compiled import compile_step
 from app.engine.layers.graph import OnTarget
 

@@ -83,8 +83,13 @@ class PixelRunner:
         knobs = (options.samples, options.noise, draw_seed(options.seed), options.steps)
         per_call = max(1, EXPANDED_ROWS // self.method.expansion(options))
         parts = [
-            self._step(batch[i : i + per_call], rows[i : i + per_call], *flags,
-                       base[i : i + per_call].astype(batch.dtype), *knobs)
+            self._step(
+                batch[i : i + per_call],
+                rows[i : i + per_call],
+                *flags,
+                base[i : i + per_call].astype(batch.dtype),
+                *knobs,
+            )
             for i in range(0, len(batch), per_call)
         ]
         heat, scale, raw, preds, resolved, scores, gaps = (
@@ -129,20 +134,25 @@ def check_method(name: str, method: PixelMethod, context: PixelContext) -> None:
     """A 422 when `method` cannot run on this model."""
     spec = context.capture.input_spec
     if spec.dtype == tf.string:
-        raise InvalidInput(f"method {name} needs the gradient at the pixels; this model's "
-                           "graph takes encoded image files")
+        raise InvalidInput(
+            f"method {name} needs the gradient at the pixels; this model's "
+            "graph takes encoded image files"
+        )
     if not spec.dtype.is_floating:
         if not method.token_ids:
-            raise InvalidInput(f"method {name} needs a float (pixel) input; for a text model "
-                               "use integrated-gradients")
+            raise InvalidInput(
+                f"method {name} needs a float (pixel) input; for a text model "
+                "use integrated-gradients"
+            )
         if context.capture.mask_path() is None:
             raise InvalidInput(f"method {name} on token ids needs an Embedding layer")
     if method.image_only and len(spec.shape) != 4:
         raise InvalidInput(f"method {name} explains image models (inputs (B, H, W, C))")
     layer = context.layer
     if method.uses_layer and layer.grid is None and len(layer.output_shape) != 4:
-        raise InvalidInput(f"method {name} needs a 2-D layer (B, h, w, C); "
-                           f"'{layer.name}' is not")
+        raise InvalidInput(f"method {name} needs a 2-D layer (B, h, w, C); '{layer.name}' is not")
     if method.keras_only and context.model is None:
-        raise InvalidInput(f"method {name} needs the model's Keras layers; this model is a "
-                           "SavedModel's frozen graph")
+        raise InvalidInput(
+            f"method {name} needs the model's Keras layers; this model is a "
+            "SavedModel's frozen graph"
+        )
