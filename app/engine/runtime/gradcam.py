@@ -34,7 +34,7 @@ from app.engine.methods import cam as cam_math
 from app.engine.methods.attention import AttentionContext
 from app.engine.methods.perturbation import ModelContext, combine_channels
 from app.engine.methods.pixel.attributions import PixelContext
-from app.engine.methods.pixel.options import PixelOptions, baseline_inputs
+from app.engine.methods.pixel.options import PixelOptions
 from app.engine.methods.pixel.runner import PixelRunner
 from app.engine.targets.expand import Targets, expand_targets
 from app.engine.targets.results import CamBatch
@@ -190,16 +190,8 @@ class GradCam:
         self, options: PixelOptions, pixels: np.ndarray | None, scaling: Scaling | None
     ) -> np.ndarray | None:
         """Integrated Gradients' baseline inputs (B, ...) from the images' `pixels` (B, H,
-        W, C) 0..255 and the model's `scaling`; None for every other method (and text)."""
-        if self._pixel is None or self._pixel.method.copies != "steps":
-            return None
-        if pixels is None or scaling is None or not self.capture.input_spec.dtype.is_floating:
-            if options.baseline is not None:
-                raise InvalidInput(
-                    "baseline applies to image models; a text model's baseline is token id 0"
-                )
-            return None
-        return baseline_inputs(options.baseline, pixels, scaling)
+        W, C) 0..255 and the model's `scaling`; None for every other method."""
+        return None if self._pixel is None else self._pixel.baselines(options, pixels, scaling)
 
     def check_score(self, score: str) -> bool:
         """Whether `score` means the logit; an error when it is unknown or unavailable."""

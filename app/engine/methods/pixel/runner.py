@@ -19,7 +19,7 @@ import tensorflow as tf
 from app.engine.compiled import compile_step
 from app.engine.methods.cam import normalise
 from app.engine.methods.pixel.attributions import PixelCall, PixelContext, PixelResult
-from app.engine.methods.pixel.options import PixelOptions, draw_seed
+from app.engine.methods.pixel.options import PixelOptions, Scaling, baseline_inputs, draw_seed
 from app.engine.targets.results import CamBatch
 from app.errors import InvalidInput
 
@@ -65,6 +65,25 @@ class PixelRunner:
     @property
     def trace_count(self) -> int:
         return int(self._step.experimental_get_tracing_count())
+
+    def baselines(
+        self, options: PixelOptions, pixels: np.ndarray | None, scaling: Scaling | None
+    ) -> np.ndarray | None:
+        """Integrated Gradients' baseline images (B, ...) as the model sees them; None for
+        the other methods and for token ids (their baseline, id 0, is made in `run`)."""
+        if self.method.copies != "steps":
+            return None
+        if (
+            pixels is None
+            or scaling is None
+            or not self.context.capture.input_spec.dtype.is_floating
+        ):
+            if options.baseline is not None:
+                raise InvalidInput(
+                    "baseline applies to image models; a text model's baseline is token id 0"
+                )
+            return None
+        return baseline_inputs(options.baseline, pixels, scaling)
 
     def run(
         self,
