@@ -81,6 +81,7 @@ async def explain_request(
         options.max_channels or DEFAULT_MAX_CHANNELS,
         tuple(options.metrics or ()),
         options.metric_steps,
+        options.pixel,
     )
     images = prepared if isinstance(prepared, PreparedImages) else None
     cams = await batcher.explain(

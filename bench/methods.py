@@ -2,6 +2,10 @@
 
     python -m bench.methods [--models-dir models] [--photos-dir docs/examples] [--repeats 5]
                             [--speed-only]
+    python -m bench.methods --pixel    # the pixel-level methods' speed only
+
+`--pixel` times the forward, Grad-CAM and the pixel-level methods at their defaults
+(smoothgrad 20 samples, integrated-gradients 32 steps), nothing else.
 
 Time: median ms per image at batch 1 and batch 8 (photos tiled to the batch), the ratio
 to a bare compiled forward of the same batch and to Grad-CAM; Score-CAM and Ablation-CAM
@@ -34,6 +38,7 @@ import numpy as np
 from app.engine.capture.keras.fold import plan_folding
 from app.engine.capture.keras.forward import ModelForward
 from app.engine.methods import CAM_METHOD_NAMES as METHOD_NAMES  # CNN benches: no attention
+from app.engine.methods import PIXEL_METHODS
 from app.engine.methods.options import CamOptions
 from app.engine.runtime.gradcam import GradCam
 from bench.method_models import REPO, ImageModel, load_image_model, load_photos
@@ -57,7 +62,12 @@ def tiled(pixels: np.ndarray, batch: int) -> np.ndarray:
     return np.concatenate([pixels] * (batch // len(pixels) + 1))[:batch]
 
 
-def speed(loaded: ImageModel, pixels: np.ndarray, repeats: int) -> dict[str, dict[int, float]]:
+def speed(
+    loaded: ImageModel,
+    pixels: np.ndarray,
+    repeats: int,
+    methods: tuple[str, ...] = (*METHOD_NAMES, *OPTIONS),
+) -> dict[str, dict[int, float]]:
     """ms per image: {"forward" | method | "gradcam+metrics": {batch: ms}}.
 
     Round robin: each round times every contender once, so a slow spell of the shared
@@ -66,9 +76,12 @@ def speed(loaded: ImageModel, pixels: np.ndarray, repeats: int) -> dict[str, dic
     """
     fold = plan_folding(loaded.model)
     forward = ModelForward(loaded.model, fold=fold)
-    cams = {m: GradCam(loaded.model, loaded.layer, method=m, fold=fold) for m in METHOD_NAMES}
-    for name, options in OPTIONS.items():
-        cams[name] = GradCam(loaded.model, loaded.layer, fold=fold, options=options)
+    cams = {
+        m: GradCam(loaded.model, loaded.layer, fold=fold, options=OPTIONS[m])
+        if m in OPTIONS
+        else GradCam(loaded.model, loaded.layer, method=m, fold=fold)
+        for m in methods
+    }
     times: dict[str, dict[int, float]] = {}
     for batch in BATCHES:
         for name, ms in batch_times(loaded, forward, cams, tiled(pixels, batch), repeats).items():
@@ -93,7 +106,7 @@ def batch_times(
     contenders: dict[str, Callable[[], object]] = {"forward": partial(forward, inputs)}
     contenders.update({name: partial(cam.explain, inputs) for name, cam in cams.items()})
     contenders["gradcam+metrics"] = with_metrics
-    slow = {"scorecam", "ablationcam", "gradcam+metrics"}
+    slow = {"scorecam", "ablationcam", "gradcam+metrics", "smoothgrad", "integrated-gradients"}
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     for name, run in contenders.items():  # warm-up: traces, caches
         for _ in range(1 if name in slow else 3):
@@ -137,12 +150,14 @@ def faithfulness(
     return results
 
 
-def print_speed(times: dict[str, dict[int, float]]) -> None:
+def print_speed(
+    times: dict[str, dict[int, float]], methods: tuple[str, ...] = (*METHOD_NAMES, *OPTIONS)
+) -> None:
     print(
         "| method | b1 ms/img | b1 x forward | b1 x gradcam | b8 ms/img | b8 x forward | b8 x gradcam |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name in ("forward", *METHOD_NAMES, *OPTIONS, "gradcam+metrics"):
+    for name in ("forward", *methods, "gradcam+metrics"):
         cells = []
         for batch in BATCHES:
             ms = times[name][batch]
@@ -188,11 +203,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--shapes", type=int, default=64, help="held-out shapes images")
     parser.add_argument("--speed-only", action="store_true", help="skip the faithfulness tables")
+    parser.add_argument("--pixel", action="store_true", help="the pixel-level methods' speed")
     args = parser.parse_args()
 
     loaded = load_image_model(args.models_dir, MODEL)
     names, pixels = load_photos(args.photos_dir, loaded)
     print(f"{MODEL} at layer {loaded.layer}, photos: {', '.join(names)}\n")
+    if args.pixel:
+        methods = ("gradcam", *PIXEL_METHODS)
+        print_speed(speed(loaded, pixels, args.repeats, methods), methods)
+        return
     print_speed(speed(loaded, pixels, args.repeats))
     if args.speed_only:
         return

@@ -30,6 +30,12 @@ MethodName = Literal[
     "finercam",
     "attention-rollout",
     "attention-gradcam",
+    "saliency",
+    "smoothgrad",
+    "integrated-gradients",
+    "guided-backprop",
+    "guided-gradcam",
+    "fullgrad",
 ]
 MetricName = Literal["deletion", "insertion", "drop", "increase"]
 KpcaKernel = Literal["linear", "poly", "rbf", "sigmoid", "cosine"]  # scikit-learn KernelPCA's
@@ -37,6 +43,7 @@ MAX_TARGETS = 64
 MAX_LAYERS = 8
 MAX_COMPARISON_RANK = 64
 MAX_METRIC_STEPS = 64
+MAX_PIXEL_COPIES = 64  # smoothgrad samples / integrated-gradients steps (one pass each)
 
 
 class Schema(BaseModel):
@@ -113,6 +120,26 @@ class ExplainParameters(Schema):
     )
     metric_steps: int = Field(
         default=16, ge=1, le=MAX_METRIC_STEPS, description="deletion/insertion steps"
+    )
+    samples: int = Field(
+        default=20, ge=1, le=MAX_PIXEL_COPIES, description="smoothgrad: noisy copies averaged"
+    )
+    noise: float = Field(
+        default=0.2, ge=0.0, le=10.0, description="smoothgrad: sigma / (max - min) of the input"
+    )
+    seed: int | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="smoothgrad: noise seed; null: random"
+    )
+    steps: int = Field(
+        default=32,
+        ge=2,
+        le=MAX_PIXEL_COPIES,
+        description="integrated-gradients: path points (Captum's riemann_trapezoid)",
+    )
+    baseline: Literal["black", "white", "blur"] | None = Field(
+        default=None,
+        description="integrated-gradients on images: the baseline image; null: black "
+        "(text models: token id 0)",
     )
     colormap: str | None = Field(default=None, description="overlay colormap; null: server default")
     alpha_limit: float | None = Field(
@@ -198,6 +225,11 @@ class TargetExplanation(Schema):
     html: str | None = None
     metrics: dict[MetricName, float] | None = Field(
         default=None, description="faithfulness scores, when asked for"
+    )
+    completeness_gap: float | None = Field(
+        default=None,
+        description="integrated-gradients: sum of the attribution - (score(input) - "
+        "score(baseline)), the score being the one differentiated",
     )
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from app.engine.evaluation.faithfulness import DEFAULT_STEPS
 from app.engine.methods.options import DEFAULT_OPTIONS, CamOptions
+from app.engine.methods.pixel.options import PixelOptions
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,11 @@ class ExplainOptions:
     max_channels: int | None = None  # None: DEFAULT_MAX_CHANNELS (scorecam, ablationcam)
     metrics: list[str] | None = None  # faithfulness scores to compute (images)
     metric_steps: int = DEFAULT_STEPS
+    samples: int = 20  # smoothgrad
+    noise: float = 0.2  # smoothgrad
+    seed: int | None = None  # smoothgrad; None: random
+    steps: int = 32  # integrated-gradients
+    baseline: str | None = None  # integrated-gradients on images; None: black
     colormap: str = "viridis"
     alpha_limit: float = 0.65
     overlay: bool | Literal["layer"] = True  # "layer": the coloured heatmap alone
@@ -54,6 +60,11 @@ class ExplainOptions:
                 else tuple(self.finer_comparison)
             ),
         )
+
+    @property
+    def pixel(self) -> PixelOptions:
+        """The pixel-level methods' options (`app.engine.methods.pixel.options`)."""
+        return PixelOptions(self.samples, self.noise, self.seed, self.steps, self.baseline)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ class TargetResult:
     weighted_spans: WeightedSpansResult | None = None
     html: str | None = None
     metrics: dict[str, float] | None = None
+    completeness_gap: float | None = None
 
 
 @dataclass
@@ -77,4 +78,5 @@ def target_result(
         scale=float(cams.scales[row]),
         heatmap=heatmap,
         metrics={name: float(values[row]) for name, values in cams.metrics.items()} or None,
+        completeness_gap=None if cams.gaps is None else float(cams.gaps[row]),
     )

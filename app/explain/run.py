@@ -20,8 +20,12 @@ def require_task(served: ServedModel, task: str) -> None:
 
 
 def run_gradcam(
-    served: ServedModel, inputs: np.ndarray, options: ExplainOptions
+    served: ServedModel,
+    inputs: np.ndarray,
+    options: ExplainOptions,
+    pixels: np.ndarray | None = None,
 ) -> tuple[GradCam, CamBatch]:
+    """`pixels` (B, H, W, C) 0..255: images, for integrated-gradients' baseline."""
     gradcam = served.gradcam(options.layer, options.method, options.cam_options())
     cams = gradcam.explain(
         inputs,
@@ -30,5 +34,7 @@ def run_gradcam(
         counterfactual=options.counterfactual,
         score=options.score or served.card.score,
         max_channels=options.max_channels or DEFAULT_MAX_CHANNELS,
+        pixel=options.pixel,
+        baselines=gradcam.baselines(options.pixel, pixels, served.scaling),
     )
     return gradcam, cams

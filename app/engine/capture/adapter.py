@@ -29,6 +29,15 @@ class Capture(Protocol):
     ) -> tuple[tf.Tensor, tf.Tensor | None, tf.Tensor]:
         """(activations, d score / d activations or None, predictions float32)."""
 
+    def input_gradients(
+        self, inputs: tf.Tensor, score_of: ScoreOf, guided: bool
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(d score / d inputs (B, ...), predictions (B, n), scores (B,)), all float32.
+
+        The pixel-level methods' gradient, at the model input rather than a layer; with
+        `guided`, every ReLU backpropagates the guided rule (`app.engine.capture.guided`).
+        """
+
     def forward(
         self, inputs: tf.Tensor, path: tuple[str, ...], on_target: OnTarget
     ) -> tuple[tf.Tensor, tf.Tensor]:

@@ -5,7 +5,8 @@ gradients, `(B, *spatial, K)` -> raw map `(B, *spatial)`, run inside the compile
 Grad-CAM pass. Score-CAM and Ablation-CAM weigh channels by forward passes on perturbed
 inputs (`app.engine.methods.perturbation`). The attention methods read the attention of
 every MultiHeadAttention layer in a compiled pass of their own
-(`app.engine.methods.attention`).
+(`app.engine.methods.attention`). The pixel-level methods run the gradient at the input
+in a compiled pass of their own (`app.engine.methods.pixel`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from app.engine.methods.finer import TargetScore, finer_score
 from app.engine.methods.kpca import kpcacam
 from app.engine.methods.options import CamOptions, check_cam_options
 from app.engine.methods.perturbation import ModelContext, Perturbation
+from app.engine.methods.pixel import table as pixel
+from app.engine.methods.pixel.runner import PixelMethod
 from app.engine.methods.scorecam import ScoreCam, scorecam_weights
 from app.engine.methods.shapley import shapley_gradients
 from app.engine.methods.smoothing import CHANNEL_TERMS, SMOOTHED_OUTSIDE, eigen_smoothed
@@ -64,6 +67,8 @@ class Method:
         if self.configured is not None:
             return self.configured(options)
         return self.raw_map
+    pixel: PixelMethod | None = None  # pixel-level: the gradient at the input
+    signed: bool = True  # False: a map of |gradient|, which counterfactual cannot flip
 
 
 def build_scorecam(context: ModelContext) -> Perturbation:
@@ -108,11 +113,20 @@ METHODS: dict[str, Method] = {
         ),
         Method("attention-rollout", uses_gradients=False, attention=attention_rollout),
         Method("attention-gradcam", attention=attention_gradcam),
+        Method("saliency", pixel=pixel.SALIENCY, signed=False),
+        Method("smoothgrad", pixel=pixel.SMOOTHGRAD, signed=False),
+        Method("integrated-gradients", pixel=pixel.INTEGRATED_GRADIENTS),
+        Method("guided-backprop", pixel=pixel.GUIDED_BACKPROP, signed=False),
+        Method("guided-gradcam", pixel=pixel.GUIDED_GRADCAM, signed=False),
+        Method("fullgrad", pixel=pixel.FULLGRAD, signed=False),
     )
 }
 METHOD_NAMES = tuple(METHODS)
 ATTENTION_METHODS = tuple(name for name, method in METHODS.items() if method.attention)
-CAM_METHOD_NAMES = tuple(name for name in METHOD_NAMES if name not in ATTENTION_METHODS)
+PIXEL_METHODS = tuple(name for name, method in METHODS.items() if method.pixel)
+CAM_METHOD_NAMES = tuple(
+    name for name in METHOD_NAMES if name not in ATTENTION_METHODS and name not in PIXEL_METHODS
+)
 DEFAULT_MAX_CHANNELS = 32
 
 
@@ -138,6 +152,10 @@ def check_method_options(method: str, options: CamOptions) -> None:
         raise InvalidInput(
             "aug_smooth is not defined for finercam (pytorch-grad-cam's FinerCAM has none)"
         )
+    if options.aug_smooth and method in PIXEL_METHODS:
+        raise InvalidInput(
+            f"aug_smooth is an option of the CAM methods; {method} maps the input's pixels"
+        )
     if (options.eigen_smooth or options.aug_smooth) and method in ATTENTION_METHODS:
         raise InvalidInput(
             f"eigen_smooth and aug_smooth are options of the CAM methods, not {method}"
@@ -146,8 +164,25 @@ def check_method_options(method: str, options: CamOptions) -> None:
 
 def model_methods(model: keras.Model | FrozenModel) -> tuple[str, ...]:
     """The methods `model` can use: the attention methods need a Keras image model with
-    MultiHeadAttention layers (a frozen graph has no layers to recompute them from)."""
+    MultiHeadAttention layers (a frozen graph has no layers to recompute them from); the
+    pixel-level methods a float input (token ids: integrated-gradients on the embedding)."""
     if isinstance(model, FrozenModel):
-        return CAM_METHOD_NAMES
+        return CAM_METHOD_NAMES + pixel_methods(model.input_spec, keras_model=False)
     image = len(model.inputs[0].shape) == 4
-    return METHOD_NAMES if image and attention_layers(model) else CAM_METHOD_NAMES
+    spec = tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype)
+    attention = ATTENTION_METHODS if image and attention_layers(model) else ()
+    return CAM_METHOD_NAMES + attention + pixel_methods(spec, keras_model=True)
+
+
+def pixel_methods(spec: tf.TensorSpec, *, keras_model: bool) -> tuple[str, ...]:
+    if spec.dtype == tf.string:
+        return ()
+    floating, image = spec.dtype.is_floating, len(spec.shape) == 4
+    return tuple(
+        name
+        for name in PIXEL_METHODS
+        if (method := METHODS[name].pixel) is not None
+        and (floating or method.token_ids)
+        and (image or not method.image_only)
+        and (keras_model or not method.keras_only)
+    )

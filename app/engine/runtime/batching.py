@@ -25,6 +25,7 @@ import numpy as np
 
 from app.engine.evaluation.faithfulness import DEFAULT_STEPS, Scaling, check_metrics
 from app.engine.methods import DEFAULT_MAX_CHANNELS
+from app.engine.methods.pixel.options import PixelOptions
 from app.engine.runtime.admission import Admission, refusal
 from app.engine.runtime.gradcam import GradCam
 from app.engine.targets.expand import expand_targets
@@ -41,6 +42,7 @@ class BatchOptions:
     max_channels: int = DEFAULT_MAX_CHANNELS
     metrics: tuple[str, ...] = ()
     metric_steps: int = DEFAULT_STEPS
+    pixel: PixelOptions = field(default_factory=PixelOptions)  # pixel-level methods' options
 
 
 @dataclass(eq=False)
@@ -133,6 +135,7 @@ class Batcher:
         gradcam.check_score(options.score)
         gradcam.check_options(options.counterfactual, options.max_channels)
         check_metrics(options.metrics, options.metric_steps)
+        options.pixel.check()
         job = Job(
             gradcam,
             options,
@@ -263,6 +266,11 @@ def compute_batch(jobs: list[Job]) -> CamBatch:
     inputs = np.concatenate([job.inputs for job in jobs])
     targets = [job.targets for job in jobs for _ in range(len(job.inputs))]
     options = head.options
+    pixels = (
+        None
+        if head.scaling is None or any(job.pixels is None for job in jobs)
+        else (np.concatenate([job.pixels for job in jobs if job.pixels is not None]))
+    )
     cams = head.gradcam.explain(
         inputs,
         targets,
@@ -270,12 +278,13 @@ def compute_batch(jobs: list[Job]) -> CamBatch:
         counterfactual=options.counterfactual,
         score=options.score,
         max_channels=options.max_channels,
+        pixel=options.pixel,
+        baselines=head.gradcam.baselines(options.pixel, pixels, head.scaling),
     )
     if not options.metrics:
         return cams
-    if head.scaling is None or any(job.pixels is None for job in jobs):
+    if pixels is None or head.scaling is None:
         raise InvalidInput("faithfulness metrics are computed for image models only")
-    pixels = np.concatenate([job.pixels for job in jobs if job.pixels is not None])
     return head.gradcam.add_metrics(
         cams, pixels, head.scaling, options.metrics, options.metric_steps
     )

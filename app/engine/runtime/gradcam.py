@@ -35,6 +35,9 @@ from app.engine.methods.attention import AttentionContext
 from app.engine.methods.kpca import MAX_POSITIONS
 from app.engine.methods.options import DEFAULT_OPTIONS, CamOptions
 from app.engine.methods.perturbation import ModelContext, combine_channels
+from app.engine.methods.pixel.attributions import PixelContext
+from app.engine.methods.pixel.options import PixelOptions
+from app.engine.methods.pixel.runner import PixelRunner
 from app.engine.runtime.views import (
     augment,
     combine_views,
@@ -109,6 +112,11 @@ class GradCam:
                 )
             attention = self.method.attention(AttentionContext(model, self.layer, self._logit_fn))
             self._step = compile_step(attention.step, signature)
+        self._pixel = None
+        if self.method.pixel is not None:  # its own compiled pass, more options
+            keras_model = None if isinstance(model, FrozenModel) else model
+            pixels = PixelContext(self.capture, self.layer, keras_model, self._logit_fn)
+            self._pixel = PixelRunner(self.method.name, self.method.pixel, pixels)
         self._perturbation = None
         if self.method.perturbation is not None:
             grid = self.layer.grid
@@ -196,6 +204,8 @@ class GradCam:
         more = sum(cam.trace_count for cam in self._more)
         if self._perturbation is not None:
             return self._perturbation.trace_count + more
+        if self._pixel is not None:
+            return self._pixel.trace_count
         return int(self._step.experimental_get_tracing_count()) + more
 
     def explain(
@@ -207,15 +217,24 @@ class GradCam:
         counterfactual: bool = False,
         score: str = "logit",
         max_channels: int = DEFAULT_MAX_CHANNELS,
+        pixel: PixelOptions | None = None,
+        baselines: np.ndarray | None = None,
     ) -> CamBatch:
         """Maps for a batch `inputs` (B, ...) already preprocessed for the model.
 
         `max_channels` bounds the channels Score-CAM and Ablation-CAM perturb (at most
-        the layer's); the other methods ignore it.
+        the layer's); the other methods ignore it. `pixel` holds the pixel-level methods'
+        options, `baselines` (B, ...) Integrated Gradients' baseline inputs (None: zeros).
         """
         use_logit = self.check_score(score)
         self.check_options(counterfactual, max_channels)
         sample, rows = expand_targets(len(inputs), targets, self.n_classes, self.name)
+        if self._pixel is not None:
+            flags = (relu, counterfactual, use_logit)
+            with tf.device(self.device):
+                return self._pixel.run(
+                    inputs, sample, rows, flags, pixel or PixelOptions(), baselines
+                )
         if self._at_input:
             return self._explain_at_input(
                 np.asarray(inputs), sample, rows, relu, counterfactual, use_logit, max_channels
@@ -248,6 +267,13 @@ class GradCam:
             heatmaps=heat.numpy(),
             scales=scale.numpy(),
         )
+
+    def baselines(
+        self, options: PixelOptions, pixels: np.ndarray | None, scaling: Scaling | None
+    ) -> np.ndarray | None:
+        """Integrated Gradients' baseline inputs (B, ...) from the images' `pixels` (B, H,
+        W, C) 0..255 and the model's `scaling`; None for every other method."""
+        return None if self._pixel is None else self._pixel.baselines(options, pixels, scaling)
 
     def check_score(self, score: str) -> bool:
         """Whether `score` means the logit; an error when it is unknown or unavailable."""
@@ -291,6 +317,10 @@ class GradCam:
         if counterfactual and not self.method.uses_gradients:
             raise InvalidInput(
                 f"counterfactual negates gradients; method {self.method.name} uses none"
+            )
+        if counterfactual and not self.method.signed:
+            raise InvalidInput(
+                f"counterfactual negates gradients; method {self.method.name} maps |gradient|"
             )
         if isinstance(max_channels, bool) or not isinstance(max_channels, int | np.integer):
             raise InvalidInput(f"max_channels must be an integer, not {max_channels!r}")

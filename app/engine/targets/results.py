@@ -19,6 +19,7 @@ class CamBatch:
     heatmaps: np.ndarray  # (N, *spatial): cams / (scale + 1e-7), in [0,1] or [-1,1]
     scales: np.ndarray  # (N,): max |cam| of each map
     metrics: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N,) scores
+    gaps: np.ndarray | None = None  # (N,): integrated-gradients' completeness gap
 
     def samples(self, start: int, stop: int) -> CamBatch:
         """The maps of input samples `start..stop-1`, renumbered from 0."""
@@ -32,4 +33,5 @@ class CamBatch:
             heatmaps=self.heatmaps[rows],
             scales=self.scales[rows],
             metrics={name: values[rows] for name, values in self.metrics.items()},
+            gaps=None if self.gaps is None else self.gaps[rows],
         )

@@ -16,6 +16,8 @@ import tensorflow as tf
 SCORE_MODES = ("logit", "output")
 
 LogitFn = Callable[[tf.Tensor], tf.Tensor]
+# (predictions (B, n) float32, logits (B, n) float32) -> the score differentiated (B,)
+ScoreOf = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
 
 def logit_function(layer: keras.layers.Layer) -> LogitFn | None:
@@ -38,3 +40,20 @@ def dense_preactivation(layer: keras.layers.Dense, inputs: tf.Tensor) -> tf.Tens
     if layer.use_bias:
         outputs = outputs + layer.bias
     return outputs
+
+
+def target_score(
+    targets: tf.Tensor, use_logit: tf.Tensor, resolved: dict[str, tf.Tensor] | None = None
+) -> ScoreOf:
+    """Per row, the logit (or output) at `targets` (B,) int32; -1 picks the row's top
+    prediction. The targets so resolved are written to `resolved["targets"]`."""
+
+    def score_of(predictions: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        top = tf.argmax(predictions, axis=-1, output_type=tf.int32)
+        chosen = tf.where(targets < 0, top, targets)
+        if resolved is not None:
+            resolved["targets"] = chosen
+        scored = tf.where(use_logit, logits, predictions)
+        return tf.gather(scored, chosen, axis=1, batch_dims=1)
+
+    return score_of

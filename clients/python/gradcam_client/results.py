@@ -41,6 +41,7 @@ class TargetExplanation:
     weighted_spans: WeightedSpans | None = None
     html: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    completeness_gap: float | None = None  # integrated-gradients only
 
     @cached_property
     def overlay_bytes(self) -> bytes | None:
@@ -204,6 +205,7 @@ def parse_target(data: dict[str, Any]) -> TargetExplanation:
         weighted_spans=parse_spans(spans) if spans else None,
         html=data.get("html"),
         metrics=data.get("metrics") or {},
+        completeness_gap=data.get("completeness_gap"),
     )
 
 

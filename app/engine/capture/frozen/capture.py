@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from app.engine.capture.adapter import ScoreOf
 from app.engine.capture.frozen.model import FrozenModel
+from app.engine.capture.guided import guided_relus
 from app.engine.compiled import compile_step
 from app.engine.layers.graph import OnTarget
 
@@ -46,6 +47,15 @@ class FrozenCapture:
         score = score_of(predictions, logits)
         gradients = tf.gradients(score, activations)[0] if with_gradients else None
         return activations, gradients, predictions
+
+    def input_gradients(
+        self, inputs: tf.Tensor, score_of: ScoreOf, guided: bool
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        with guided_relus(guided):  # the imported ops carry the override too
+            _, predictions, logits = self._run(inputs, self.path, {})
+        scores = score_of(predictions, logits)
+        (gradients,) = tf.gradients(scores, [inputs])
+        return tf.cast(gradients, tf.float32), predictions, scores
 
     def forward(
         self, inputs: tf.Tensor, path: tuple[str, ...], on_target: OnTarget

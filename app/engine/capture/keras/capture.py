@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from app.engine.capture.adapter import ScoreOf
+from app.engine.capture.guided import guided_relus
 from app.engine.capture.keras.fold import FoldPlan
 from app.engine.layers.graph import OnTarget, first_layer_of_type, first_output, is_cut, replay
 from app.engine.targets.score import LogitFn
@@ -48,6 +49,16 @@ class KerasCapture:
         activations = captured["activations"]
         gradients = tape.gradient(score, activations) if with_gradients else None
         return activations, gradients, predictions
+
+    def input_gradients(
+        self, inputs: tf.Tensor, score_of: ScoreOf, guided: bool
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        # tf.gradients, not a tape: only it honours the guided gradient override.
+        with guided_relus(guided):
+            predictions, logits = self.forward(inputs, self.path, lambda output: output)
+        scores = score_of(predictions, logits)
+        (gradients,) = tf.gradients(scores, [inputs])
+        return tf.cast(gradients, tf.float32), predictions, scores
 
     def forward(
         self, inputs: tf.Tensor, path: tuple[str, ...], on_target: OnTarget

@@ -1,0 +1,119 @@
+"""FullGrad (Srinivas & Fleuret 2019) as pytorch-grad-cam 1.5.7's `FullGrad` computes it.
+
+Terms, each channel min-max normalised over its positions and resized to the input
+(bilinear, half-pixel, as OpenCV), then summed: `|d score / d x * x|` (the input's
+channels), and for every 2-D convolution (Conv2D, DepthwiseConv2D) with a bias and every
+BatchNormalization with one (`center`), `|bias * d score / d z|`, `z` that layer's output
+before its activation; a BatchNormalization's bias is `beta - mean * gamma / sqrt(var +
+eps)`. The sum is min-max normalised. Resizing is linear, so the channels are summed at
+the layer's resolution and resized once.
+
+Folding: the Keras capture multiplies each BatchNormalization into the convolution
+before it, which merges two bias terms into one. FullGrad needs both (each is
+normalised on its own), so it replays the model unfolded, every layer as Keras computes
+it, each convolution with an activation split into its linear part and the activation.
+Only Keras models: a frozen graph has no layers to find the biases in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from app.engine.capture.keras.fold import FoldedLayer
+from app.engine.layers.graph import first_output, output_layer
+from app.engine.methods.pixel.attributions import PixelCall, PixelContext, PixelResult
+from app.engine.methods.pixel.maps import EPSILON, min_max, resize_maps
+from app.engine.targets.score import target_score
+
+_CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+
+
+class BiasRecorder:
+    """Replays layers as Keras computes them, keeping each bias layer's linear output."""
+
+    def __init__(self) -> None:
+        self.terms: list[tuple[tf.Tensor, tf.Tensor]] = []  # (output (R, h, w, K), bias (K,))
+
+    def call(self, layer: keras.layers.Layer, call_as_is: Callable[[], Any], inputs: Any) -> Any:
+        if type(layer) is keras.layers.BatchNormalization and layer.center:
+            outputs = call_as_is()
+            if len(outputs.shape) == 4:
+                self.terms.append((outputs, batchnorm_bias(layer)))
+            return outputs
+        if type(layer) not in _CONVOLUTIONS or not layer.use_bias:
+            return call_as_is()
+        linear = FoldedLayer(layer, layer.kernel, layer.bias)(inputs)  # no activation
+        self.terms.append((linear, tf.convert_to_tensor(layer.bias)))
+        activation = layer.activation
+        return linear if activation in (None, keras.activations.linear) else activation(linear)
+
+
+def batchnorm_bias(norm: keras.layers.BatchNormalization) -> tf.Tensor:
+    """`beta - mean * gamma / sqrt(variance + epsilon)` (the FullGrad paper's BN bias)."""
+    scale = tf.math.rsqrt(tf.convert_to_tensor(norm.moving_variance) + norm.epsilon)
+    if norm.scale:
+        scale = scale * norm.gamma
+    return norm.beta - norm.moving_mean * scale
+
+
+def replay_unfolded(
+    model: keras.Model,
+    inputs: tf.Tensor,
+    recorder: BiasRecorder,
+    on_output_layer: Callable[[tf.Tensor], None] | None = None,
+) -> Any:
+    """`model(inputs)` layer by layer, nested models included, through `recorder`;
+    `on_output_layer` sees the input of the layer making the first output."""
+    last = output_layer(model) if on_output_layer is not None else None
+
+    def call(layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
+        if layer is last and on_output_layer is not None:
+            on_output_layer(args[0])
+        if isinstance(layer, keras.Model):
+            return replay_unfolded(layer, args[0], recorder)
+        return recorder.call(layer, lambda: layer(*args, **kwargs), args[0])
+
+    if isinstance(model, keras.Sequential):
+        x = inputs
+        for layer in model.layers:
+            x = call(layer, x)
+        return x
+    return model._run_through_graph(inputs, operation_fn=lambda op: op, call_fn=call)
+
+
+def channel_terms(values: tf.Tensor) -> tf.Tensor:
+    """`(R, h, w, K)` -> each channel min-max normalised over (h, w), summed: `(R, h, w)`."""
+    shifted = values - tf.reduce_min(values, axis=[1, 2], keepdims=True)
+    peak = tf.reduce_max(shifted, axis=[1, 2], keepdims=True)
+    return tf.reduce_sum(shifted / (peak + EPSILON), axis=-1)
+
+
+def fullgrad(context: PixelContext, call: PixelCall) -> PixelResult:
+    """FullGrad's map `(R, H, W)` in [0, 1] (see the module docstring)."""
+    model, logit_fn = context.model, context.logit_fn
+    assert model is not None  # Keras models only: checked when the method is built
+    recorder = BiasRecorder()
+    kept: dict[str, tf.Tensor] = {}
+
+    def keep_logits(layer_input: tf.Tensor) -> None:
+        if logit_fn is not None:
+            kept["logits"] = logit_fn(layer_input)
+
+    outputs = replay_unfolded(model, call.inputs, recorder, keep_logits)
+    predictions = tf.cast(first_output(outputs), tf.float32)
+    logits = tf.cast(kept.get("logits", predictions), tf.float32)
+    resolved: dict[str, tf.Tensor] = {}
+    scores = target_score(call.targets, call.use_logit, resolved)(predictions, logits)
+    linear = [output for output, _ in recorder.terms]
+    gradients = tf.gradients(scores, [call.inputs, *linear])
+    size = tf.shape(call.inputs)[1:3]
+    total = channel_terms(tf.abs(gradients[0] * call.inputs))
+    for (_, bias), gradient in zip(recorder.terms, gradients[1:], strict=True):
+        if gradient is not None:  # a bias layer off the path to the output
+            total += resize_maps(channel_terms(tf.abs(bias * gradient)), size)
+    raw = min_max(total)
+    return PixelResult(raw, predictions, resolved["targets"], tf.zeros_like(scores))
