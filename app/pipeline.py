@@ -78,6 +78,7 @@ async def explain_request(
         options.max_channels or DEFAULT_MAX_CHANNELS,
         tuple(options.metrics or ()),
         options.metric_steps,
+        options.blackbox,
     )
     images = prepared if isinstance(prepared, PreparedImages) else None
     cams = await batcher.explain(

@@ -26,10 +26,13 @@ MethodName = Literal[
     "ablationcam",
     "attention-rollout",
     "attention-gradcam",
+    "occlusion",
+    "rise",
 ]
 MetricName = Literal["deletion", "insertion", "drop", "increase"]
 MAX_TARGETS = 64
 MAX_METRIC_STEPS = 64
+MAX_RISE_MASKS = 8000  # a request's forwards: bounded like its other work
 
 
 class Schema(BaseModel):
@@ -64,6 +67,19 @@ class ExplainParameters(Schema):
     metric_steps: int = Field(
         default=16, ge=1, le=MAX_METRIC_STEPS, description="deletion/insertion steps"
     )
+    occlusion_window: int | None = Field(
+        default=None, ge=1, description="occlusion: black window side, px; null: input side / 8"
+    )
+    occlusion_stride: int | None = Field(
+        default=None, ge=1, description="occlusion: step between windows, px; null: window / 2"
+    )
+    rise_masks: int = Field(
+        default=2000, ge=1, le=MAX_RISE_MASKS, description="rise: random masks averaged"
+    )
+    rise_cells: int = Field(
+        default=7, ge=2, le=64, description="rise: a mask's grid is rise_cells x rise_cells"
+    )
+    seed: int = Field(default=0, ge=0, description="rise: seed of the random masks")
     colormap: str | None = Field(default=None, description="overlay colormap; null: server default")
     alpha_limit: float | None = Field(
         default=None, ge=0.0, le=1.0, description="maximum overlay opacity; null: server default"

@@ -40,7 +40,7 @@ def explain_images(
 ) -> ExplainResult:
     """Synchronous explain of images, straight on the engine (no batching)."""
     prepared = prepare_images(served, uploads, limits)
-    gradcam, cams = run_gradcam(served, prepared.inputs, options)
+    gradcam, cams = run_gradcam(served, prepared.inputs, options, prepared.pixels)
     if options.metrics:
         assert served.scaling is not None
         cams = gradcam.add_metrics(

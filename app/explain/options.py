@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.engine.evaluation.faithfulness import DEFAULT_STEPS
+from app.engine.methods.blackbox import BlackBoxOptions
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,11 @@ class ExplainOptions:
     max_channels: int | None = None  # None: DEFAULT_MAX_CHANNELS (scorecam, ablationcam)
     metrics: list[str] | None = None  # faithfulness scores to compute (images)
     metric_steps: int = DEFAULT_STEPS
+    occlusion_window: int | None = None  # None: an eighth of the input's side
+    occlusion_stride: int | None = None  # None: half the window
+    rise_masks: int = 2000
+    rise_cells: int = 7
+    seed: int = 0  # RISE's masks
     colormap: str = "viridis"
     alpha_limit: float = 0.65
     overlay: bool | Literal["layer"] = True  # "layer": the coloured heatmap alone
@@ -28,6 +34,16 @@ class ExplainOptions:
     padding: str | None = None  # None: the model's padding side
     interpolation_kind: str = "linear"
     max_tokens: int = 4096  # per instance, after tokenizing (char models make many)
+
+    @property
+    def blackbox(self) -> BlackBoxOptions:
+        return BlackBoxOptions(
+            self.occlusion_window,
+            self.occlusion_stride,
+            self.rise_masks,
+            self.rise_cells,
+            self.seed,
+        )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,10 @@ def require_task(served: ServedModel, task: str) -> None:
 
 
 def run_gradcam(
-    served: ServedModel, inputs: np.ndarray, options: ExplainOptions
+    served: ServedModel,
+    inputs: np.ndarray,
+    options: ExplainOptions,
+    pixels: np.ndarray | None = None,
 ) -> tuple[GradCam, CamBatch]:
     gradcam = served.gradcam(options.layer, options.method)
     cams = gradcam.explain(
@@ -30,5 +33,8 @@ def run_gradcam(
         counterfactual=options.counterfactual,
         score=options.score or served.card.score,
         max_channels=options.max_channels or DEFAULT_MAX_CHANNELS,
+        pixels=pixels,
+        scaling=served.scaling,
+        blackbox=options.blackbox,
     )
     return gradcam, cams

@@ -5,7 +5,9 @@ gradients, `(B, *spatial, K)` -> raw map `(B, *spatial)`, run inside the compile
 Grad-CAM pass. Score-CAM and Ablation-CAM weigh channels by forward passes on perturbed
 inputs (`app.engine.methods.perturbation`). The attention methods read the attention of
 every MultiHeadAttention layer in a compiled pass of their own
-(`app.engine.methods.attention`).
+(`app.engine.methods.attention`). The black-box methods (occlusion, RISE) need only the
+model's scores on perturbed images (`app.engine.methods.blackbox`): the only ones a
+remote model, which has no gradient, can use.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ from app.engine.methods.attention import (
     attention_layers,
     attention_rollout,
 )
+from app.engine.methods.blackbox import BlackBoxMap
 from app.engine.methods.eigen import eigencam
+from app.engine.methods.occlusion import occlusion_map
 from app.engine.methods.perturbation import ModelContext, Perturbation
+from app.engine.methods.rise import rise_map
 from app.engine.methods.scorecam import ScoreCam, scorecam_weights
 from app.errors import InvalidInput
 
@@ -46,6 +51,7 @@ class Method:
     perturbation: BuildPerturbation | None = None  # forward-only channel weighting
     weights: ChannelWeights | None = None  # (base score (N,), channel scores (N, k)) -> (N, k)
     attention: BuildAttention | None = None  # MultiHeadAttention models only
+    blackbox: BlackBoxMap | None = None  # scores of perturbed images only (image models)
 
 
 def build_scorecam(context: ModelContext) -> Perturbation:
@@ -78,11 +84,16 @@ METHODS: dict[str, Method] = {
         Method("ablationcam", None, False, build_ablationcam, ablation_weights),
         Method("attention-rollout", uses_gradients=False, attention=attention_rollout),
         Method("attention-gradcam", attention=attention_gradcam),
+        Method("occlusion", uses_gradients=False, blackbox=occlusion_map),
+        Method("rise", uses_gradients=False, blackbox=rise_map),
     )
 }
 METHOD_NAMES = tuple(METHODS)
 ATTENTION_METHODS = tuple(name for name, method in METHODS.items() if method.attention)
-CAM_METHOD_NAMES = tuple(name for name in METHOD_NAMES if name not in ATTENTION_METHODS)
+BLACKBOX_METHODS = tuple(name for name, method in METHODS.items() if method.blackbox)
+CAM_METHOD_NAMES = tuple(
+    name for name in METHOD_NAMES if name not in ATTENTION_METHODS + BLACKBOX_METHODS
+)
 DEFAULT_MAX_CHANNELS = 32
 
 
@@ -97,8 +108,18 @@ def get_method(name: str) -> Method:
 
 def model_methods(model: keras.Model | FrozenModel) -> tuple[str, ...]:
     """The methods `model` can use: the attention methods need a Keras image model with
-    MultiHeadAttention layers (a frozen graph has no layers to recompute them from)."""
+    MultiHeadAttention layers (a frozen graph has no layers to recompute them from); the
+    black-box ones an image model that takes pixels."""
     if isinstance(model, FrozenModel):
-        return CAM_METHOD_NAMES
-    image = len(model.inputs[0].shape) == 4
-    return METHOD_NAMES if image and attention_layers(model) else CAM_METHOD_NAMES
+        spec = model.input_spec
+        pixels = len(spec.shape) == 4 and spec.dtype.is_floating
+        attention = False
+    else:
+        pixels = len(model.inputs[0].shape) == 4
+        attention = pixels and bool(attention_layers(model))
+    allowed = (
+        CAM_METHOD_NAMES
+        + (ATTENTION_METHODS if attention else ())
+        + (BLACKBOX_METHODS if pixels else ())
+    )
+    return tuple(name for name in METHOD_NAMES if name in allowed)

@@ -25,6 +25,7 @@ import numpy as np
 
 from app.engine.evaluation.faithfulness import DEFAULT_STEPS, Scaling, check_metrics
 from app.engine.methods import DEFAULT_MAX_CHANNELS
+from app.engine.methods.blackbox import BlackBoxOptions
 from app.engine.runtime.admission import Admission, refusal
 from app.engine.runtime.gradcam import GradCam
 from app.engine.targets.expand import expand_targets
@@ -41,6 +42,7 @@ class BatchOptions:
     max_channels: int = DEFAULT_MAX_CHANNELS
     metrics: tuple[str, ...] = ()
     metric_steps: int = DEFAULT_STEPS
+    blackbox: BlackBoxOptions = field(default_factory=BlackBoxOptions)
 
 
 @dataclass(eq=False)
@@ -263,6 +265,10 @@ def compute_batch(jobs: list[Job]) -> CamBatch:
     inputs = np.concatenate([job.inputs for job in jobs])
     targets = [job.targets for job in jobs for _ in range(len(job.inputs))]
     options = head.options
+    images = all(job.pixels is not None for job in jobs)
+    pixels = (
+        np.concatenate([job.pixels for job in jobs if job.pixels is not None]) if images else None
+    )
     cams = head.gradcam.explain(
         inputs,
         targets,
@@ -270,12 +276,14 @@ def compute_batch(jobs: list[Job]) -> CamBatch:
         counterfactual=options.counterfactual,
         score=options.score,
         max_channels=options.max_channels,
+        pixels=pixels,
+        scaling=head.scaling,
+        blackbox=options.blackbox,
     )
     if not options.metrics:
         return cams
-    if head.scaling is None or any(job.pixels is None for job in jobs):
+    if head.scaling is None or pixels is None:
         raise InvalidInput("faithfulness metrics are computed for image models only")
-    pixels = np.concatenate([job.pixels for job in jobs if job.pixels is not None])
     return head.gradcam.add_metrics(
         cams, pixels, head.scaling, options.metrics, options.metric_steps
     )
