@@ -244,6 +244,15 @@ class SavedModelInfo(Schema):
     trust_graph: bool = Field(description="true: loaded without the op allow-list check")
 
 
+class RemoteInfo(Schema):
+    url: str = Field(description="the remote model's TF Serving / KServe V1 URL")
+    input: Literal["b64", "array"] = Field(description="how images are sent to :predict")
+    input_key: str | None = Field(default=None, description="the signature's input name")
+    ready: bool = Field(description="it answered its status URL and a :predict")
+    error: str | None = Field(default=None, description="why it is not ready")
+    batch: int = Field(description="instances per :predict call")
+
+
 class ModelDetailResponse(ModelSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -295,6 +304,9 @@ class ModelDetailResponse(ModelSummary):
         "GET /v1/models/{id} shape); a failed load is state END with its error"
     )
     saved_model: SavedModelInfo | None = None
+    remote: RemoteInfo | None = Field(
+        default=None, description="a remote model: its endpoint (only black-box methods)"
+    )
 
 
 class LiveResponse(Schema):
