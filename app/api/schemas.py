@@ -128,6 +128,14 @@ class Instance(Schema):
         default=None, description="token ids alone; the tokens are read from the vocabulary"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def kserve_image(cls, data: object) -> object:
+        """A KServe V1 / TF Serving instance `{"b64": ...}` is an image."""
+        if isinstance(data, dict) and set(data) == {"b64"}:
+            return {"image": data}
+        return data
+
     @model_validator(mode="after")
     def one_kind(self) -> Self:
         kinds = [self.image, self.text, self.tokens, self.ids]
