@@ -46,4 +46,6 @@ EXPOSE 8000
 # Healthy once every model is loaded and warmed (GET /v2/health/ready answers 200).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=180s --retries=3 \
     CMD ["python", "/srv/gradcam/healthcheck.py"]
-CMD ["python", "-m", "app"]
+# An entrypoint, not a CMD: a container's args (KServe's custom explainer passes
+# --model_name, --predictor_host, --http_port) are the service's arguments (app/kserve.py).
+ENTRYPOINT ["python", "-m", "app"]

@@ -1,7 +1,12 @@
-"""`python -m app`: serve the models with uvicorn (one worker), draining on SIGTERM."""
+"""`python -m app`: serve the models with uvicorn (one worker), draining on SIGTERM.
+
+With KServe's explainer arguments (`--model_name NAME --predictor_host HOST[:PORT]
+--http_port PORT [--storage_uri PATH]`, `app.kserve`) it serves that one model.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import uvicorn
@@ -16,6 +21,10 @@ BAD_SETTINGS = 2
 
 
 def main() -> None:
+    if len(sys.argv) > 1:  # KServe's arguments: they set the settings' environment
+        from app.kserve import kserve_environment
+
+        os.environ.update(kserve_environment(sys.argv[1:]))
     try:
         settings = Settings()
     except ValidationError as exc:

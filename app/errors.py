@@ -140,5 +140,21 @@ class ShuttingDown(ExplainError):
     type_slug = "shutting-down"
 
 
+class RemoteModelFailed(ExplainError):
+    """A remote model's `:predict` failed, could not be reached, or answered nonsense."""
+
+    status = 502
+    title = "Remote model failed"
+    type_slug = "remote-model-failed"
+
+
+class RemoteModelTimeout(ExplainError):
+    """A remote model's `:predict` did not answer within the card's remote_timeout."""
+
+    status = 504
+    title = "Remote model timed out"
+    type_slug = "remote-model-timeout"
+
+
 class ModelError(Exception):
     """A model or its card cannot be loaded or served: a start-up error, not a request error."""

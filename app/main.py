@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await watching
         await app.state.batchers.close()
+        registry.close_remotes()
 
     app = FastAPI(
         title="gradcam-server",

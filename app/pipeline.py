@@ -82,6 +82,7 @@ async def explain_request(
         tuple(options.metrics or ()),
         options.metric_steps,
         options.pixel,
+        options.blackbox,
     )
     images = prepared if isinstance(prepared, PreparedImages) else None
     cams = await batcher.explain(

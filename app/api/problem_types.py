@@ -198,6 +198,24 @@ _TYPES = (
         "a gradient method rather than scorecam or ablationcam, fewer max_channels.",
     ),
     ProblemType(
+        "remote-model-failed",
+        "Remote model failed",
+        502,
+        "The model is a remote endpoint (its card names `remote`) and its `:predict` failed: "
+        "unreachable after the retries, an error status, or an answer that is not one "
+        "prediction vector per instance. The `detail` names the remote and what it said.",
+        "Check the remote model server (its logs, its `/v1/models/NAME` status); retry once "
+        "it answers.",
+    ),
+    ProblemType(
+        "remote-model-timeout",
+        "Remote model timed out",
+        504,
+        "A remote model's `:predict` did not answer within the card's `remote_timeout`.",
+        "Retry when the remote is less busy; ask for fewer perturbations (rise_masks, a "
+        "larger occlusion_stride); or raise the card's remote_timeout.",
+    ),
+    ProblemType(
         "http-error",
         "HTTP error",
         None,

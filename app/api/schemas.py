@@ -36,6 +36,8 @@ MethodName = Literal[
     "guided-backprop",
     "guided-gradcam",
     "fullgrad",
+    "occlusion",
+    "rise",
 ]
 MetricName = Literal["deletion", "insertion", "drop", "increase"]
 KpcaKernel = Literal["linear", "poly", "rbf", "sigmoid", "cosine"]  # scikit-learn KernelPCA's
@@ -44,6 +46,7 @@ MAX_LAYERS = 8
 MAX_COMPARISON_RANK = 64
 MAX_METRIC_STEPS = 64
 MAX_PIXEL_COPIES = 64  # smoothgrad samples / integrated-gradients steps (one pass each)
+MAX_RISE_MASKS = 8000  # a request's forwards: bounded like its other work
 
 
 class Schema(BaseModel):
@@ -128,7 +131,10 @@ class ExplainParameters(Schema):
         default=0.2, ge=0.0, le=10.0, description="smoothgrad: sigma / (max - min) of the input"
     )
     seed: int | None = Field(
-        default=None, ge=0, le=2**31 - 1, description="smoothgrad: noise seed; null: random"
+        default=None,
+        ge=0,
+        le=2**31 - 1,
+        description="smoothgrad: noise seed (null: random); rise: masks seed (null: 0)",
     )
     steps: int = Field(
         default=32,
@@ -140,6 +146,18 @@ class ExplainParameters(Schema):
         default=None,
         description="integrated-gradients on images: the baseline image; null: black "
         "(text models: token id 0)",
+    )
+    occlusion_window: int | None = Field(
+        default=None, ge=1, description="occlusion: black window side, px; null: input side / 8"
+    )
+    occlusion_stride: int | None = Field(
+        default=None, ge=1, description="occlusion: step between windows, px; null: window / 2"
+    )
+    rise_masks: int = Field(
+        default=2000, ge=1, le=MAX_RISE_MASKS, description="rise: random masks averaged"
+    )
+    rise_cells: int = Field(
+        default=7, ge=2, le=64, description="rise: a mask's grid is rise_cells x rise_cells"
     )
     colormap: str | None = Field(default=None, description="overlay colormap; null: server default")
     alpha_limit: float | None = Field(
@@ -188,6 +206,14 @@ class Instance(Schema):
     ids: list[StrictInt] | None = Field(
         default=None, description="token ids alone; the tokens are read from the vocabulary"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def kserve_image(cls, data: object) -> object:
+        """A KServe V1 / TF Serving instance `{"b64": ...}` is an image."""
+        if isinstance(data, dict) and set(data) == {"b64"}:
+            return {"image": data}
+        return data
 
     @model_validator(mode="after")
     def one_kind(self) -> Self:
@@ -310,6 +336,15 @@ class SavedModelInfo(Schema):
     trust_graph: bool = Field(description="true: loaded without the op allow-list check")
 
 
+class RemoteInfo(Schema):
+    url: str = Field(description="the remote model's TF Serving / KServe V1 URL")
+    input: Literal["b64", "array"] = Field(description="how images are sent to :predict")
+    input_key: str | None = Field(default=None, description="the signature's input name")
+    ready: bool = Field(description="it answered its status URL and a :predict")
+    error: str | None = Field(default=None, description="why it is not ready")
+    batch: int = Field(description="instances per :predict call")
+
+
 class ModelDetailResponse(ModelSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -361,6 +396,9 @@ class ModelDetailResponse(ModelSummary):
         "GET /v1/models/{id} shape); a failed load is state END with its error"
     )
     saved_model: SavedModelInfo | None = None
+    remote: RemoteInfo | None = Field(
+        default=None, description="a remote model: its endpoint (only black-box methods)"
+    )
 
 
 class LiveResponse(Schema):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.engine.evaluation.faithfulness import DEFAULT_STEPS
+from app.engine.methods.blackbox import BlackBoxOptions
 from app.engine.methods.options import DEFAULT_OPTIONS, CamOptions
 from app.engine.methods.pixel.options import PixelOptions
 
@@ -23,9 +24,13 @@ class ExplainOptions:
     metric_steps: int = DEFAULT_STEPS
     samples: int = 20  # smoothgrad
     noise: float = 0.2  # smoothgrad
-    seed: int | None = None  # smoothgrad; None: random
+    seed: int | None = None  # smoothgrad (None: random) and RISE's masks (None: 0)
     steps: int = 32  # integrated-gradients
     baseline: str | None = None  # integrated-gradients on images; None: black
+    occlusion_window: int | None = None  # None: an eighth of the input's side
+    occlusion_stride: int | None = None  # None: half the window
+    rise_masks: int = 2000
+    rise_cells: int = 7
     colormap: str = "viridis"
     alpha_limit: float = 0.65
     overlay: bool | Literal["layer"] = True  # "layer": the coloured heatmap alone
@@ -65,6 +70,16 @@ class ExplainOptions:
     def pixel(self) -> PixelOptions:
         """The pixel-level methods' options (`app.engine.methods.pixel.options`)."""
         return PixelOptions(self.samples, self.noise, self.seed, self.steps, self.baseline)
+
+    @property
+    def blackbox(self) -> BlackBoxOptions:
+        return BlackBoxOptions(
+            self.occlusion_window,
+            self.occlusion_stride,
+            self.rise_masks,
+            self.rise_cells,
+            0 if self.seed is None else self.seed,
+        )
 
 
 @dataclass(frozen=True)

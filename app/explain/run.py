@@ -36,5 +36,8 @@ def run_gradcam(
         max_channels=options.max_channels or DEFAULT_MAX_CHANNELS,
         pixel=options.pixel,
         baselines=gradcam.baselines(options.pixel, pixels, served.scaling),
+        pixels=pixels,
+        scaling=served.scaling,
+        blackbox=options.blackbox,
     )
     return gradcam, cams

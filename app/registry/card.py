@@ -165,11 +165,44 @@ class ModelCard(Strict):
     )
     image: ImageConfig | None = None
     text: TextConfig | None = None
+    remote: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s]+/v1/models/[^/\s:]+(/versions/[0-9]+)?$",
+        description="a TF Serving REST or KServe V1 model URL, "
+        "http://host:port/v1/models/NAME[/versions/N], instead of a model file",
+    )
+    remote_input: Literal["b64", "array"] = Field(
+        default="b64", description="b64: PNG images; array: the scaled tensor as lists"
+    )
+    remote_input_key: str | None = Field(
+        default=None, description="the signature's input name (else the remote's metadata)"
+    )
+    remote_batch: PositiveInt = Field(default=64, description="instances per :predict call")
+    remote_concurrency: PositiveInt = Field(default=4, description=":predict calls in flight")
+    remote_timeout: float = Field(default=30.0, gt=0, description="seconds per :predict call")
+    remote_retries: NonNegativeInt = Field(
+        default=3, description="retries (with backoff) on 503 or a connection error"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def remote_scores_outputs(cls, data: object) -> object:
+        """A remote answers predictions, no logit: its default score is the output."""
+        if isinstance(data, dict) and data.get("remote") and "score" not in data:
+            return {**data, "score": "output"}
+        return data
 
     @model_validator(mode="after")
     def consistent(self) -> Self:
         if self.model_file is not None and self.architecture is not None:
             raise ValueError("a card names at most one of model_file or [architecture]")
+        if self.remote is not None:
+            if self.model_file is not None or self.architecture is not None:
+                raise ValueError("a remote model names no model_file or [architecture]")
+            if self.task != "image" or self.image is None:
+                raise ValueError("a remote model is an image model with an [image] section")
+            if self.score != "output":
+                raise ValueError('a remote model answers predictions: score = "output"')
         if self.version_policy is not None:
             parse_policy(self.version_policy)
         # A SavedModel (a folder named by model_file, or version folders holding

@@ -19,6 +19,7 @@ from app.engine.runtime.devices import resolve_device
 from app.errors import ExplainError, ModelError, ModelNotFound, ModelNotReady
 from app.registry.card import ModelCard
 from app.registry.formats.loader import image_scaling, load_keras_model, model_path
+from app.registry.formats.remote.model import RemoteModel
 from app.registry.policy import VersionPolicy, parse_policy
 from app.registry.served import ServedModel
 from app.registry.text_specs import read_card_entries, text_spec
@@ -93,6 +94,18 @@ class Registry:
     @property
     def ready(self) -> bool:
         return self.loaded and all(served.ready for served in self)
+
+    def refresh_remotes(self) -> None:
+        """Ask every remote model whether it answers (`/ready`): blocking HTTP calls."""
+        for served in self.all_versions():
+            if served.remote is not None:
+                served.ready = served.remote.refresh_ready()
+
+    def close_remotes(self) -> None:
+        """Close the remote models' connections (the service stops)."""
+        for served in self.all_versions():
+            if served.remote is not None:
+                served.remote.client.close()
 
     def warm_up(self) -> None:
         for served in self.all_versions():
@@ -205,6 +218,8 @@ def load_served_model(
 ) -> ServedModel:
     """Load one version: its model from `folder` (default: the model's own folder)."""
     started = time.perf_counter()
+    if card.remote is not None:
+        return load_remote_model(models_dir, card, device)
     path = model_path(models_dir, card, folder or models_dir / card.id)
     model = load_keras_model(models_dir, card, path)
     labels = read_card_entries(models_dir, card, card.labels_file) if card.labels_file else ()
@@ -224,6 +239,19 @@ def load_served_model(
         served.default_gradcam()  # resolve the default layer now: a bad card fails at start-up
     except ExplainError as exc:
         raise ModelError(f"model {card.id}: default layer: {exc.detail}") from exc
+    served.load_seconds = time.perf_counter() - started
+    return served
+
+
+def load_remote_model(models_dir: Path, card: ModelCard, device: str | None) -> ServedModel:
+    """A remote endpoint: no weights; ready once it answers (checked now and by /ready)."""
+    started = time.perf_counter()
+    assert card.image is not None  # the card validator
+    labels = read_card_entries(models_dir, card, card.labels_file) if card.labels_file else ()
+    model = RemoteModel.connect(card)
+    served = ServedModel(card=card, model=model, labels=labels, device=resolve_device(device))
+    served.scaling = image_scaling(card.image)
+    served.ready = model.ready
     served.load_seconds = time.perf_counter() - started
     return served
 

@@ -1,5 +1,5 @@
-"""A model as the service holds it: card, model (Keras or a frozen SavedModel graph),
-labels, input spec, Grad-CAMs."""
+"""A model as the service holds it: card, model (Keras, a frozen SavedModel graph, or a
+remote endpoint), labels, input spec, Grad-CAMs."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ from app.errors import InvalidImage, InvalidInput
 from app.preprocess.text import TextSpec
 from app.registry.card import ModelCard
 from app.registry.formats.loader import Scaling
+from app.registry.formats.remote.explainer import RemoteExplainer
+from app.registry.formats.remote.model import RemoteModel
 
 # Compiled functions kept per model: each (layer, method) a client asks for costs a trace.
 MAX_COMPILED_LAYERS = 16
@@ -39,7 +41,7 @@ Layers = LayerSpec | list[str | int] | tuple[str | int, ...]
 @dataclass
 class ServedModel:
     card: ModelCard
-    model: keras.Model | FrozenModel
+    model: keras.Model | FrozenModel | RemoteModel
     labels: tuple[str, ...]
     scaling: Scaling | None = None
     text_spec: TextSpec | None = None
@@ -62,13 +64,21 @@ class ServedModel:
         return self.card.id
 
     @property
+    def remote(self) -> RemoteModel | None:
+        return self.model if isinstance(self.model, RemoteModel) else None
+
+    @property
     def input_shape(self) -> tuple[int | None, ...]:
+        if isinstance(self.model, RemoteModel):
+            return self.model.input_shape
         if isinstance(self.model, FrozenModel):
             return tuple(self.model.input_spec.shape)
         return tuple(self.model.inputs[0].shape)
 
     @property
     def input_dtype(self) -> str:
+        if isinstance(self.model, RemoteModel):
+            return "float32"
         if isinstance(self.model, FrozenModel):
             return str(self.model.input_spec.dtype.name)
         return str(self.model.inputs[0].dtype)
@@ -78,6 +88,8 @@ class ServedModel:
         """The input's name, as TF Serving's named instances and `inputs` give it."""
         if isinstance(self.model, FrozenModel):
             return self.model.input_key
+        if isinstance(self.model, RemoteModel):
+            return self.model.input_key or "input"
         return str(self.model.inputs[0].name)
 
     @property
@@ -124,6 +136,8 @@ class ServedModel:
 
     @cached_property
     def candidate_layers(self) -> list[LayerRef]:
+        if isinstance(self.model, RemoteModel):
+            return []  # no layers: only the black-box methods
         if isinstance(self.model, FrozenModel):
             return self.model.candidate_layers()
         return candidate_layers(self.model, self.token_hints)
@@ -133,14 +147,21 @@ class ServedModel:
         image = self.card.image
         return None if image is None else TokenHints(image.token_grid, image.prefix_tokens)
 
+    @property
+    def default_method(self) -> str:
+        """What a request naming no method gets: a remote model has no gradient."""
+        return "occlusion" if isinstance(self.model, RemoteModel) else "gradcam"
+
     def default_gradcam(self) -> GradCam:
-        return self.gradcam(None)
+        return self.gradcam(None, self.default_method)
 
     def gradcam(
         self, layer: Layers, method: str = "gradcam", options: CamOptions = DEFAULT_OPTIONS
     ) -> GradCam:
         """The compiled `method` for `layer` (None: the card's default, else automatic;
         a list: several layers, their maps combined) with `options`."""
+        if isinstance(self.model, RemoteModel):
+            return RemoteExplainer(self.model, method)  # nothing to compile: made per call
         first, *more = [self._resolve(self._spec(spec)) for spec in _layer_list(layer)]
         key = ((first.path, *(ref.path for ref in more)), method, options)
         with self._lock:
@@ -180,6 +201,8 @@ class ServedModel:
 
         Never blocks for long, so the event loop may call it; `gradcam` may trace.
         """
+        if isinstance(self.model, RemoteModel):
+            return None
         with self._lock:
             refs = [self._layers.get(_layer_key(self._spec(spec))) for spec in _layer_list(layer)]
             if any(ref is None for ref in refs):
@@ -219,6 +242,9 @@ class ServedModel:
         Warming also checks the model end to end: a failure here stops start-up.
         """
         started = time.perf_counter()
+        if isinstance(self.model, RemoteModel):  # ready when the remote answers
+            self.ready = self.model.refresh_ready()
+            return
         cam = self.default_gradcam()
         cam.explain(self._blank_input(), score=self.card.score)
         self.load_seconds += time.perf_counter() - started

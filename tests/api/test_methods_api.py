@@ -7,7 +7,13 @@ import pytest
 
 from app.api import schemas
 from app.engine.evaluation.faithfulness import METRIC_NAMES
-from app.engine.methods import ATTENTION_METHODS, CAM_METHOD_NAMES, METHOD_NAMES, PIXEL_METHODS
+from app.engine.methods import (
+    ATTENTION_METHODS,
+    BLACKBOX_METHODS,
+    CAM_METHOD_NAMES,
+    METHOD_NAMES,
+    PIXEL_METHODS,
+)
 from tests.api.conftest import b64, decode_data_url
 
 URL = "/v1/models/shapes:explain"
@@ -85,7 +91,7 @@ def test_metrics_through_the_three_encodings(client, shape_png):
 
 def test_the_model_lists_its_methods(client):
     body = client.get("/v1/models/shapes").json()
-    assert body["methods"] == list(CAM_METHOD_NAMES + PIXEL_METHODS)  # no MultiHeadAttention
+    assert body["methods"] == list(CAM_METHOD_NAMES + PIXEL_METHODS + BLACKBOX_METHODS)
     assert client.get("/v1/models/shapes_vit").json()["methods"] == list(METHOD_NAMES)
 
 

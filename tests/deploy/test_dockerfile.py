@@ -79,7 +79,8 @@ def test_serves_one_worker_on_all_interfaces_at_the_exposed_port():
     env = dockerfile_env()
     assert env["GRADCAM_HOST"] == "0.0.0.0"
     assert instructions["EXPOSE"] == env["GRADCAM_PORT"]
-    assert json.loads(instructions["CMD"]) == ["python", "-m", "app"]
+    assert json.loads(instructions["ENTRYPOINT"]) == ["python", "-m", "app"]
+    assert "CMD" not in instructions  # a container's args reach the app (KServe's)
     assert "workers" not in (ROOT / "app" / "__main__.py").read_text()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, Request, Response
 
 from app.api.deps import BatchersDep, RegistryDep, SettingsDep
@@ -76,10 +78,13 @@ async def explain_on(
         # costly decode when the model is saturated.
         with batcher.admit():
             image_format = wanted_image_format(request.headers.get("accept", ""))
+            options = explain_options(parsed.parameters, settings, image_format)
+            if "method" not in parsed.parameters.model_fields_set:
+                options = replace(options, method=served.default_method)
             work = explain_request(
                 served,
                 ExplainInputs(parsed.images, parsed.texts),
-                explain_options(parsed.parameters, settings, image_format),
+                options,
                 limits=ImageLimits(settings.max_image_pixels, settings.max_image_side),
                 batcher=batcher,
                 timeout=settings.request_timeout,

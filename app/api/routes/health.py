@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import RegistryDep
 from app.api.schemas import LiveResponse, ModelReadyResponse, ReadyResponse
@@ -27,6 +28,7 @@ async def live() -> LiveResponse:
 async def ready(registry: RegistryDep, request: Request) -> ReadyResponse:
     if request.app.state.lifecycle.draining:  # after SIGTERM: stop sending us traffic
         raise ShuttingDown("the service is draining before it stops")
+    await run_in_threadpool(registry.refresh_remotes)  # a remote may have stopped or come up
     if not registry.ready:
         raise ModelNotReady("the service is still loading or warming its models")
     return ReadyResponse(ready=True)

@@ -17,11 +17,12 @@ from app.api.schemas import (
     ModelListResponse,
     ModelSummary,
     ModelVersionStatus,
+    RemoteInfo,
     SavedModelInfo,
     VersionStatus,
 )
 from app.engine.layers.refs import LayerRef
-from app.engine.methods import model_methods
+from app.engine.methods import BLACKBOX_METHODS, model_methods
 from app.registry.registry import Registry
 from app.registry.served import ServedModel
 
@@ -74,13 +75,14 @@ def model_detail(registry: Registry, served: ServedModel) -> ModelDetailResponse
         labels=list(served.labels),
         default_layer=gradcam.layer.name,
         score=served.card.score,
-        methods=list(model_methods(served.model)),
+        methods=list(BLACKBOX_METHODS if served.remote else model_methods(served.model)),
         device=served.device,
         candidate_layers=[layer_info(ref) for ref in served.candidate_layers],
         card=served.card.model_dump(mode="json", exclude_none=True),
         model_version=served.card.version,
         model_version_status=version_status(registry, served.id),
         saved_model=saved_model_info(served),
+        remote=None if served.remote is None else RemoteInfo(**served.remote.summary()),
     )
 
 

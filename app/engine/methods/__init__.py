@@ -6,7 +6,10 @@ Grad-CAM pass. Score-CAM and Ablation-CAM weigh channels by forward passes on pe
 inputs (`app.engine.methods.perturbation`). The attention methods read the attention of
 every MultiHeadAttention layer in a compiled pass of their own
 (`app.engine.methods.attention`). The pixel-level methods run the gradient at the input
-in a compiled pass of their own (`app.engine.methods.pixel`).
+in a compiled pass of their own (`app.engine.methods.pixel`). The black-box methods
+(occlusion, RISE) need only the model's scores on perturbed images
+(`app.engine.methods.blackbox`): the only ones a remote model, which has no gradient,
+can use.
 """
 
 from __future__ import annotations
@@ -28,14 +31,17 @@ from app.engine.methods.attention import (
     attention_layers,
     attention_rollout,
 )
+from app.engine.methods.blackbox import BlackBoxMap
 from app.engine.methods.eigen import eigencam
 from app.engine.methods.fem import fem
 from app.engine.methods.finer import TargetScore, finer_score
 from app.engine.methods.kpca import kpcacam
+from app.engine.methods.occlusion import occlusion_map
 from app.engine.methods.options import CamOptions, check_cam_options
 from app.engine.methods.perturbation import ModelContext, Perturbation
 from app.engine.methods.pixel import table as pixel
 from app.engine.methods.pixel.runner import PixelMethod
+from app.engine.methods.rise import rise_map
 from app.engine.methods.scorecam import ScoreCam, scorecam_weights
 from app.engine.methods.shapley import shapley_gradients
 from app.engine.methods.smoothing import CHANNEL_TERMS, SMOOTHED_OUTSIDE, eigen_smoothed
@@ -58,6 +64,9 @@ class Method:
     configured: Callable[[CamOptions], RawMap] | None = None  # in-graph, with parameters
     corrected_gradients: RawMap | None = None  # (A, g) -> the gradients raw_map sees
     target_score: Callable[[CamOptions], TargetScore] | None = None  # its own score
+    pixel: PixelMethod | None = None  # pixel-level: the gradient at the input
+    signed: bool = True  # False: a map of |gradient|, which counterfactual cannot flip
+    blackbox: BlackBoxMap | None = None  # scores of perturbed images only (image models)
 
     def map_for(self, options: CamOptions) -> RawMap | None:
         """The in-graph raw map for `options` (eigen_smooth, parameters); None for the
@@ -67,8 +76,6 @@ class Method:
         if self.configured is not None:
             return self.configured(options)
         return self.raw_map
-    pixel: PixelMethod | None = None  # pixel-level: the gradient at the input
-    signed: bool = True  # False: a map of |gradient|, which counterfactual cannot flip
 
 
 def build_scorecam(context: ModelContext) -> Perturbation:
@@ -119,13 +126,18 @@ METHODS: dict[str, Method] = {
         Method("guided-backprop", pixel=pixel.GUIDED_BACKPROP, signed=False),
         Method("guided-gradcam", pixel=pixel.GUIDED_GRADCAM, signed=False),
         Method("fullgrad", pixel=pixel.FULLGRAD, signed=False),
+        Method("occlusion", uses_gradients=False, blackbox=occlusion_map),
+        Method("rise", uses_gradients=False, blackbox=rise_map),
     )
 }
 METHOD_NAMES = tuple(METHODS)
 ATTENTION_METHODS = tuple(name for name, method in METHODS.items() if method.attention)
 PIXEL_METHODS = tuple(name for name, method in METHODS.items() if method.pixel)
+BLACKBOX_METHODS = tuple(name for name, method in METHODS.items() if method.blackbox)
 CAM_METHOD_NAMES = tuple(
-    name for name in METHOD_NAMES if name not in ATTENTION_METHODS and name not in PIXEL_METHODS
+    name
+    for name in METHOD_NAMES
+    if name not in ATTENTION_METHODS + PIXEL_METHODS + BLACKBOX_METHODS
 )
 DEFAULT_MAX_CHANNELS = 32
 
@@ -152,7 +164,7 @@ def check_method_options(method: str, options: CamOptions) -> None:
         raise InvalidInput(
             "aug_smooth is not defined for finercam (pytorch-grad-cam's FinerCAM has none)"
         )
-    if options.aug_smooth and method in PIXEL_METHODS:
+    if options.aug_smooth and method in PIXEL_METHODS + BLACKBOX_METHODS:
         raise InvalidInput(
             f"aug_smooth is an option of the CAM methods; {method} maps the input's pixels"
         )
@@ -165,13 +177,25 @@ def check_method_options(method: str, options: CamOptions) -> None:
 def model_methods(model: keras.Model | FrozenModel) -> tuple[str, ...]:
     """The methods `model` can use: the attention methods need a Keras image model with
     MultiHeadAttention layers (a frozen graph has no layers to recompute them from); the
-    pixel-level methods a float input (token ids: integrated-gradients on the embedding)."""
+    pixel-level methods a float input (token ids: integrated-gradients on the embedding);
+    the black-box ones an image model that takes pixels."""
     if isinstance(model, FrozenModel):
-        return CAM_METHOD_NAMES + pixel_methods(model.input_spec, keras_model=False)
-    image = len(model.inputs[0].shape) == 4
-    spec = tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype)
-    attention = ATTENTION_METHODS if image and attention_layers(model) else ()
-    return CAM_METHOD_NAMES + attention + pixel_methods(spec, keras_model=True)
+        spec = model.input_spec
+        attention: tuple[str, ...] = ()
+        keras_model = False
+    else:
+        spec = tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype)
+        image = len(model.inputs[0].shape) == 4
+        attention = ATTENTION_METHODS if image and attention_layers(model) else ()
+        keras_model = True
+    pixels = len(spec.shape) == 4 and spec.dtype.is_floating
+    allowed = (
+        CAM_METHOD_NAMES
+        + attention
+        + pixel_methods(spec, keras_model=keras_model)
+        + (BLACKBOX_METHODS if pixels else ())
+    )
+    return tuple(name for name in METHOD_NAMES if name in allowed)
 
 
 def pixel_methods(spec: tf.TensorSpec, *, keras_model: bool) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ import numpy as np
 
 from app.engine.evaluation.faithfulness import DEFAULT_STEPS, Scaling, check_metrics
 from app.engine.methods import DEFAULT_MAX_CHANNELS
+from app.engine.methods.blackbox import BlackBoxOptions
 from app.engine.methods.pixel.options import PixelOptions
 from app.engine.runtime.admission import Admission, refusal
 from app.engine.runtime.gradcam import GradCam
@@ -43,6 +44,7 @@ class BatchOptions:
     metrics: tuple[str, ...] = ()
     metric_steps: int = DEFAULT_STEPS
     pixel: PixelOptions = field(default_factory=PixelOptions)  # pixel-level methods' options
+    blackbox: BlackBoxOptions = field(default_factory=BlackBoxOptions)
 
 
 @dataclass(eq=False)
@@ -280,6 +282,9 @@ def compute_batch(jobs: list[Job]) -> CamBatch:
         max_channels=options.max_channels,
         pixel=options.pixel,
         baselines=head.gradcam.baselines(options.pixel, pixels, head.scaling),
+        pixels=pixels,
+        scaling=head.scaling,
+        blackbox=options.blackbox,
     )
     if not options.metrics:
         return cams

@@ -4,7 +4,8 @@ For the gradient methods and Eigen-CAM, the forward pass, the gradient and the m
 map run in one `tf.function` with a fixed input signature (batch dimension None).
 Targets, relu, counterfactual and the score mode are tensors, so no request retraces
 it; only the small maps leave the graph. Score-CAM and Ablation-CAM run their perturbed
-inputs through compiled calls of their own (`app.engine.methods.perturbation`). The model
+inputs through compiled calls of their own (`app.engine.methods.perturbation`), occlusion
+and RISE through one compiled forward (`app.engine.runtime.scorer`). The model
 is reached through a capture adapter (`app.engine.capture`): a Keras model replayed layer
 by layer, or a SavedModel's frozen graph imported into the function.
 """
@@ -32,12 +33,14 @@ from app.engine.layers.refs import LayerRef, LayerSpec
 from app.engine.methods import DEFAULT_MAX_CHANNELS, check_method_options, get_method
 from app.engine.methods import cam as cam_math
 from app.engine.methods.attention import AttentionContext
+from app.engine.methods.blackbox import BlackBoxOptions, explain_blackbox
 from app.engine.methods.kpca import MAX_POSITIONS
 from app.engine.methods.options import DEFAULT_OPTIONS, CamOptions
 from app.engine.methods.perturbation import ModelContext, combine_channels
 from app.engine.methods.pixel.attributions import PixelContext
 from app.engine.methods.pixel.options import PixelOptions
 from app.engine.methods.pixel.runner import PixelRunner
+from app.engine.runtime.scorer import CHUNK_ROWS, LocalScorer
 from app.engine.runtime.views import (
     augment,
     combine_views,
@@ -124,6 +127,9 @@ class GradCam:
             channels = None if grid is None else self.layer.output_shape[-1]
             context = ModelContext(self.capture, self.layer.path, spatial, grid, channels)
             self._perturbation = self.method.perturbation(context)
+        self._scorer = None
+        if self.method.blackbox is not None:
+            self._scorer = LocalScorer(self.capture, self.layer.path, device, self.method.name)
         self._more = [
             GradCam(
                 model,
@@ -206,6 +212,8 @@ class GradCam:
             return self._perturbation.trace_count + more
         if self._pixel is not None:
             return self._pixel.trace_count
+        if self._scorer is not None:
+            return self._scorer.trace_count
         return int(self._step.experimental_get_tracing_count()) + more
 
     def explain(
@@ -219,16 +227,36 @@ class GradCam:
         max_channels: int = DEFAULT_MAX_CHANNELS,
         pixel: PixelOptions | None = None,
         baselines: np.ndarray | None = None,
+        pixels: np.ndarray | None = None,
+        scaling: Scaling | None = None,
+        blackbox: BlackBoxOptions | None = None,
     ) -> CamBatch:
         """Maps for a batch `inputs` (B, ...) already preprocessed for the model.
 
         `max_channels` bounds the channels Score-CAM and Ablation-CAM perturb (at most
         the layer's); the other methods ignore it. `pixel` holds the pixel-level methods'
         options, `baselines` (B, ...) Integrated Gradients' baseline inputs (None: zeros).
+        Occlusion and RISE perturb `pixels` (B, H, W, C), the inputs before `scaling`, as
+        `blackbox` says; maps (N, H, W).
         """
         use_logit = self.check_score(score)
         self.check_options(counterfactual, max_channels)
         sample, rows = expand_targets(len(inputs), targets, self.n_classes, self.name)
+        if self._scorer is not None:
+            assert self.method.blackbox is not None
+            if pixels is None or scaling is None:
+                raise InvalidInput(f"method {self.method.name} explains images only")
+            with tf.device(self.device):
+                return explain_blackbox(
+                    self.method.blackbox,
+                    self._scorer.scorer(scaling, use_logit),
+                    np.asarray(pixels, np.float32),
+                    sample,
+                    rows,
+                    blackbox or BlackBoxOptions(),
+                    relu=relu,
+                    chunk_rows=CHUNK_ROWS,
+                )
         if self._pixel is not None:
             flags = (relu, counterfactual, use_logit)
             with tf.device(self.device):

@@ -1,0 +1,125 @@
+"""The black-box methods on a remote model: its `:predict` answers are the score.
+
+A `GradCam` to the batcher and the routes (same calls, same results), built without
+TensorFlow: no layer, no compiled function. A gradient method is a 422 saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from app.engine.evaluation.faithfulness import DEFAULT_STEPS, Scaling
+from app.engine.layers.refs import LayerRef
+from app.engine.methods import BLACKBOX_METHODS, DEFAULT_MAX_CHANNELS, get_method
+from app.engine.methods.blackbox import BlackBoxOptions, explain_blackbox
+from app.engine.methods.pixel.options import PixelOptions
+from app.engine.runtime.gradcam import GradCam
+from app.engine.targets.expand import Targets, expand_targets
+from app.engine.targets.results import CamBatch
+from app.errors import InvalidInput, RemoteModelFailed
+from app.registry.formats.remote.model import RemoteModel
+
+# What a remote model's maps are "of": the model input (black-box maps are per pixel).
+INPUT_LAYER = "input"
+
+
+class RemoteExplainer(GradCam):
+    def __init__(self, model: RemoteModel, method: str) -> None:  # no super(): no TensorFlow
+        self.method = get_method(method)
+        if method not in BLACKBOX_METHODS:
+            raise InvalidInput(
+                f"method {method} needs the model's gradients or layers; model {model.name} "
+                f"is a remote endpoint ({model.url}) answering :predict only: use "
+                f"{' or '.join(BLACKBOX_METHODS)}"
+            )
+        self.model = model
+        self.remote = model
+        self.name = model.name
+        self.device = None
+        self.layer = LayerRef((INPUT_LAYER,), model.input_shape, None)
+        self._supports_logit = False
+
+    @property
+    def n_classes(self) -> int:  # type: ignore[override]
+        return self.remote.n_classes
+
+    @property
+    def trace_count(self) -> int:
+        return 0
+
+    def check_score(self, score: str) -> bool:
+        if score != "output":
+            raise InvalidInput(
+                f"model {self.name} is remote: its score is the prediction it answers, "
+                f"score 'output', not {score!r}"
+            )
+        return False
+
+    def explain(
+        self,
+        inputs: np.ndarray,
+        targets: Targets = None,
+        *,
+        relu: bool = True,
+        counterfactual: bool = False,
+        score: str = "output",
+        max_channels: int = DEFAULT_MAX_CHANNELS,
+        pixel: PixelOptions | None = None,
+        baselines: np.ndarray | None = None,
+        pixels: np.ndarray | None = None,
+        scaling: Scaling | None = None,
+        blackbox: BlackBoxOptions | None = None,
+    ) -> CamBatch:
+        """As `GradCam.explain`; `pixels` are what is perturbed and sent."""
+        self.check_score(score)
+        self.check_options(counterfactual, max_channels)
+        if pixels is None:
+            raise InvalidInput(f"model {self.name} explains images only")
+        sample, rows = expand_targets(len(pixels), targets, self.n_classes, self.name)
+        assert self.method.blackbox is not None
+
+        def scorer(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            predictions = self.remote.predict(batch)
+            if predictions.shape[1] != self.n_classes:
+                raise_changed(self.remote, predictions.shape[1])
+            return predictions, predictions
+
+        limits = self.remote.client.limits
+        return explain_blackbox(
+            self.method.blackbox,
+            scorer,
+            np.asarray(pixels, np.float32),
+            sample,
+            rows,
+            blackbox or BlackBoxOptions(),
+            relu=relu,
+            chunk_rows=limits.batch * limits.concurrency,
+        )
+
+    def baselines(
+        self, options: PixelOptions, pixels: np.ndarray | None, scaling: Scaling | None
+    ) -> np.ndarray | None:
+        return None  # no pixel-level method reaches a remote model
+
+    def add_metrics(
+        self,
+        cams: CamBatch,
+        pixels: np.ndarray,
+        scaling: Scaling,
+        metrics: Sequence[str],
+        steps: int = DEFAULT_STEPS,
+    ) -> CamBatch:
+        if metrics:
+            raise InvalidInput(
+                f"faithfulness metrics are not computed for remote model {self.name} yet"
+            )
+        return cams
+
+
+def raise_changed(model: RemoteModel, classes: int) -> None:
+    raise RemoteModelFailed(
+        f"remote model {model.url} answered {classes} classes; it answered "
+        f"{model.n_classes} when it was loaded"
+    )

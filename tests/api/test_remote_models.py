@@ -1,0 +1,214 @@
+"""Remote models: a second instance of this service is the predictor (its TF Serving
+REST `:predict`); a fake one fails in the ways a real one cannot be made to."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from app.main import create_app
+from app.settings import Settings
+from tests.api.conftest import b64
+from tests.live_server import live_server
+from tests.remote_fake import FakeState, fake_remote
+from training.evaluate_shapes import hits
+from training.shapes_data import make_shapes
+
+pytestmark = pytest.mark.slow  # a second server process starts (TensorFlow, ~20 s)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHAPES_IMAGE = '[image]\nsize = [64, 64]\nscaling = "unit"\n'
+
+
+def write_card(models: Path, model_id: str, remote: str, extra: str = "") -> None:
+    folder = models / model_id
+    folder.mkdir(parents=True)
+    shutil.copy(ROOT / "models" / "shapes" / "labels.txt", folder / "labels.txt")
+    (folder / "model.toml").write_text(
+        f'id = "{model_id}"\ntask = "image"\nremote = "{remote}"\n'
+        f'labels_file = "labels.txt"\nrequired = false\n{extra}\n{SHAPES_IMAGE}'
+    )
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with live_server(tmp_path_factory.mktemp("predictor")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[tuple[str, FakeState, object]]:
+    with fake_remote() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def client(predictor, fake, tmp_path_factory) -> Iterator[TestClient]:
+    models = tmp_path_factory.mktemp("explainer") / "models"
+    shutil.copytree(ROOT / "models" / "shapes", models / "shapes")
+    write_card(models, "remote_b64", f"{predictor}/v1/models/shapes")
+    # JSON arrays of 64x64x3 floats: 4 per call stay under the predictor's 1 MB body limit.
+    array = 'remote_input = "array"\nremote_batch = 4'
+    write_card(models, "remote_array", f"{predictor}/v1/models/shapes", array)
+    write_card(
+        models,
+        "flaky",
+        f"{fake[0]}/v1/models/flaky",
+        "remote_timeout = 1.0\nremote_retries = 2\nremote_batch = 8",
+    )
+    app = create_app(Settings(models_dir=models, _env_file=None))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def explain(client: TestClient, model: str, image: bytes, **parameters: object) -> httpx.Response:
+    body = {"instances": [{"image": {"b64": b64(image)}}], "parameters": parameters}
+    return client.post(f"/v1/models/{model}:explain", json=body)
+
+
+def heatmap(response: httpx.Response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    return np.array(response.json()["explanations"][0]["targets"][0]["heatmap"])
+
+
+def test_the_model_shows_its_remote(client, predictor):
+    detail = client.get("/v1/models/remote_b64").json()
+    assert detail["remote"]["url"] == f"{predictor}/v1/models/shapes"
+    assert detail["remote"]["ready"] is True and detail["ready"] is True
+    assert detail["methods"] == ["occlusion", "rise"]
+    assert detail["n_classes"] == 4 and detail["score"] == "output"
+
+
+def test_a_gradient_method_is_a_422_saying_why(client):
+    image = png(make_shapes(1, 7)[0][0])
+    response = explain(client, "remote_b64", image, method="gradcam")
+    assert response.status_code == 422
+    assert "remote endpoint" in response.json()["detail"]
+    assert "occlusion" in response.json()["detail"]
+
+
+def test_occlusion_equals_the_predictors_answers(client, predictor):
+    """The map by its definition, from the predictor's own answers to the same PNGs."""
+    images, labels, _ = make_shapes(1, 8)
+    image, target = images[0], int(labels[0])
+    window = 16
+    occluded = [image]
+    corners = [(top, left) for top in range(0, 64, window) for left in range(0, 64, window)]
+    for top, left in corners:
+        copy = image.copy()
+        copy[top : top + window, left : left + window] = 0
+        occluded.append(copy)
+    instances = [{"b64": b64(png(item))} for item in occluded]
+    answer = httpx.post(f"{predictor}/v1/models/shapes:predict", json={"instances": instances})
+    scores = np.array(answer.json()["predictions"])[:, target]
+    expected = np.zeros((64, 64))
+    for (top, left), score in zip(corners, scores[1:], strict=True):
+        expected[top : top + window, left : left + window] = scores[0] - score
+    expected = np.maximum(expected, 0) / (np.abs(expected).max() + 1e-7)
+    got = heatmap(
+        explain(
+            client,
+            "remote_b64",
+            png(image),
+            targets=[target],
+            occlusion_window=window,
+            occlusion_stride=window,
+        )
+    )
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_array_input_gives_the_local_models_map(client):
+    """`array` sends the card's scaled tensor: the local model, score output, agrees."""
+    image = png(make_shapes(1, 9)[0][0])
+    options = {"occlusion_window": 16, "occlusion_stride": 8, "targets": [1]}
+    remote = heatmap(explain(client, "remote_array", image, **options))
+    local = heatmap(explain(client, "shapes", image, method="occlusion", score="output", **options))
+    np.testing.assert_allclose(remote, local, atol=1e-4)
+
+
+def test_rise_points_at_the_shape(client):
+    images, labels, boxes = make_shapes(3, 4242)
+    maps = np.stack(
+        [
+            heatmap(
+                explain(
+                    client,
+                    "remote_b64",
+                    png(image),
+                    method="rise",
+                    rise_masks=256,
+                    targets=[int(label)],
+                )
+            )
+            for image, label in zip(images, labels, strict=True)
+        ]
+    )
+    assert hits(maps, boxes).mean() >= 2 / 3
+
+
+FAILURES = [
+    ("not-json", 502, "not JSON"),
+    ("wrong-count", 502, "no list of"),
+    ("nan", 502, "finite"),
+    ("status-500", 502, "500"),
+    ("status-503", 502, "503"),
+    ("slow", 504, "did not answer within 1 s"),
+]
+
+
+@pytest.mark.parametrize(("mode", "status", "said"), FAILURES)
+def test_a_failing_remote_is_a_502_or_504(client, fake, mode, status, said):
+    url, state, _ = fake
+    state.mode, state.predicts = mode, 0
+    try:
+        response = explain(client, "flaky", png(make_shapes(1, 3)[0][0]), occlusion_window=32)
+    finally:
+        state.mode = "good"
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert url in problem["detail"] and said in problem["detail"]
+    kind = "remote-model-timeout" if status == 504 else "remote-model-failed"
+    assert problem["type"] == f"/problems/{kind}"
+    if mode == "status-503":
+        assert state.predicts == 3  # one try and remote_retries = 2 retries
+
+
+def test_calls_are_batched(client, fake):
+    _, state, _ = fake
+    state.sizes.clear()
+    response = explain(
+        client, "flaky", png(make_shapes(1, 3)[0][0]), occlusion_window=16, occlusion_stride=8
+    )
+    assert response.status_code == 200, response.text
+    # 1 image, then 7 x 7 = 49 windows in calls of at most remote_batch = 8 (in flight
+    # together, so in any order)
+    assert sorted(state.sizes) == [1, 1, 8, 8, 8, 8, 8, 8]
+
+
+def test_a_stopped_remote_is_a_502_and_not_ready(client, fake):
+    url, _, server = fake
+    server.shutdown()
+    server.server_close()
+    response = explain(client, "flaky", png(make_shapes(1, 3)[0][0]), occlusion_window=32)
+    assert response.status_code == 502, response.text
+    assert "unreachable" in response.json()["detail"] and url in response.json()["detail"]
+    assert client.get("/v2/health/ready").status_code == 503
+    detail = client.get("/v1/models/remote_b64").json()  # the other remotes still answer
+    assert detail["remote"]["ready"] is True
+    assert client.get("/v2/models/flaky/ready").status_code == 503

@@ -1,0 +1,109 @@
+"""Remote model cards, the endpoint's metadata and the client's retries (mock transport)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from app.errors import ModelError, RemoteModelFailed
+from app.registry.card import ModelCard
+from app.registry.formats.remote.client import RemoteClient, RemoteLimits
+from app.registry.formats.remote.model import RemoteModel
+
+URL = "http://predictor:8501/v1/models/shapes"
+IMAGE = {"size": [64, 64], "scaling": "unit"}
+
+
+def card(**fields: object) -> ModelCard:
+    return ModelCard.model_validate(
+        {"id": "r", "task": "image", "remote": URL, "image": IMAGE} | fields
+    )
+
+
+def metadata(key: str, dims: list[int]) -> dict:
+    shape = {"dim": [{"size": str(d)} for d in dims]}
+    inputs = {key: {"dtype": "DT_FLOAT", "tensor_shape": shape, "name": f"{key}:0"}}
+    signature = {"serving_default": {"inputs": inputs, "outputs": {}}}
+    return {
+        "model_spec": {"name": "shapes"},
+        "metadata": {"signature_def": {"signature_def": signature}},
+    }
+
+
+def transport(meta: dict | None, seen: list[dict]) -> httpx.MockTransport:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/metadata"):
+            return httpx.Response(200, json=meta) if meta else httpx.Response(404)
+        if request.method == "GET":
+            return httpx.Response(200, json={"model_version_status": []})
+        instances = json.loads(request.content)["instances"]
+        seen.append(instances[0])
+        return httpx.Response(200, json={"predictions": [[0.5, 0.5]] * len(instances)})
+
+    return httpx.MockTransport(handle)
+
+
+def test_a_remote_card_scores_outputs_and_names_no_file() -> None:
+    assert card().score == "output"
+    with pytest.raises(ValidationError, match="score"):
+        card(score="logit")
+    with pytest.raises(ValidationError, match="model_file"):
+        card(model_file="model.keras")
+    with pytest.raises(ValidationError, match="remote"):
+        card(remote="ftp://predictor/v1/models/shapes")
+    assert card(remote=URL + "/versions/3").remote.endswith("/versions/3")
+
+
+def test_array_instances_go_under_the_metadatas_input_key() -> None:
+    seen: list[dict] = []
+    model = RemoteModel.connect(
+        card(remote_input="array"), transport(metadata("pixels", [-1, 64, 64, 3]), seen)
+    )
+    assert model.ready and model.n_classes == 2 and model.input_key == "pixels"
+    assert np.asarray(seen[0]["pixels"]).shape == (64, 64, 3)
+
+
+def test_a_metadata_shape_that_contradicts_the_card_stops_the_load() -> None:
+    with pytest.raises(ModelError, match=r"\[None, 32, 32, 3\]"):
+        RemoteModel.connect(
+            card(remote_input="array"), transport(metadata("x", [-1, 32, 32, 3]), [])
+        )
+
+
+def test_b64_instances_without_metadata() -> None:
+    seen: list[dict] = []
+    model = RemoteModel.connect(card(), transport(None, seen))
+    assert set(seen[0]) == {"b64"} and model.input_key is None
+
+
+def test_retries_on_503_then_succeeds() -> None:
+    answers = iter([httpx.Response(503), httpx.Response(503)])
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return next(answers, httpx.Response(200, json={"predictions": [[1.0, 0.0]]}))
+
+    client = RemoteClient(URL, RemoteLimits(retries=2), httpx.MockTransport(handle))
+    np.testing.assert_array_equal(client.predict([[0]]), [[1.0, 0.0]])
+    assert client.calls == 3
+
+
+def test_connection_errors_are_retried_then_a_502() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    client = RemoteClient(URL, RemoteLimits(retries=1), httpx.MockTransport(handle))
+    with pytest.raises(RemoteModelFailed, match="unreachable after 2 tries"):
+        client.predict([[0]])
+    assert client.calls == 2
+
+
+def test_a_not_ready_remote_loads_not_ready() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, text="loading")
+
+    model = RemoteModel.connect(card(remote_retries=0), httpx.MockTransport(handle))
+    assert not model.ready and "503" in (model.error or "")
