@@ -161,6 +161,29 @@ _TYPES = (
         "Wait for the answer, or raise the client's timeout.",
     ),
     ProblemType(
+        "job-not-found",
+        "Job not found",
+        404,
+        "No job with this id: it was never submitted to this instance, or it finished and "
+        "its result expired (GRADCAM_JOBS_KEEP_SECONDS).",
+        "Submit the audit again (POST /v1/models/{model_id}:audit); fetch results sooner.",
+    ),
+    ProblemType(
+        "job-not-finished",
+        "Job not finished",
+        409,
+        "The job has no report yet: it is queued or running, or it failed or was cancelled.",
+        "GET /v1/jobs/{job} until its status is done; a failed job's `error` says why.",
+    ),
+    ProblemType(
+        "jobs-full",
+        "Too many jobs",
+        429,
+        "As many jobs as this server holds are queued or running "
+        "(GRADCAM_JOBS_MAX_RUNNING + GRADCAM_JOBS_MAX_QUEUED).",
+        "Retry after the seconds in `Retry-After`, or cancel a job of yours you no longer need.",
+    ),
+    ProblemType(
         "internal-server-error",
         "Internal server error",
         500,

@@ -228,6 +228,12 @@ class SavedModelInfo(Schema):
     trust_graph: bool = Field(description="true: loaded without the op allow-list check")
 
 
+class RandomizationVerdict(Schema):
+    passed: bool = Field(description="the final Spearman rank correlation was below 0.5")
+    final_spearman: float | None
+    job: str = Field(description="the audit job that reached it")
+
+
 class ModelDetailResponse(ModelSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -279,6 +285,11 @@ class ModelDetailResponse(ModelSummary):
         "GET /v1/models/{id} shape); a failed load is state END with its error"
     )
     saved_model: SavedModelInfo | None = None
+    randomization: dict[str, RandomizationVerdict] = Field(
+        default_factory=dict,
+        description="per method, the last randomisation verdict an audit of this version "
+        "reached (POST /v1/models/{id}:audit with check randomization)",
+    )
 
 
 class LiveResponse(Schema):
