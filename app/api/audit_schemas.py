@@ -92,6 +92,10 @@ class AuditRequest(Schema):
 
 
 class JobLink(Schema):
+    model_config = Schema.model_config | {
+        "json_schema_extra": {"examples": [{"job": "/v1/jobs/0f6c2b1e9a8d4c7f"}]}
+    }
+
     job: str = Field(description="the job's path: GET it for status and result")
 
 
@@ -101,6 +105,49 @@ class JobProgress(Schema):
 
 
 class JobResponse(Schema):
+    model_config = Schema.model_config | {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "0f6c2b1e9a8d4c7f",
+                    "kind": "audit",
+                    "model": "shapes",
+                    "version": "1",
+                    "status": "done",
+                    "progress": {"done": 120, "total": 120},
+                    "result": {
+                        "model": "shapes",
+                        "version": "1",
+                        "instances": 40,
+                        "accuracy": 0.975,
+                        "methods": {
+                            "gradcam": {
+                                "pointing": 0.95,
+                                "energy_pointing": 0.71,
+                                "deletion": None,
+                                "insertion": None,
+                                "road": None,
+                                "random_logit": None,
+                                "randomization": {
+                                    "steps": [
+                                        {"layer": "class_scores", "spearman": 0.62, "ssim": 0.4}
+                                    ],
+                                    "final_spearman": 0.08,
+                                    "pass_below": 0.5,
+                                    "passed": True,
+                                },
+                            }
+                        },
+                        "classes": {},
+                        "flags": [],
+                    },
+                    "error": None,
+                    "report": "/v1/jobs/0f6c2b1e9a8d4c7f/report",
+                }
+            ]
+        }
+    }
+
     id: str
     kind: str
     model: str

@@ -164,7 +164,12 @@ def chunk_checks(
             progress.advance(len(full))
     if "road" in checks:
         found = road(
-            cam.forward, served.scaling(pixels), full, cams.targets, seed=params.seed + rows.start
+            cam.forward,
+            served.scaling(pixels),
+            full,
+            cams.targets,
+            seed=params.seed + rows.start,
+            between=progress.check,
         )
         values.setdefault("road", []).extend(found["road"].tolist())
         progress.advance(len(full))

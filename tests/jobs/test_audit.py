@@ -87,7 +87,7 @@ def test_randomization_leaves_the_served_model_bit_equal(shapes, scenes):
 
 
 def test_a_box_beside_the_object_is_flagged_and_shown_in_the_report(shapes, scenes):
-    _, labels, boxes = scenes
+    labels = scenes[1]
     corner = np.array([[0, 0, 6, 6]] * len(labels))  # the shapes are 14..30 px, elsewhere
     params = AuditParameters(methods=("gradcam",), checks=("energy-pointing",))
     prepared, records = audit_of(shapes, scenes, params, corner)
@@ -162,3 +162,12 @@ def test_checks_that_do_not_fit_the_model_are_refused(shapes, scenes):
         )
     with pytest.raises(InvalidInput, match="unknown check"):
         prepare_audit(shapes, items(scenes), AuditParameters(checks=("nope",)), ImageLimits())
+
+
+def test_the_schema_names_the_checks_the_audit_knows():
+    from typing import get_args
+
+    from app.api.audit_schemas import CheckName
+    from app.jobs.audit_inputs import CHECKS
+
+    assert get_args(CheckName) == CHECKS

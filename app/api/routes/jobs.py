@@ -186,6 +186,10 @@ async def cancel_job(job_id: str, jobs: JobsDep) -> JobResponse:
     summary="A finished audit's HTML report",
     response_class=HTMLResponse,
     responses={
+        200: {
+            "description": "The report",
+            "content": {"text/html": {"example": "<!doctype html><html>...</html>"}},
+        },
         **JOB_RESPONSES,
         409: problem_response("Job not finished", "job abc is running", 409),
     },

@@ -107,8 +107,12 @@ def road(
     percentiles: Sequence[float] = PERCENTILES,
     noise: float = NOISE,
     seed: int = 0,
+    between: Callable[[], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """`{"road", "morf", "lerf"}`, each `(N,)`, for inputs `(N, H, W, C)` and maps `(N, H, W)`."""
+    """`{"road", "morf", "lerf"}`, each `(N,)`, for inputs `(N, H, W, C)` and maps `(N, H, W)`.
+
+    `between` is called after each percentile (a job checks for its cancel there: the
+    imputations are the slow part)."""
     rng = np.random.default_rng(seed)
     targets = np.asarray(targets)
     rows = np.arange(len(inputs))
@@ -125,5 +129,7 @@ def road(
                 ]
             )
             curve[step] = np.asarray(forward(imputed))[rows, targets] - original
+        if between is not None:
+            between()
     morf_mean, lerf_mean = morf.mean(axis=0), lerf.mean(axis=0)
     return {"road": (lerf_mean - morf_mean) / 2, "morf": morf_mean, "lerf": lerf_mean}
