@@ -36,14 +36,17 @@ class Cancelled(Exception):
 class Progress:
     """What the work sees of its job: the total, a counter and the cancel flag."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, on_advance: Callable[[int, int], None] | None = None) -> None:
         self._job = job
+        self._on_advance = on_advance  # (done, total): a command line's progress bar
 
     def set_total(self, total: int) -> None:
         self._job.total = total
 
     def advance(self, count: int = 1) -> None:
         self._job.done = min(self._job.total, self._job.done + count)
+        if self._on_advance is not None:
+            self._on_advance(self._job.done, self._job.total)
         self.check()
 
     def check(self) -> None:
