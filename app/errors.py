@@ -154,6 +154,28 @@ class RemoteModelTimeout(ExplainError):
     status = 504
     title = "Remote model timed out"
     type_slug = "remote-model-timeout"
+class JobNotFound(ExplainError):
+    """No job with this id: never submitted here, or finished and expired."""
+
+    status = 404
+    title = "Job not found"
+    type_slug = "job-not-found"
+
+
+class JobsFull(ExplainError):
+    """As many jobs as the server holds are queued or running (sent with Retry-After)."""
+
+    status = 429
+    title = "Too many jobs"
+    type_slug = "jobs-full"
+
+
+class JobNotFinished(ExplainError):
+    """The job has no report: it is still running, or it failed or was cancelled."""
+
+    status = 409
+    title = "Job not finished"
+    type_slug = "job-not-finished"
 
 
 class ModelError(Exception):

@@ -19,9 +19,11 @@ from app.api.body_limits import BodyLimitMiddleware
 from app.api.instrumentation import RequestMetricsMiddleware
 from app.api.openapi_docs import add_request_schemas
 from app.api.problems import install_problem_handlers
-from app.api.routes import explain, health, models, predict, problems
+from app.api.routes import explain, health, jobs, models, predict, problems
 from app.api.routes.web import PUBLIC_PATHS, add_web_routes
 from app.api.security import ApiKeyMiddleware, document_api_keys, load_api_keys
+from app.jobs.audit_job import Verdicts
+from app.jobs.manager import JobManager
 from app.metrics import Metrics
 from app.pipeline import BatcherPool, configure_engine, watch_models
 from app.registry.policy import parse_policy
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watching
+        await app.state.jobs.close()  # running audits stop at their next step
         await app.state.batchers.close()
         registry.close_remotes()
 
@@ -77,6 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = Registry()  # empty and not ready until the lifespan loads it
     app.state.batchers = BatcherPool(app.state.registry, settings, metrics)
     app.state.metrics = metrics
+    app.state.jobs = JobManager(
+        settings.jobs_max_running, settings.jobs_max_queued, settings.jobs_keep_seconds
+    )
+    app.state.verdicts = Verdicts()
     install_problem_handlers(app)
     app.state.lifecycle = Lifecycle()
     api_keys = load_api_keys(settings)
@@ -98,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After", "WWW-Authenticate", "X-Model-Version"],
         )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
-    for module in (explain, predict, models, health, instrumentation, problems):
+    for module in (explain, predict, models, jobs, health, instrumentation, problems):
         app.include_router(module.router)
     if web_enabled:
         add_web_routes(app)

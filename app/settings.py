@@ -99,6 +99,15 @@ class Settings(BaseSettings):
         default=30.0, gt=0.0, description="seconds a request body may stall before a 408"
     )
 
+    # Jobs (audits): run beside requests, on the same models; results kept for a while.
+    jobs_max_running: int = Field(default=1, ge=1, le=64, description="jobs computing at once")
+    jobs_max_queued: int = Field(default=4, ge=0, description="jobs waiting; one more gets 429")
+    jobs_keep_seconds: float = Field(
+        default=3600.0, gt=0.0, description="a finished job's result and report are kept this long"
+    )
+    audit_max_instances: int = Field(default=256, ge=1, description="instances per audit")
+    audit_max_bytes: int = Field(default=64 * MiB, gt=0, description="an :audit JSON body")
+
     # Shutdown: after SIGTERM readiness is 503 and in-flight requests get this long to finish.
     shutdown_grace: float = Field(default=25.0, ge=0.0, description="seconds of draining")
 

@@ -3,7 +3,7 @@
 This runs before routing and sees every `receive`, so the cap also holds for chunked
 bodies without Content-Length and for any code that reads the body: nothing past the
 limit is ever buffered or spooled. JSON bodies get `max_json_bytes`, every other body
-(images, multipart) `max_image_bytes`.
+(images, multipart) `max_image_bytes`; an `:audit` body `audit_max_bytes`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class BodyLimitMiddleware:
         self.json_bytes = settings.max_json_bytes
         self.upload_bytes = settings.max_image_bytes
         self.read_timeout = settings.body_read_timeout
+        self.audit_bytes = settings.audit_max_bytes  # an audit carries a labelled set
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -30,6 +31,8 @@ class BodyLimitMiddleware:
             return
         headers = Headers(scope=scope)
         limit = self.limit_for(headers.get("content-type", ""))
+        if scope["path"].endswith(":audit"):
+            limit = self.audit_bytes
         declared = headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > limit:
             error = PayloadTooLarge(f"the body has {declared} bytes; the limit is {limit}")

@@ -114,6 +114,14 @@ _TYPES = (
         "GET /v1/models lists the ids this service serves; ids are case-sensitive.",
     ),
     ProblemType(
+        "job-not-found",
+        "Job not found",
+        404,
+        "No job with this id: it was never submitted to this instance, or it finished and "
+        "its result expired (GRADCAM_JOBS_KEEP_SECONDS).",
+        "Submit the audit again (POST /v1/models/{model_id}:audit); fetch results sooner.",
+    ),
+    ProblemType(
         "method-not-allowed",
         "Method not allowed",
         405,
@@ -136,6 +144,13 @@ _TYPES = (
         "Send the whole body promptly; retry on a working connection.",
     ),
     ProblemType(
+        "job-not-finished",
+        "Job not finished",
+        409,
+        "The job has no report yet: it is queued or running, or it failed or was cancelled.",
+        "GET /v1/jobs/{job} until its status is done; a failed job's `error` says why.",
+    ),
+    ProblemType(
         "payload-too-large",
         "Payload too large",
         413,
@@ -151,6 +166,14 @@ _TYPES = (
         "does not accept.",
         "Send application/json, multipart/form-data, or a raw image/jpeg, image/png, "
         "image/webp or image/gif body.",
+    ),
+    ProblemType(
+        "jobs-full",
+        "Too many jobs",
+        429,
+        "As many jobs as this server holds are queued or running "
+        "(GRADCAM_JOBS_MAX_RUNNING + GRADCAM_JOBS_MAX_QUEUED).",
+        "Retry after the seconds in `Retry-After`, or cancel a job of yours you no longer need.",
     ),
     ProblemType(
         "client-closed-request",

@@ -345,6 +345,12 @@ class RemoteInfo(Schema):
     batch: int = Field(description="instances per :predict call")
 
 
+class RandomizationVerdict(Schema):
+    passed: bool = Field(description="the final Spearman rank correlation was below 0.5")
+    final_spearman: float | None
+    job: str = Field(description="the audit job that reached it")
+
+
 class ModelDetailResponse(ModelSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -398,6 +404,11 @@ class ModelDetailResponse(ModelSummary):
     saved_model: SavedModelInfo | None = None
     remote: RemoteInfo | None = Field(
         default=None, description="a remote model: its endpoint (only black-box methods)"
+    )
+    randomization: dict[str, RandomizationVerdict] = Field(
+        default_factory=dict,
+        description="per method, the last randomisation verdict an audit of this version "
+        "reached (POST /v1/models/{id}:audit with check randomization)",
     )
 
 

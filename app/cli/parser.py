@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP service (the same as python -m app)")
     serve.set_defaults(run=run_serve)
     add_explain(commands.add_parser("explain", help="explain image files or folders"))
+    add_audit(commands.add_parser("audit", help="audit the maps of a model on a labelled set"))
     models = commands.add_parser("models", help="the served models, inputs and layers")
     add_server_options(models)
     models.add_argument(
@@ -77,6 +78,31 @@ def add_explain(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run_explain)
 
 
+def add_audit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", type=Path, metavar="DIR", help="the images")
+    parser.add_argument("--labels", type=Path, required=True, help="CSV: path,label")
+    parser.add_argument("--boxes", type=Path, help="CSV: path,x0,y0,x1,y1 (image pixels)")
+    parser.add_argument("--model", required=True, help="model id")
+    parser.add_argument("--method", nargs="+", help="CAM methods (default gradcam)")
+    parser.add_argument(
+        "--check", nargs="+", help="checks (default pointing energy-pointing); see docs/audit.md"
+    )
+    parser.add_argument("--pointing-margin", type=float, default=15.0, help="pixels (15)")
+    parser.add_argument("--seed", type=int, default=0, help="randomisation and random-logit")
+    parser.add_argument("--report", type=Path, required=True, help="the HTML report to write")
+    parser.add_argument("--json", type=Path, help="the JSON result (default: REPORT.json)")
+    add_server_options(parser)
+    parser.add_argument("--local", action="store_true", help="audit in this process")
+    parser.add_argument("--ray", metavar="ADDRESS", help="spread the set over a Ray cluster")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=Path(os.environ.get("GRADCAM_MODELS_DIR", "models")),
+        help="with --local or --ray: the models folder (default: $GRADCAM_MODELS_DIR or models)",
+    )
+    parser.set_defaults(run=run_audit)
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -95,6 +121,12 @@ def run_explain(args: argparse.Namespace) -> int:
     from app.cli.explain_command import explain_command
 
     return explain_command(args)
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from app.cli.audit_command import audit_command
+
+    return audit_command(args)
 
 
 def run_models(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""The progress bar of `gradcam explain`: images done, rate and time left, on stderr.
+"""The progress bars of `gradcam explain` (images done, rate and time left) and of
+`gradcam audit` (a job's progress), on stderr.
 
 rich (already installed with keras) renders it; nothing is shown for a single image.
 """
@@ -44,3 +45,16 @@ def progress_bar(total: int) -> Iterator[Callable[[], None]]:
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task("explain", total=total)
         yield lambda: progress.advance(task)
+
+
+@contextmanager
+def job_progress_bar() -> Iterator[Callable[[int, int], None]]:
+    """A callable `(done, total)` that shows a job's progress (instances through its checks)."""
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), "ETA", TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task("audit", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total or None)
+
+        yield update

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from app.api.deps import RegistryDep
 from app.api.openapi_docs import problem_response
@@ -17,6 +17,7 @@ from app.api.schemas import (
     ModelListResponse,
     ModelSummary,
     ModelVersionStatus,
+    RandomizationVerdict,
     RemoteInfo,
     SavedModelInfo,
     VersionStatus,
@@ -47,8 +48,8 @@ async def list_models(registry: RegistryDep) -> ModelListResponse:
     summary="A model's card, inputs, labels, layers and versions (the serving one)",
     responses=DETAIL_RESPONSES,
 )
-async def get_model(model_id: str, registry: RegistryDep) -> ModelDetailResponse:
-    return model_detail(registry, registry.get(model_id))
+async def get_model(model_id: str, registry: RegistryDep, request: Request) -> ModelDetailResponse:
+    return with_verdicts(request, model_detail(registry, registry.get(model_id)))
 
 
 @router.get(
@@ -57,9 +58,16 @@ async def get_model(model_id: str, registry: RegistryDep) -> ModelDetailResponse
     responses=DETAIL_RESPONSES,
 )
 async def get_model_version(
-    model_id: str, version: str, registry: RegistryDep
+    model_id: str, version: str, registry: RegistryDep, request: Request
 ) -> ModelDetailResponse:
-    return model_detail(registry, registry.get(model_id, version))
+    return with_verdicts(request, model_detail(registry, registry.get(model_id, version)))
+
+
+def with_verdicts(request: Request, detail: ModelDetailResponse) -> ModelDetailResponse:
+    """The randomisation verdicts audits of this version reached (app.jobs.audit_job)."""
+    found = request.app.state.verdicts.of(detail.id, detail.version)
+    verdicts = {method: RandomizationVerdict(**verdict) for method, verdict in found.items()}
+    return detail.model_copy(update={"randomization": verdicts}) if verdicts else detail
 
 
 def model_detail(registry: Registry, served: ServedModel) -> ModelDetailResponse:

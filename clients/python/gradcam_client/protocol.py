@@ -59,6 +59,7 @@ class Call:
     content: bytes | None = None  # or sent as is, with `headers`
     headers: dict[str, str] | None = None
     params: dict[str, str] | None = None
+    text: bool = False  # the answer is text (an HTML report), not JSON
 
 
 def models_call() -> Call:
@@ -129,10 +130,10 @@ def explain_text_call(
     return explain_call(model, text_instances(text, tokens, ids), options)
 
 
-def answer(response: httpx.Response) -> Any:
-    """The JSON of a 2xx answer; a ProblemError for anything else."""
+def answer(response: httpx.Response, text: bool = False) -> Any:
+    """The JSON (or with `text`, the text) of a 2xx answer; a ProblemError for anything else."""
     if response.is_success:
-        return response.json()
+        return response.text if text else response.json()
     try:
         body: object = response.json()
     except ValueError:

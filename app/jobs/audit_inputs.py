@@ -1,0 +1,221 @@
+"""An audit's instances checked and prepared before its job is queued, so a bad label, box,
+mask or image is a 422 that names the instance rather than a failed job.
+
+Boxes are `[x0, y0, x1, y1]` in pixels of the uploaded image (x1, y1 exclusive); masks are
+PNGs of the image's size whose non-zero pixels are the object. Both are carried to the
+model input's size (the image is resized to it without keeping the aspect ratio), where
+the maps are compared with them; the pointing margin is in the uploaded image's pixels too.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+from scipy.ndimage import distance_transform_edt
+
+from app.engine.capture.frozen.model import FrozenModel
+from app.engine.evaluation.pointing import box_mask
+from app.engine.methods import model_methods
+from app.errors import ExplainError, InvalidInput
+from app.explain.images import prepare_images
+from app.explain.options import ExplainOptions, TextInput
+from app.explain.texts import prepare_texts
+from app.preprocess.image import ImageLimits
+from app.registry.served import ServedModel
+
+CHECKS = (
+    "pointing",
+    "energy-pointing",
+    "deletion",
+    "insertion",
+    "road",
+    "randomization",
+    "random-logit",
+)
+REGION_CHECKS = ("pointing", "energy-pointing")
+IMAGE_CHECKS = (*REGION_CHECKS, "deletion", "insertion", "road")
+THUMBNAIL_SIDE = 96
+
+
+@dataclass(frozen=True)
+class AuditItem:
+    label: int
+    image: bytes | None = None
+    text: TextInput | None = None
+    box: tuple[float, float, float, float] | None = None
+    mask: bytes | None = None  # a PNG of the image's size
+    name: str | None = None  # how the report calls it (a file name); else its index
+
+
+@dataclass(frozen=True)
+class AuditParameters:
+    methods: tuple[str, ...] = ("gradcam",)
+    checks: tuple[str, ...] = ("pointing", "energy-pointing")
+    pointing_margin: float = 15.0
+    layer: int | str | None = None
+    seed: int = 0
+    metric_steps: int = 16
+    max_channels: int | None = None
+
+
+@dataclass
+class PreparedAudit:
+    labels: np.ndarray  # (N,) int
+    inputs: np.ndarray  # (N, ...) as the model takes them
+    names: list[str]
+    pixels: np.ndarray | None = None  # images: (N, H, W, C) 0..255 at the input size
+    regions: np.ndarray | None = None  # (N, H, W) bool: the box or mask
+    pointing_regions: np.ndarray | None = None  # the same, grown by the pointing margin
+    thumbnails: list[np.ndarray] = field(default_factory=list)  # uint8 RGB, for the report
+
+
+def check_parameters(served: ServedModel, params: AuditParameters) -> None:
+    available = model_methods(served.model)
+    for method in params.methods:
+        if method not in available:
+            raise InvalidInput(f"method {method} is not available for model {served.id}")
+    unknown = [check for check in params.checks if check not in CHECKS]
+    if unknown:
+        raise InvalidInput(f"unknown check {unknown[0]!r}; known: {', '.join(CHECKS)}")
+    if served.card.task != "image":
+        image_only = [check for check in params.checks if check in IMAGE_CHECKS]
+        if image_only:
+            raise InvalidInput(f"check {image_only[0]} needs an image model")
+    if "randomization" in params.checks and isinstance(served.model, FrozenModel):
+        raise InvalidInput(
+            "randomization re-draws a Keras model's weights; a SavedModel's frozen graph "
+            "has none to re-draw"
+        )
+    if not math.isfinite(params.pointing_margin) or params.pointing_margin < 0:
+        raise InvalidInput("pointing_margin must be a finite number of pixels >= 0")
+
+
+def prepare_audit(
+    served: ServedModel, items: list[AuditItem], params: AuditParameters, limits: ImageLimits
+) -> PreparedAudit:
+    check_parameters(served, params)
+    n_classes = served.n_classes
+    for index, item in enumerate(items):
+        if not 0 <= item.label < n_classes:
+            raise InvalidInput(
+                f"instances[{index}].label {item.label} is out of range [0, {n_classes}) "
+                f"for model {served.id}"
+            )
+    labels = np.array([item.label for item in items], dtype=np.int32)
+    names = [item.name or f"#{index}" for index, item in enumerate(items)]
+    if served.card.task == "text":
+        texts = [item.text for item in items]
+        if any(text is None for text in texts):
+            raise InvalidInput(f"model {served.id} explains texts; every instance needs one")
+        prepared = prepare_texts(served, [t for t in texts if t is not None], ExplainOptions())
+        return PreparedAudit(labels, prepared.inputs, names)
+    return prepare_image_audit(served, items, params, limits, labels, names)
+
+
+def prepare_image_audit(
+    served: ServedModel,
+    items: list[AuditItem],
+    params: AuditParameters,
+    limits: ImageLimits,
+    labels: np.ndarray,
+    names: list[str],
+) -> PreparedAudit:
+    inputs, pixels, regions, grown, thumbnails = [], [], [], [], []
+    needs_region = any(check in REGION_CHECKS for check in params.checks)
+    for index, item in enumerate(items):
+        if item.image is None:
+            raise InvalidInput(f"instances[{index}] has no image; model {served.id} takes images")
+        try:
+            prepared = prepare_images(served, [item.image], limits)
+        except ExplainError as exc:
+            raise type(exc)(f"instances[{index}]: {exc.detail}", headers=exc.headers) from None
+        inputs.append(prepared.inputs)
+        pixels.append(prepared.pixels)
+        original = prepared.images[0]
+        thumbnails.append(thumbnail(original))
+        size = prepared.pixels.shape[1:3]
+        if needs_region or item.box is not None or item.mask is not None:
+            region, pointing = item_regions(item, index, original.size, size, params)
+            regions.append(region)
+            grown.append(pointing)
+    audit = PreparedAudit(labels, np.concatenate(inputs), names, np.concatenate(pixels))
+    audit.thumbnails = thumbnails
+    if regions and len(regions) == len(items):
+        audit.regions, audit.pointing_regions = np.stack(regions), np.stack(grown)
+    return audit
+
+
+def item_regions(
+    item: AuditItem,
+    index: int,
+    image_size: tuple[int, int],
+    input_size: tuple[int, int],
+    params: AuditParameters,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The object `(H, W)` at the input size, and the same grown by the pointing margin."""
+    width, height = image_size
+    scale_x, scale_y = input_size[1] / width, input_size[0] / height
+    margin = params.pointing_margin
+    if item.box is not None:
+        x0, y0, x1, y1 = check_box(item.box, index, image_size)
+        scaled = (x0 * scale_x, y0 * scale_y, x1 * scale_x, y1 * scale_y)
+        grown = (
+            (x0 - margin) * scale_x,
+            (y0 - margin) * scale_y,
+            (x1 + margin) * scale_x,
+            (y1 + margin) * scale_y,
+        )
+        return box_mask(scaled, input_size), box_mask(grown, input_size)
+    if item.mask is None:
+        raise InvalidInput(f"instances[{index}] has no box or mask; the pointing checks need one")
+    region = read_mask(item.mask, index, image_size, input_size)
+    # The margin grows the mask by that distance, in input pixels along the mean axis.
+    distance = distance_transform_edt(~region)
+    return region, np.asarray(distance <= margin * (scale_x + scale_y) / 2)
+
+
+def check_box(
+    box: tuple[float, ...], index: int, image_size: tuple[int, int]
+) -> tuple[float, float, float, float]:
+    width, height = image_size
+    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        raise InvalidInput(f"instances[{index}].box must be four finite numbers [x0, y0, x1, y1]")
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+        raise InvalidInput(
+            f"instances[{index}].box {list(box)} is not a box inside the {width}x{height} image "
+            "(0 <= x0 < x1 <= width, 0 <= y0 < y1 <= height)"
+        )
+    return x0, y0, x1, y1
+
+
+def read_mask(
+    data: bytes, index: int, image_size: tuple[int, int], input_size: tuple[int, int]
+) -> np.ndarray:
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            if opened.format != "PNG":
+                raise ValueError("not a PNG")
+            mask = opened.convert("L")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidInput(f"instances[{index}].mask is not a PNG image ({exc})") from None
+    if mask.size != image_size:
+        raise InvalidInput(
+            f"instances[{index}].mask is {mask.size[0]}x{mask.size[1]}; "
+            f"its image is {image_size[0]}x{image_size[1]}"
+        )
+    resized = mask.resize((input_size[1], input_size[0]), Image.Resampling.NEAREST)
+    region = np.asarray(resized) > 0
+    if not region.any():
+        raise InvalidInput(f"instances[{index}].mask is empty (no non-zero pixel)")
+    return region
+
+
+def thumbnail(image: Image.Image) -> np.ndarray:
+    small = image.convert("RGB")
+    small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    return np.asarray(small)
