@@ -156,6 +156,7 @@ class BatcherPool:
 def new_batcher(served: ServedModel, settings: Settings, metrics: Metrics) -> Batcher:
     return Batcher(
         served.id,
+        version=served.card.version,
         max_batch=settings.max_batch_size or default_batch_size(served.device),
         max_queue=settings.max_queue,
         overload_queue=settings.overload_queue,
@@ -189,4 +190,7 @@ def watch_models(metrics: Metrics, registry: Registry) -> None:
             for state in entry.states()
         ]
 
-    metrics.watch(ModelStateCollector(serving, versions))
+    def card_errors() -> list[str]:
+        return [entry.id for entry in list(registry.entries.values()) if entry.card_error]
+
+    metrics.watch(ModelStateCollector(serving, versions, card_errors))

@@ -279,6 +279,11 @@ class ModelDetailResponse(ModelSummary):
         "GET /v1/models/{id} shape); a failed load is state END with its error"
     )
     saved_model: SavedModelInfo | None = None
+    card_error: str | None = Field(
+        default=None,
+        description="why the model's card on disk cannot be read now (absent when it can): "
+        "`card` is the one loaded, which serves on; no new version loads until it is fixed",
+    )
 
 
 class LiveResponse(Schema):

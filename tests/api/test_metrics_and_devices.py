@@ -49,7 +49,7 @@ def test_metrics_count_requests_by_model_route_and_status(client, shape_png):
     for stage in ("decode", "queue_wait", "compute", "render"):
         assert value(after, "gradcam_stage_seconds_count", model="shapes", stage=stage) >= 1
     assert value(after, "gradcam_batch_size_count", model="shapes") >= 1
-    assert ("gradcam_queue_depth", (("model", "shapes"),)) in after
+    assert ("gradcam_queue_depth", (("model", "shapes"), ("version", "1"))) in after
     assert value(after, "gradcam_model_load_seconds", model="efficientnet_lite0") > 0
     assert value(after, "gradcam_model_device", model="shapes", device="/CPU:0") == 1
 

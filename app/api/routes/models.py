@@ -81,6 +81,7 @@ def model_detail(registry: Registry, served: ServedModel) -> ModelDetailResponse
         model_version=served.card.version,
         model_version_status=version_status(registry, served.id),
         saved_model=saved_model_info(served),
+        card_error=registry.entry(served.id).card_error or None,
     )
 
 
