@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 # Request latencies span a tiny model's few ms to a large batch's seconds.
@@ -122,3 +122,20 @@ class ModelStateCollector(Collector):
         yield state
         yield serving
         yield failed
+
+
+class ProcessTracesCollector(Collector):
+    """tf.function traces of the whole process, read when scraped: unlike
+    `gradcam_traces{model}` (the serving versions' compiled functions now) it never
+    drops, so a rise after warm-up shows a retrace wherever it happened."""
+
+    def __init__(self, traces: Callable[[], int]) -> None:
+        self._traces = traces
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "gradcam_process_traces",
+            "tf.function traces since the process started: every compiled step of every "
+            "model and version (unloaded ones too)",
+            value=self._traces(),
+        )

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from app.engine.compiled import TRACES
 from app.engine.methods import DEFAULT_MAX_CHANNELS
 from app.engine.runtime.batching import Batcher, BatchOptions
 from app.engine.runtime.devices import configure_devices, cpu_count, is_gpu
@@ -21,7 +22,7 @@ from app.explain.options import ExplainOptions, TextInput
 from app.explain.results import ExplainResult
 from app.explain.texts import PreparedTexts, prepare_texts, render_texts
 from app.memory import keep_buffers_in_heap
-from app.metrics import Metrics, ModelStateCollector
+from app.metrics import Metrics, ModelStateCollector, ProcessTracesCollector
 from app.preprocess.image import ImageLimits
 from app.registry.registry import Registry
 from app.registry.served import ServedModel
@@ -194,3 +195,4 @@ def watch_models(metrics: Metrics, registry: Registry) -> None:
         return [entry.id for entry in list(registry.entries.values()) if entry.card_error]
 
     metrics.watch(ModelStateCollector(serving, versions, card_errors))
+    metrics.watch(ProcessTracesCollector(lambda: TRACES.count))

@@ -62,7 +62,8 @@ def test_no_retrace_after_warm_up_across_targets_batches_and_options(client, sha
     before = value(first, "gradcam_traces", model="shapes")
     # The session's client may have compiled other methods already: compare, not count.
     before_text = value(first, "gradcam_traces", model="keywords")
-    assert before >= 1 and before_text >= 1
+    process = value(first, "gradcam_process_traces_total")
+    assert before >= 1 and before_text >= 1 and process >= before + before_text
     for count, parameters in [
         (1, {}),
         (3, {"targets": [0, 1, 2, 3]}),
@@ -79,6 +80,7 @@ def test_no_retrace_after_warm_up_across_targets_batches_and_options(client, sha
     after = samples(client)
     assert value(after, "gradcam_traces", model="shapes") == before
     assert value(after, "gradcam_traces", model="keywords") == before_text
+    assert value(after, "gradcam_process_traces_total") == process
 
 
 @pytest.fixture
