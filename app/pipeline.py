@@ -21,7 +21,7 @@ from app.explain.images import PreparedImages, prepare_images, render_images
 from app.explain.options import ExplainOptions, TextInput
 from app.explain.results import ExplainResult
 from app.explain.texts import PreparedTexts, prepare_texts, render_texts
-from app.memory import keep_buffers_in_heap
+from app.memory import cap_malloc_arenas, keep_buffers_in_heap
 from app.metrics import Metrics, ModelStateCollector, ProcessTracesCollector
 from app.preprocess.image import ImageLimits
 from app.registry.registry import Registry
@@ -111,8 +111,9 @@ CPU_WORKERS = 2
 
 def configure_engine(settings: Settings) -> None:
     """Process-wide set-up before the first model loads: TensorFlow's threads per op,
-    GPU memory growth, and malloc thresholds for per-request buffers."""
+    GPU memory growth, and malloc thresholds and arenas for per-request buffers."""
     keep_buffers_in_heap()
+    cap_malloc_arenas(max(2, cpu_count()))
     threads = settings.intra_op_threads
     if threads is None and not is_gpu(settings.device):
         threads = max(1, cpu_count() // CPU_WORKERS)

@@ -94,6 +94,7 @@ class Soak:
                 await asyncio.to_thread(at[index])
             if index % 250 == 0:
                 self.samples.append((index, rss_mb(self.pid)))
+                print(f"  request {index}: RSS {self.samples[-1][1]:.1f} MB", flush=True)
             request = self.kinds[index % len(self.kinds)](np.random.default_rng(index), self.inputs)
             await self.send(client, request)
 
