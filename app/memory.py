@@ -43,7 +43,7 @@ def _mallopt() -> Callable[[int, int], int] | None:
     except (OSError, AttributeError):
         return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    return mallopt  # type: ignore[no-any-return]
+    return mallopt
 
 
 def keep_buffers_in_heap() -> bool:

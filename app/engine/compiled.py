@@ -30,7 +30,7 @@ class TraceCount:
 TRACES = TraceCount()
 
 
-@tf.autograph.experimental.do_not_convert
+@tf.autograph.experimental.do_not_convert  # type: ignore[untyped-decorator]
 def _count_trace() -> None:
     TRACES.add()  # runs once per trace: a compiled call does not run Python
 
