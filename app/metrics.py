@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 # Request latencies span a tiny model's few ms to a large batch's seconds.
@@ -41,8 +41,12 @@ class Metrics:
             buckets=BATCH_BUCKETS,
             registry=r,
         )
+        # By version too: during a swap the old and the new version queue side by side.
         self.queue_depth = Gauge(
-            "gradcam_queue_depth", "Requests waiting for a batch", ["model"], registry=r
+            "gradcam_queue_depth",
+            "Requests waiting for a batch",
+            ["model", "version"],
+            registry=r,
         )
 
     def watch(self, collector: Collector) -> None:
@@ -57,9 +61,11 @@ class ModelStateCollector(Collector):
         self,
         models: Callable[[], Iterable[tuple[str, str, int, float]]],
         versions: Callable[[], Iterable[tuple[str, str, str, bool]]] = list,
+        card_errors: Callable[[], Iterable[str]] = list,
     ) -> None:
         self._models = models  # yields (model id, device, trace count, load seconds)
         self._versions = versions  # yields (model id, version, state, serving)
+        self._card_errors = card_errors  # yields the ids whose card cannot be read now
 
     def collect(self) -> Iterator[Metric]:
         traces = GaugeMetricFamily(
@@ -81,6 +87,15 @@ class ModelStateCollector(Collector):
         yield device
         yield load
         yield from self._version_metrics()
+        card = GaugeMetricFamily(
+            "gradcam_model_card_error",
+            "A card that cannot be read now (value 1): the loaded one serves on; "
+            "the error is in GET /v1/models/{id}",
+            labels=["model"],
+        )
+        for model_id in self._card_errors():
+            card.add_metric([model_id], 1)
+        yield card
 
     def _version_metrics(self) -> Iterator[Metric]:
         state = GaugeMetricFamily(
@@ -107,3 +122,20 @@ class ModelStateCollector(Collector):
         yield state
         yield serving
         yield failed
+
+
+class ProcessTracesCollector(Collector):
+    """tf.function traces of the whole process, read when scraped: unlike
+    `gradcam_traces{model}` (the serving versions' compiled functions now) it never
+    drops, so a rise after warm-up shows a retrace wherever it happened."""
+
+    def __init__(self, traces: Callable[[], int]) -> None:
+        self._traces = traces
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "gradcam_process_traces",
+            "tf.function traces since the process started: every compiled step of every "
+            "model and version (unloaded ones too)",
+            value=self._traces(),
+        )

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from app.engine.compiled import TRACES
 from app.engine.methods import DEFAULT_MAX_CHANNELS
 from app.engine.runtime.batching import Batcher, BatchOptions
 from app.engine.runtime.devices import configure_devices, cpu_count, is_gpu
@@ -20,8 +21,8 @@ from app.explain.images import PreparedImages, prepare_images, render_images
 from app.explain.options import ExplainOptions, TextInput
 from app.explain.results import ExplainResult
 from app.explain.texts import PreparedTexts, prepare_texts, render_texts
-from app.memory import keep_buffers_in_heap
-from app.metrics import Metrics, ModelStateCollector
+from app.memory import cap_malloc_arenas, keep_buffers_in_heap
+from app.metrics import Metrics, ModelStateCollector, ProcessTracesCollector
 from app.preprocess.image import ImageLimits
 from app.registry.registry import Registry
 from app.registry.served import ServedModel
@@ -115,8 +116,9 @@ CPU_WORKERS = 2
 
 def configure_engine(settings: Settings) -> None:
     """Process-wide set-up before the first model loads: TensorFlow's threads per op,
-    GPU memory growth, and malloc thresholds for per-request buffers."""
+    GPU memory growth, and malloc thresholds and arenas for per-request buffers."""
     keep_buffers_in_heap()
+    cap_malloc_arenas(max(2, cpu_count()))
     threads = settings.intra_op_threads
     if threads is None and not is_gpu(settings.device):
         threads = max(1, cpu_count() // CPU_WORKERS)
@@ -161,6 +163,7 @@ class BatcherPool:
 def new_batcher(served: ServedModel, settings: Settings, metrics: Metrics) -> Batcher:
     return Batcher(
         served.id,
+        version=served.card.version,
         max_batch=settings.max_batch_size or default_batch_size(served.device),
         max_queue=settings.max_queue,
         overload_queue=settings.overload_queue,
@@ -194,4 +197,8 @@ def watch_models(metrics: Metrics, registry: Registry) -> None:
             for state in entry.states()
         ]
 
-    metrics.watch(ModelStateCollector(serving, versions))
+    def card_errors() -> list[str]:
+        return [entry.id for entry in list(registry.entries.values()) if entry.card_error]
+
+    metrics.watch(ModelStateCollector(serving, versions, card_errors))
+    metrics.watch(ProcessTracesCollector(lambda: TRACES.count))

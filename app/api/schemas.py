@@ -410,6 +410,11 @@ class ModelDetailResponse(ModelSummary):
         description="per method, the last randomisation verdict an audit of this version "
         "reached (POST /v1/models/{id}:audit with check randomization)",
     )
+    card_error: str | None = Field(
+        default=None,
+        description="why the model's card on disk cannot be read now (absent when it can): "
+        "`card` is the one loaded, which serves on; no new version loads until it is fixed",
+    )
 
 
 class LiveResponse(Schema):

@@ -132,6 +132,12 @@ class Registry:
         entry.errors[version] = error
         self.failures.pop(model_id, None)
 
+    def report_card(self, model_id: str, error: str) -> None:
+        """The model's card as the last scan read it: why it cannot be read, or ""."""
+        entry = self.entries.get(model_id)
+        if entry is not None:
+            entry.card_error = error
+
     def serve(self, model_id: str, version: str) -> None:
         """New requests without a version go to `version` from now on."""
         entry = self.entries[model_id]

@@ -11,7 +11,9 @@ and, per model:
   newer version, or a removed serving folder whose successor is not ready yet, never
   leaves the model without a version;
 - remembers a failed version with its fingerprint and tries it again only when its
-  files change; a loaded version is never reloaded (publish a new number instead).
+  files change; a loaded version is never reloaded (publish a new number instead);
+- reports a card that cannot be read any more (bad TOML, a bad field) on the model,
+  whose loaded versions keep serving with the card they were loaded with.
 A removed model folder is withdrawn; a new one is loaded like a new version.
 """
 
@@ -83,14 +85,28 @@ class FolderWatcher:
 
     async def _sync(self, source: ModelSource) -> None:
         if source.card is None:
-            if source.id not in self.registry.entries:
+            if source.id in self.registry.entries:
+                self._report_card(source.id, source.error or "no card")
+            else:
                 self.registry.failures[source.id] = source.error or "no card"
             return
+        self._report_card(source.id, "")
         wanted = wanted_versions(source, self.policy)
         for version in wanted:
             if self._should_load(source, version):
                 await self._load(source, version)
         self._settle(source.id, [version.version for version in wanted])
+
+    def _report_card(self, model_id: str, error: str) -> None:
+        """Logged once per change, not on every poll."""
+        entry = self.registry.entries.get(model_id)
+        if entry is None or entry.card_error == error:
+            return
+        if error:
+            log.warning("model %s: card unreadable, its loaded card serves on: %s", model_id, error)
+        else:
+            log.info("model %s: its card reads again", model_id)
+        self.registry.report_card(model_id, error)
 
     def _should_load(self, source: ModelSource, version: VersionSource) -> bool:
         key = (source.id, version.version)

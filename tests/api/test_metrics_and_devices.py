@@ -49,7 +49,7 @@ def test_metrics_count_requests_by_model_route_and_status(client, shape_png):
     for stage in ("decode", "queue_wait", "compute", "render"):
         assert value(after, "gradcam_stage_seconds_count", model="shapes", stage=stage) >= 1
     assert value(after, "gradcam_batch_size_count", model="shapes") >= 1
-    assert ("gradcam_queue_depth", (("model", "shapes"),)) in after
+    assert ("gradcam_queue_depth", (("model", "shapes"), ("version", "1"))) in after
     assert value(after, "gradcam_model_load_seconds", model="efficientnet_lite0") > 0
     assert value(after, "gradcam_model_device", model="shapes", device="/CPU:0") == 1
 
@@ -62,7 +62,8 @@ def test_no_retrace_after_warm_up_across_targets_batches_and_options(client, sha
     before = value(first, "gradcam_traces", model="shapes")
     # The session's client may have compiled other methods already: compare, not count.
     before_text = value(first, "gradcam_traces", model="keywords")
-    assert before >= 1 and before_text >= 1
+    process = value(first, "gradcam_process_traces_total")
+    assert before >= 1 and before_text >= 1 and process >= before + before_text
     for count, parameters in [
         (1, {}),
         (3, {"targets": [0, 1, 2, 3]}),
@@ -79,6 +80,7 @@ def test_no_retrace_after_warm_up_across_targets_batches_and_options(client, sha
     after = samples(client)
     assert value(after, "gradcam_traces", model="shapes") == before
     assert value(after, "gradcam_traces", model="keywords") == before_text
+    assert value(after, "gradcam_process_traces_total") == process
 
 
 @pytest.fixture

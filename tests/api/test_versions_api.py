@@ -17,10 +17,11 @@ from tests.registry.versions.versioned import publish, versioned_shapes
 
 
 @contextmanager
-def served_repo(models: Path) -> Iterator[tuple[TestClient, FolderWatcher]]:
-    """Versions 1 and 2 of shapes (latest:2), polled only when a test calls the watcher."""
+def served_repo(models: Path, **options: object) -> Iterator[tuple[TestClient, FolderWatcher]]:
+    """Versions 1 and 2 of shapes (latest:2), polled only when a test calls the watcher;
+    `options` are more settings."""
     versioned_shapes(models, (1, 2), extra='version_policy = "latest:2"')
-    settings = Settings(models_dir=models, poll_seconds=0, _env_file=None)
+    settings = Settings(models_dir=models, poll_seconds=0, _env_file=None, **options)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         registry = client.app.state.registry
         yield client, FolderWatcher(registry, models, warm_up=True)
@@ -128,8 +129,14 @@ def test_a_broken_version_is_reported_and_a_good_one_replaces_the_serving(own_re
     response = client.get("/v1/models/shapes/versions/3")
     assert response.status_code == 503 and re.search("version 3 .*cannot load", response.text)
     old = client.app.state.registry.get("shapes", "2")
+    assert explain(client, "/v1/models/shapes:explain", shape_png).json()["model_version"] == "2"
+    assert 'gradcam_queue_depth{model="shapes",version="2"} 0.0' in metric_lines(
+        client, "gradcam_queue_depth"
+    )
     publish(folder, 4)
     client.portal.call(watcher.poll)
     client.portal.call(watcher.poll)
     assert explain(client, "/v1/models/shapes:explain", shape_png).json()["model_version"] == "4"
     assert old not in client.app.state.batchers  # withdrawn (latest:2 wants 4 and 3): stopped
+    depths = metric_lines(client, "gradcam_queue_depth")
+    assert depths and not [line for line in depths if 'version="2"' in line]  # its series too

@@ -91,6 +91,7 @@ def model_detail(registry: Registry, served: ServedModel) -> ModelDetailResponse
         model_version_status=version_status(registry, served.id),
         saved_model=saved_model_info(served),
         remote=None if served.remote is None else RemoteInfo(**served.remote.summary()),
+        card_error=registry.entry(served.id).card_error or None,
     )
 
 

@@ -75,6 +75,7 @@ class Batcher:
         self,
         model_id: str,
         *,
+        version: str = "",
         max_batch: int,
         max_queue: int,
         max_wait: float = 0.0,
@@ -84,6 +85,7 @@ class Batcher:
         metrics: Metrics | None = None,
     ) -> None:
         self.model_id = model_id
+        self.version = version  # of the model: each loaded version has its own batcher
         self.max_batch = max_batch
         self.max_wait = max_wait
         self.workers = workers
@@ -235,7 +237,7 @@ class Batcher:
 
     def _report_depth(self) -> None:
         if self.metrics is not None:
-            self.metrics.queue_depth.labels(self.model_id).set(len(self._queue))
+            self.metrics.queue_depth.labels(self.model_id, self.version).set(len(self._queue))
 
     def _report_batch(self, jobs: list[Job], started: float, compute: float) -> None:
         if self.metrics is None:
@@ -248,10 +250,13 @@ class Batcher:
 
     def stop(self) -> None:
         """Stop a drained batcher without waiting: its version was withdrawn and no
-        request holds it any more."""
+        request holds it any more. Its depth series goes too: a service that swaps
+        versions for weeks must not keep one per version it ever served."""
         for task in self._worker_tasks:
             task.cancel()
         self._threads.shutdown(wait=False, cancel_futures=True)
+        if self.metrics is not None:
+            self.metrics.queue_depth.remove(self.model_id, self.version)
 
     async def close(self) -> None:
         for task in self._worker_tasks:

@@ -30,6 +30,9 @@ class ModelVersions:
     serving: ServedModel | None = None
     errors: dict[str, str] = field(default_factory=dict)  # version -> why it did not load
     loading: set[str] = field(default_factory=set)
+    # Why the card on disk cannot be read now ("" when it can): the versions loaded keep
+    # the card they were loaded with, and no new version loads until it reads again.
+    card_error: str = ""
 
     def get(self, version: str | None = None) -> ServedModel:
         """The serving version (None), or the one named: 404 unknown, 503 failed."""

@@ -175,7 +175,7 @@ def test_metrics_record_batches_and_stages(gradcam, images):
     assert value("gradcam_batch_size_count", {"model": "tiny"}) == 1
     assert value("gradcam_batch_size_sum", {"model": "tiny"}) == 8  # 2 requests x 2 samples x 2
     assert value("gradcam_stage_seconds_count", {"model": "tiny", "stage": "queue_wait"}) == 2
-    assert value("gradcam_queue_depth", {"model": "tiny"}) == 0
+    assert value("gradcam_queue_depth", {"model": "tiny", "version": ""}) == 0
 
 
 class BarrierGradCam(GradCam):
