@@ -160,6 +160,10 @@ class GradCam:
             )
         if self.method.attention is not None:
             raise InvalidInput(f"method {self.method.name} takes no aug_smooth or layer list")
+        if self.method.pixel is not None or self.method.blackbox is not None:
+            raise InvalidInput(
+                f"method {self.method.name} maps the input's pixels: it takes no layer list"
+            )
 
     def _check_kpca_positions(self) -> None:
         grid = self.layer.grid
