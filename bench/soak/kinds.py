@@ -10,6 +10,7 @@ import numpy as np
 
 from bench.soak.mix import (
     EXPLAIN,
+    WORDS,
     Inputs,
     Kind,
     Request,
@@ -117,8 +118,6 @@ def vit_kinds() -> list[Kind]:
 
 
 def words(rng: Rng, most: int = 30) -> str:
-    from bench.soak.mix import WORDS
-
     return " ".join(rng.choice(WORDS, int(rng.integers(3, most))))
 
 

@@ -3,6 +3,7 @@ unreadable while its model serves is reported while the loaded card serves on (p
 driven one at a time on the app's loop; every wait has a deadline)."""
 
 import asyncio
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -12,9 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.engine.runtime.batching import BatchOptions
+from app.main import create_app
 from app.registry.watcher import FolderWatcher
+from app.settings import Settings
 from tests.api.test_versions_api import explain, metric_lines, served_repo
-from tests.registry.versions.versioned import publish
+from tests.registry.versions.versioned import SHAPES, publish
 
 DEADLINE = 30.0  # seconds
 
@@ -130,3 +133,20 @@ def test_an_unreadable_card_is_reported_and_the_loaded_one_serves_on(
     assert card_error(client) is None
     assert metric_lines(client, "gradcam_model_card_error") == []
     assert explain(client, "/v1/models/shapes:explain", shape_png).json()["model_version"] == "3"
+
+
+def test_an_unreadable_flat_card_is_reported_too(tmp_path, shape_png):
+    """The flat layout (card and model file side by side): the same report."""
+    shutil.copytree(SHAPES, tmp_path / "shapes")
+    settings = Settings(models_dir=tmp_path, poll_seconds=0, _env_file=None)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        watcher = FolderWatcher(client.app.state.registry, tmp_path, warm_up=True)
+        card = tmp_path / "shapes" / "model.toml"
+        text = card.read_text()
+        card.write_text(text.replace('task = "image"', 'task = "sound"'))
+        client.portal.call(watcher.poll)
+        assert "task" in card_error(client)
+        assert explain(client, "/v1/models/shapes:explain", shape_png).status_code == 200
+        card.write_text(text)
+        client.portal.call(watcher.poll)
+        assert card_error(client) is None
