@@ -154,7 +154,7 @@ class ServedModel:
     def gradcam(self, layer: LayerSpec, method: str = "gradcam") -> GradCam:
         """The compiled `method` for `layer` (None: the card's default, else automatic)."""
         if isinstance(self.model, RemoteModel):
-            return RemoteExplainer(self.model, method)  # nothing to compile: made per call
+            return self._remote_explainer(self.model, method)
         ref = self._resolve(self._spec(layer))
         with self._lock:
             cam = self._cams.pop((ref.path, method), None)
@@ -173,6 +173,17 @@ class ServedModel:
             while len(self._cams) > MAX_COMPILED_LAYERS:
                 self._cams.popitem(last=False)
             return cam
+
+    def _remote_explainer(self, model: RemoteModel, method: str) -> GradCam:
+        """Nothing to compile; kept per method so concurrent requests share batches."""
+        key = ((), method)
+        with self._lock:
+            cam = self._cams.get(key)
+        if cam is None:
+            cam = RemoteExplainer(model, method)  # a gradient method raises here (422)
+            with self._lock:
+                self._cams[key] = cam
+        return cam
 
     def _plan_forward(self) -> None:
         """The folding plan (Keras) and the plain forward, made once and shared."""
