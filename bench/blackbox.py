@@ -101,6 +101,8 @@ def remote_card(predictor: str, model_id: str, loaded: ImageModel) -> ModelCard:
             "task": "image",
             "remote": f"{predictor}/v1/models/{model_id}",
             "image": {"size": list(loaded.size), "scaling": "unit"},
+            # 64 EfficientNet images a call take longer than 30 s on a busy 2-core machine
+            "remote_timeout": 600.0,
         }
     )
 
@@ -128,6 +130,9 @@ def costs(models_dir: Path, photos_dir: Path, rise_masks: int) -> None:
             for method in ("occlusion", "rise"):
                 options = BlackBoxOptions(rise_masks=rise_masks)
                 local = local_cost(loaded, pixels, method, options)
+                print(
+                    f"  ({model_id} {method} local: {local[0]:.2f} s, {local[1]} calls)", flush=True
+                )
                 remote = remote_cost(card, pixels, method, options)
                 print(
                     f"{model_id:20s} {method:10s} {local[0]:8.2f} {local[1]:6d} "

@@ -163,6 +163,8 @@ class Registry:
 
     def _unload(self, served: ServedModel) -> None:
         log.info("model %s version %s unloaded", served.id, served.card.version)
+        if served.remote is not None:
+            served.remote.client.close()
         if self.on_unload is not None:
             self.on_unload(served)
 

@@ -161,7 +161,7 @@ class ServedModel:
         """The compiled `method` for `layer` (None: the card's default, else automatic;
         a list: several layers, their maps combined) with `options`."""
         if isinstance(self.model, RemoteModel):
-            return RemoteExplainer(self.model, method)  # nothing to compile: made per call
+            return self._remote_explainer(self.model, method)
         first, *more = [self._resolve(self._spec(spec)) for spec in _layer_list(layer)]
         key = ((first.path, *(ref.path for ref in more)), method, options)
         with self._lock:
@@ -183,6 +183,17 @@ class ServedModel:
             while len(self._cams) > MAX_COMPILED_LAYERS:
                 self._cams.popitem(last=False)
             return cam
+
+    def _remote_explainer(self, model: RemoteModel, method: str) -> GradCam:
+        """Nothing to compile; kept per method so concurrent requests share batches."""
+        key = ((), method, DEFAULT_OPTIONS)
+        with self._lock:
+            cam = self._cams.get(key)
+        if cam is None:
+            cam = RemoteExplainer(model, method)  # a gradient method raises here (422)
+            with self._lock:
+                self._cams[key] = cam
+        return cam
 
     def _plan_forward(self) -> None:
         """The folding plan (Keras) and the plain forward, made once and shared."""

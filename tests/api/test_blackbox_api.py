@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from app.engine.methods import BLACKBOX_METHODS
-from tests.api.conftest import decode_data_url, encode
+from tests.api.conftest import b64, decode_data_url, encode
 from tests.api.test_methods_api import by_form, by_json, by_raw, only_target
 
 TEXT_URL = "/v1/models/keywords:explain"
@@ -87,3 +87,15 @@ def test_overlay_is_drawn_on_the_upload(client, shape_images):
     png = encode(big)
     target = only_target(by_json(client, png, method="occlusion", occlusion_window=16))
     assert decode_data_url(target["overlay"]).size == (128, 96)
+
+
+def test_a_kserve_b64_instance_is_an_image(client, shape_png):
+    """KServe V1 / TF Serving's image instance `{"b64": ...}` = `{"image": {"b64": ...}}`."""
+    kserve = {"instances": [{"b64": b64(shape_png)}], "parameters": {"targets": [1]}}
+    ours = {"instances": [{"image": {"b64": b64(shape_png)}}], "parameters": {"targets": [1]}}
+    first = client.post("/v1/models/shapes:explain", json=kserve)
+    second = client.post("/v1/models/shapes:explain", json=ours)
+    assert first.status_code == 200, first.text
+    assert only_target(first)["heatmap"] == only_target(second)["heatmap"]
+    mixed = {"instances": [{"b64": b64(shape_png), "text": "x"}]}
+    assert client.post("/v1/models/shapes:explain", json=mixed).status_code == 422

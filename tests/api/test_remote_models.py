@@ -101,6 +101,13 @@ def test_a_gradient_method_is_a_422_saying_why(client):
     assert "occlusion" in response.json()["detail"]
 
 
+def test_its_predict_is_not_relayed(client, predictor):
+    body = {"instances": [{"b64": b64(png(make_shapes(1, 7)[0][0]))}]}
+    response = client.post("/v1/models/remote_b64:predict", json=body)
+    assert response.status_code == 422, response.text
+    assert f"{predictor}/v1/models/shapes" in response.json()["detail"]
+
+
 def test_occlusion_equals_the_predictors_answers(client, predictor):
     """The map by its definition, from the predictor's own answers to the same PNGs."""
     images, labels, _ = make_shapes(1, 8)

@@ -40,6 +40,13 @@ class RemoteExplainer(GradCam):
         self.device = None
         self.layer = LayerRef((INPUT_LAYER,), model.input_shape, None)
         self._supports_logit = False
+        self.forward = self.refuse_forward
+
+    def refuse_forward(self, inputs: np.ndarray) -> np.ndarray:
+        """The service's own `:predict` does not relay to a remote model."""
+        raise InvalidInput(
+            f"model {self.name} is remote: send :predict to {self.remote.url} itself"
+        )
 
     @property
     def n_classes(self) -> int:  # type: ignore[override]
