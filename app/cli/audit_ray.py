@@ -15,6 +15,7 @@ import argparse
 import io
 import os
 import pickle
+import time
 from typing import Any
 
 import numpy as np
@@ -114,14 +115,18 @@ def ray_audit(
             scheduling_strategy="SPREAD",
         )
         batches = []
+        started = time.perf_counter()
         with job_progress_bar() as update:
             for row in audited.iter_rows():
                 batches.append(row)
                 update(sum(int(b["count"]) for b in batches), len(rows))
+        seconds = time.perf_counter() - started  # actors' start and model load included
     finally:
         ray.shutdown()
     set_labels = np.array([row["label"] for row in rows], dtype=np.int32)
-    return merged_result(args, images, labels, set_labels, batches)
+    result, report = merged_result(args, images, labels, set_labels, batches)
+    result["ray"]["seconds"] = seconds
+    return result, report
 
 
 def merged_result(

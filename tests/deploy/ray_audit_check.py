@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ray_cluster_check import BIN, GCS_PORT, NODES, ROOT, ray_start, stop_everything_else  # noqa: E402
+from ray_cluster_check import BIN, GCS_PORT, NODES, ROOT, ray_start, stop_everything_else
 
 
 def main() -> None:
