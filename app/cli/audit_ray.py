@@ -25,6 +25,7 @@ from app.cli.progress import job_progress_bar
 
 BATCH = 8  # a multiple of the audit's chunk (8): chunks, hence ROAD's noise, line up
 ACTORS = 2
+ACTOR_START_S = 600  # loading TensorFlow and the model on a busy node
 
 
 class AuditActor:
@@ -97,6 +98,8 @@ def ray_audit(
         for index, image in enumerate(images)
     ]
     ray.init(address=args.ray, log_to_driver=False)
+    # Start the batches once every actor holds its model (else the first one up takes all).
+    ray.data.DataContext.get_current().wait_for_min_actors_s = ACTOR_START_S
     try:
         # Blocks of BATCH rows from the start (no repartition: its tasks would wait for the
         # CPUs the actors hold).
@@ -110,7 +113,8 @@ def ray_audit(
             },
             batch_size=BATCH,
             batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=ACTORS),  # both from the start
+            # Both actors, one batch each at a time: every node takes a share.
+            compute=ray.data.ActorPoolStrategy(size=ACTORS, max_tasks_in_flight_per_actor=1),
             num_cpus=0.5,  # leaves room on each node for Ray Data's own tasks
             scheduling_strategy="SPREAD",
         )
