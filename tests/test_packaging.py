@@ -9,7 +9,7 @@ from importlib.metadata import packages_distributions, requires
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONAL = {"app/serve_ray.py": {"ray"}}  # the `ray` extra
+OPTIONAL = {"app/serve_ray.py": {"ray"}, "app/cli/audit_ray.py": {"ray"}}  # the `ray` extra
 
 
 def declared_runtime() -> set[str]:

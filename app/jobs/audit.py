@@ -97,7 +97,9 @@ def audit_method(
     score = served.card.score
     checks = params.checks
     labels = audit.labels
-    others = other_classes(labels, cam.n_classes, params.seed) if "random-logit" in checks else None
+    others = None
+    if "random-logit" in checks:
+        others = other_classes(labels, cam.n_classes, params.seed, audit.offset)
     heatmaps, predictions, originals = [], [], []
     values: dict[str, list[float]] = {}
     sums: dict[int, np.ndarray] = {}
@@ -168,7 +170,7 @@ def chunk_checks(
             served.scaling(pixels),
             full,
             cams.targets,
-            seed=params.seed + rows.start,
+            seed=params.seed + audit.offset + rows.start,
             between=progress.check,
         )
         values.setdefault("road", []).extend(found["road"].tolist())

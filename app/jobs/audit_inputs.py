@@ -71,6 +71,7 @@ class PreparedAudit:
     regions: np.ndarray | None = None  # (N, H, W) bool: the box or mask
     pointing_regions: np.ndarray | None = None  # the same, grown by the pointing margin
     thumbnails: list[np.ndarray] = field(default_factory=list)  # uint8 RGB, for the report
+    offset: int = 0  # the first instance's place in the whole set (a slice on a Ray actor)
 
 
 def check_parameters(served: ServedModel, params: AuditParameters) -> None:

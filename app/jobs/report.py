@@ -187,7 +187,7 @@ def worst_section(data: ReportData) -> str:
             continue
         figures = []
         for index in np.argsort(energy, kind="stable")[:WORST]:
-            thumb = Image.fromarray(data.thumbnails[index])
+            thumb = shown_size(Image.fromarray(data.thumbnails[index]))
             overlay = blend_overlay(thumb, np.clip(record.heatmaps[index], 0, 1))
             caption = (
                 f"{html.escape(data.names[index])}: "
@@ -202,6 +202,15 @@ def worst_section(data: ReportData) -> str:
     if not parts:
         return ""
     return "<h2>Least mass inside the box</h2>" + "".join(parts)
+
+
+def shown_size(image: Image.Image, side: int = 128) -> Image.Image:
+    """Small images (a 64 px model input) enlarged to `side` px so the map can be seen."""
+    scale = side / max(image.size)
+    if scale <= 1:
+        return image
+    size = (round(image.width * scale), round(image.height * scale))
+    return image.resize(size, Image.Resampling.NEAREST)
 
 
 def flags_section(result: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ const MAX_CANVAS_SIDE = 1024;
 const $ = (id) => document.getElementById(id);
 const ui = {
   form: $("explain-form"), model: $("model"), description: $("model-description"),
+  verdicts: $("model-verdicts"),
   imageField: $("image-field"), file: $("file"), dropZone: $("drop-zone"),
   textField: $("text-field"), text: $("text"), example: $("example"),
   layer: $("layer"), methodField: $("method-field"), method: $("method"),
@@ -66,6 +67,7 @@ async function selectModel(modelId) {
   if (ui.model.value !== modelId) return; // another model was chosen meanwhile
   state.model = model;
   ui.description.textContent = model.description;
+  showVerdicts(model.randomization || {});
   const isImage = model.task === "image";
   ui.imageField.hidden = !isImage;
   ui.colormap.closest(".field").hidden = !isImage;
@@ -81,6 +83,25 @@ async function selectModel(modelId) {
   resetChoice();
   clearResult();
   if (hasInput()) await explain();
+}
+
+// The last randomisation verdict of each method for this version (an audit job's), with
+// a link to that audit's report while the service keeps it.
+function showVerdicts(verdicts) {
+  const entries = Object.entries(verdicts);
+  ui.verdicts.hidden = entries.length === 0;
+  const parts = [document.createTextNode("Randomisation test: ")];
+  entries.forEach(([method, verdict], index) => {
+    if (index > 0) parts.push(document.createTextNode("; "));
+    const word = verdict.passed ? "passed" : "failed";
+    const rho = verdict.final_spearman == null ? "" : ` (final ρ ${verdict.final_spearman.toFixed(2)})`;
+    parts.push(document.createTextNode(`${method} ${word}${rho}, `));
+    const link = document.createElement("a");
+    link.href = `/v1/jobs/${encodeURIComponent(verdict.job)}/report`;
+    link.textContent = "report";
+    parts.push(link);
+  });
+  ui.verdicts.replaceChildren(...parts);
 }
 
 // ---- form state survives a reload (this tab only; the file cannot be kept) -----------

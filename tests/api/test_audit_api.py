@@ -162,3 +162,21 @@ def test_over_the_instance_limit_is_413_and_text_checks_on_images_422(client, in
         json={"instances": instances[:1], "parameters": {"methods": ["attention-rollout"]}},
     )
     assert bad_method.status_code == 422
+
+
+@pytest.mark.slow
+def test_shutdown_cancels_a_running_audit(tmp_path, instances):
+    """The lifespan's end (what a drained server runs last) cancels running jobs and
+    waits for their threads: the job ends cancelled, not cut off."""
+    shutil.copytree(MODELS_DIR / "shapes", tmp_path / "shapes")
+    app = create_app(Settings(models_dir=tmp_path, _env_file=None))
+    body = {
+        "instances": instances * 2,
+        "parameters": {"methods": ["gradcam", "layercam"], "checks": ["randomization"]},
+    }
+    with TestClient(app) as client:
+        location = client.post("/v1/models/shapes:audit", json=body).headers["location"]
+        wait_for(client, location, ("running",))
+        job = app.state.jobs.get(location.rsplit("/", 1)[-1])
+    assert job.status == "cancelled" and job.cancel_requested.is_set()
+    assert job.task is not None and job.task.done()

@@ -105,12 +105,14 @@ def passed(steps: list[Step]) -> bool:
     return bool(steps) and steps[-1].spearman < PASS_BELOW
 
 
-def other_classes(labels: np.ndarray, n_classes: int, seed: int = 42) -> np.ndarray:
+def other_classes(
+    labels: np.ndarray, n_classes: int, seed: int = 42, offset: int = 0
+) -> np.ndarray:
     """A random class other than each label, drawn as Quantus 0.6's `RandomLogit` does
     (`np.random.seed(seed)`, one `randint(0, n_classes - 1)` per instance into the classes
     left after removing the label), so both pick the same classes for the same seed."""
     labels = np.asarray(labels, dtype=np.int64)
     if n_classes < 2:
         raise ValueError("random-logit needs a model with at least two classes")
-    picks = np.random.RandomState(seed).randint(0, n_classes - 1, len(labels))
+    picks = np.random.RandomState(seed).randint(0, n_classes - 1, offset + len(labels))[offset:]
     return np.where(picks >= labels, picks + 1, picks)

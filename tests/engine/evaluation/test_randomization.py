@@ -91,3 +91,9 @@ def test_other_classes_as_quantus_draws_them():
     picks = np.random.randint(0, 9, len(labels))
     theirs = classes[keep.astype(bool)].reshape(len(labels), -1)[np.arange(len(labels)), picks]
     np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_slice_draws_the_classes_the_whole_set_draws():
+    labels = np.array([0, 1, 2, 3, 0, 1, 2, 3, 1])
+    whole = other_classes(labels, 4, seed=7)
+    np.testing.assert_array_equal(other_classes(labels[5:], 4, seed=7, offset=5), whole[5:])
