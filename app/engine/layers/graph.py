@@ -68,6 +68,11 @@ def replay(
             return type(outputs)([on_target(outputs[0]), *outputs[1:]])
         return on_target(outputs)
 
+    return run_layers(model, inputs, call)
+
+
+def run_layers(model: keras.Model, inputs: tf.Tensor, call: Callable[..., Any]) -> Any:
+    """Run `model` on `inputs` with `call(layer, *args, **kwargs)` computing each layer."""
     if isinstance(model, keras.Sequential):
         x = inputs
         for layer in model.layers:

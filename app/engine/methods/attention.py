@@ -22,7 +22,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from app.engine.layers.graph import first_output, output_layer
+from app.engine.layers.graph import first_output, output_layer, run_layers
 from app.engine.layers.refs import LayerRef, output_shape
 from app.engine.layers.tokens import NoTokenGrid, TokenGrid, token_grid
 from app.engine.methods.cam import normalise
@@ -145,12 +145,7 @@ class AttentionPass:
                 return self.run(layer, args[0], found)
             return layer(*args, **kwargs)
 
-        if isinstance(model, keras.Sequential):
-            x = inputs
-            for layer in model.layers:
-                x = call(layer, x)
-            return x
-        return model._run_through_graph(inputs, operation_fn=lambda op: op, call_fn=call)
+        return run_layers(model, inputs, call)
 
     def step(
         self,
