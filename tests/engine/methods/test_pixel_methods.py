@@ -180,3 +180,15 @@ def test_text_models_take_only_integrated_gradients():
     ids = np.random.default_rng(0).integers(1, 20, (2, 12)).astype(np.int32)
     result = GradCam(model, "conv", method="integrated-gradients").explain(ids)
     assert result.cams.shape == (2, 12) and result.gaps is not None
+
+
+@pytest.mark.slow
+def test_frozen_text_integrated_gradients_equal_the_keras_ones(tmp_path):
+    model = sm.small_text_model()
+    card = ModelCard(id="t", task="text", model_file="sm", text={"vocab_file": "vocab.txt"})
+    frozen = load_saved_model(sm.export_keras3(model, tmp_path / "sm"), card)
+    ids = np.random.default_rng(0).integers(1, 20, (2, 12)).astype(np.int32)
+    keras_maps = GradCam(model, "conv", method="integrated-gradients").explain(ids, relu=False)
+    frozen_maps = GradCam(frozen, "conv", method="integrated-gradients").explain(ids, relu=False)
+    assert_close(frozen_maps.cams, keras_maps.cams)
+    np.testing.assert_allclose(frozen_maps.gaps, keras_maps.gaps, atol=1e-6)

@@ -8,6 +8,7 @@ a text model. Every score is `target_score`, the same path the CAM methods diffe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
@@ -20,13 +21,17 @@ from app.engine.methods.pixel.maps import (
     along_path,
     channel_max_abs,
     min_max,
+    noise_draws,
     noisy_copies,
     path_sum,
     resize_maps,
-    sample_mean,
     trapezoid,
+    value_range,
 )
 from app.engine.targets.score import LogitFn, target_score
+
+# Model rows per pass of SmoothGrad's and Integrated Gradients' loop over their copies.
+COPY_ROWS = 8
 
 
 @dataclass(frozen=True)
@@ -98,10 +103,15 @@ def smoothgrad(context: PixelContext, call: PixelCall) -> PixelResult:
     `samples` copies in one pass (Smilkov et al. 2017; tf-keras-vis `Saliency` with
     `smooth_samples`: the mean of |g| over the samples, then the channel max)."""
     predictions, targets = top_targets(context, call)
-    noisy = noisy_copies(call.inputs, call.samples, call.noise, call.seed)
-    score_of = target_score(tf.repeat(targets, call.samples), call.use_logit)
-    gradients, _, _ = context.capture.input_gradients(noisy, score_of, False)
-    raw = tf.reduce_max(sample_mean(tf.abs(gradients), call.samples), axis=-1)
+    draws = noise_draws(call.inputs, call.samples, call.seed)
+    spread = call.noise * value_range(call.inputs)
+
+    def copies(first: tf.Tensor, count: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        chunk = draws[first : first + count]
+        return noisy_copies(call.inputs, spread, chunk), tf.ones([count])
+
+    total = summed_gradients(context, call, targets, call.samples, copies, absolute=True)
+    raw = tf.reduce_max(total / tf.cast(call.samples, tf.float32), axis=-1)
     return PixelResult(raw, predictions, targets, _no_gaps(raw))
 
 
@@ -114,12 +124,53 @@ def integrated_gradients(context: PixelContext, call: PixelCall) -> PixelResult:
         return _embedding_integrated_gradients(context, call)
     predictions, targets = top_targets(context, call)
     alphas, weights = trapezoid(call.steps)
-    points = along_path(call.inputs, call.baselines, alphas)
-    score_of = target_score(tf.repeat(targets, call.steps), call.use_logit)
-    gradients, _, scores = context.capture.input_gradients(points, score_of, False)
+
+    def points(first: tf.Tensor, count: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        chunk = alphas[first : first + count]
+        return along_path(call.inputs, call.baselines, chunk), weights[first : first + count]
+
+    gradients = summed_gradients(context, call, targets, call.steps, points, absolute=False)
     difference = tf.cast(call.inputs - call.baselines, tf.float32)
-    attribution = difference * path_sum(gradients, weights)
-    return _attribution_result(attribution, scores, call, predictions, targets)
+    attribution = difference * gradients
+    ends = end_scores(context, call, targets)
+    return _attribution_result(attribution, ends, call, predictions, targets)
+
+
+def summed_gradients(
+    context: PixelContext,
+    call: PixelCall,
+    targets: tf.Tensor,
+    copies: tf.Tensor,
+    make: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]],
+    absolute: bool,
+) -> tf.Tensor:
+    """`sum_k w_k g_k` (`|g_k|` when `absolute`) over the `copies` copies of every row,
+    `(R, ...)`: `make(first, count)` gives copies `first..first+count-1` of every row
+    (`(R * count, ...)`, row-major) and their weights `(count,)`. A loop inside the pass
+    takes about `COPY_ROWS` model rows at a time: on a CPU a batch of many large rows
+    costs more per row than a few (memory), and memory stays bounded."""
+    rows = tf.shape(call.inputs)[0]
+    per_pass = tf.maximum(1, COPY_ROWS // rows)
+
+    def step(first: tf.Tensor, total: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        count = tf.minimum(per_pass, copies - first)
+        inputs, weights = make(first, count)
+        score_of = target_score(tf.repeat(targets, count), call.use_logit)
+        gradients, _, _ = context.capture.input_gradients(inputs, score_of, False)
+        gradients = tf.abs(gradients) if absolute else gradients
+        return first + count, total + path_sum(gradients, weights)
+
+    start = tf.zeros_like(tf.cast(call.inputs, tf.float32))
+    _, total = tf.while_loop(lambda first, _: first < copies, step, (tf.constant(0), start))
+    return tf.convert_to_tensor(total)
+
+
+def end_scores(context: PixelContext, call: PixelCall, targets: tf.Tensor) -> tf.Tensor:
+    """The differentiated score at the baseline and at the input, `(R, 2)`."""
+    both = tf.concat([call.baselines, call.inputs], axis=0)
+    predictions, logits = context.capture.forward(both, context.layer.path, _same)
+    scores = target_score(tf.tile(targets, [2]), call.use_logit)(predictions, logits)
+    return tf.transpose(tf.reshape(scores, [2, -1]))
 
 
 def _embedding_integrated_gradients(context: PixelContext, call: PixelCall) -> PixelResult:
@@ -145,21 +196,21 @@ def _embedding_integrated_gradients(context: PixelContext, call: PixelCall) -> P
     scores = target_score(tf.repeat(targets, call.steps), call.use_logit)(outputs, logits)
     (gradients,) = tf.gradients(scores, [points])
     attribution = (embedded - base) * path_sum(gradients, weights)
-    return _attribution_result(attribution, scores, call, predictions, targets)
+    ends = tf.gather(tf.reshape(scores, [-1, call.steps]), [0, call.steps - 1], axis=1)
+    return _attribution_result(attribution, ends, call, predictions, targets)
 
 
 def _attribution_result(
     attribution: tf.Tensor,
-    scores: tf.Tensor,
+    ends: tf.Tensor,
     call: PixelCall,
     predictions: tf.Tensor,
     targets: tf.Tensor,
 ) -> PixelResult:
     """The map (channels summed; negated when counterfactual) and the completeness gap
-    `sum attribution - (score(x) - score(b))`, the scores at the path's two ends."""
-    ends = tf.reshape(scores, [-1, call.steps])
+    `sum attribution - (score(x) - score(b))`, `ends` = (score(b), score(x)) `(R, 2)`."""
     axes = list(range(1, len(attribution.shape)))
-    gaps = tf.reduce_sum(attribution, axis=axes) - (ends[:, -1] - ends[:, 0])
+    gaps = tf.reduce_sum(attribution, axis=axes) - (ends[:, 1] - ends[:, 0])
     raw = tf.reduce_sum(attribution, axis=-1)
     raw = tf.where(call.counterfactual, -raw, raw)
     return PixelResult(raw, predictions, targets, gaps)

@@ -24,7 +24,7 @@ import keras
 import tensorflow as tf
 
 from app.engine.capture.keras.fold import FoldedLayer
-from app.engine.layers.graph import first_output, output_layer
+from app.engine.layers.graph import first_output, output_layer, run_layers
 from app.engine.methods.pixel.attributions import PixelCall, PixelContext, PixelResult
 from app.engine.methods.pixel.maps import EPSILON, min_max, resize_maps
 from app.engine.targets.score import target_score
@@ -77,12 +77,7 @@ def replay_unfolded(
             return replay_unfolded(layer, args[0], recorder)
         return recorder.call(layer, lambda: layer(*args, **kwargs), args[0])
 
-    if isinstance(model, keras.Sequential):
-        x = inputs
-        for layer in model.layers:
-            x = call(layer, x)
-        return x
-    return model._run_through_graph(inputs, operation_fn=lambda op: op, call_fn=call)
+    return run_layers(model, inputs, call)
 
 
 def channel_terms(values: tf.Tensor) -> tf.Tensor:

@@ -58,23 +58,22 @@ def path_sum(gradients: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.reshape(gradients, shape) * tf.reshape(weights, [1, -1, *ones]), 1)
 
 
-def noisy_copies(
-    inputs: tf.Tensor, samples: tf.Tensor, noise: tf.Tensor, seed: tf.Tensor
-) -> tf.Tensor:
-    """SmoothGrad's inputs `(R * samples, ...)`: row r plus `N(0, sigma_r)` noise,
-    `sigma_r = noise * (max - min)` of row r (tf-keras-vis). The same standard-normal
-    draws (from `seed`, `(2,)` int32) serve every row, so a row's map does not depend
-    on which other rows share its call."""
+def value_range(inputs: tf.Tensor) -> tf.Tensor:
+    """`max - min` of each row, `(R, 1, ..., 1)` (broadcastable to the rows)."""
     axes = list(range(1, len(inputs.shape)))
-    spread = tf.reduce_max(inputs, axes, keepdims=True) - tf.reduce_min(inputs, axes, keepdims=True)
-    draws = tf.random.stateless_normal(
-        tf.concat([[samples], tf.shape(inputs)[1:]], 0), seed, dtype=inputs.dtype
-    )
-    points = inputs[:, None] + (noise * spread)[:, None] * draws[None]
+    return tf.reduce_max(inputs, axes, keepdims=True) - tf.reduce_min(inputs, axes, keepdims=True)
+
+
+def noise_draws(inputs: tf.Tensor, samples: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """SmoothGrad's standard-normal draws `(samples, ...)` from `seed` `(2,)` int32. The
+    same draws serve every row, so a row's map does not depend on which other rows share
+    its call."""
+    shape = tf.concat([[samples], tf.shape(inputs)[1:]], 0)
+    return tf.random.stateless_normal(shape, seed, dtype=inputs.dtype)
+
+
+def noisy_copies(inputs: tf.Tensor, spread: tf.Tensor, draws: tf.Tensor) -> tf.Tensor:
+    """Row r plus `spread_r * draws[k]` for every draw k: `(R * k, ...)`, row-major;
+    `spread = noise * (max - min)` per row is tf-keras-vis' sigma."""
+    points = inputs[:, None] + spread[:, None] * draws[None]
     return tf.reshape(points, tf.concat([[-1], tf.shape(inputs)[1:]], axis=0))
-
-
-def sample_mean(values: tf.Tensor, samples: tf.Tensor) -> tf.Tensor:
-    """`(R * samples, ...)` -> the mean over each row's samples, `(R, ...)`."""
-    shape = tf.concat([[-1, samples], tf.shape(values)[1:]], axis=0)
-    return tf.reduce_mean(tf.reshape(values, shape), axis=1)

@@ -4,7 +4,8 @@ The compiled function's signature is fixed (batch dimension None); targets, relu
 counterfactual, the score mode and every option (samples, noise, seed, steps, the
 baseline inputs) are tensors, so no request retraces it. A method that runs the model on
 `k` copies of each row (SmoothGrad's samples, the path points of Integrated Gradients)
-gets at most `EXPANDED_ROWS // k` rows per call (at least one), so memory stays bounded;
+gets at most `EXPANDED_ROWS // k` rows per call (at least one), and loops over the
+copies inside the call a few model rows at a time (`attributions.summed_gradients`);
 a request with more rows is a Python loop over compiled calls.
 """
 
