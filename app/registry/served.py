@@ -54,6 +54,7 @@ class ServedModel:
     _fold: FoldPlan | None = None  # planned once, shared by every compiled layer
     _forward: ModelForward | FrozenForward | None = None  # for faithfulness scores
     _decoder: FrozenDecoder | None = None  # encoded-image inputs: the graph's own decode
+    _evicted_traces: int = 0  # traces of compiled functions dropped from `_cams`
 
     def __post_init__(self) -> None:
         if self.takes_encoded_images:
@@ -181,7 +182,8 @@ class ServedModel:
                 )
             self._cams[key] = cam  # most recently used last
             while len(self._cams) > MAX_COMPILED_LAYERS:
-                self._cams.popitem(last=False)
+                _, evicted = self._cams.popitem(last=False)
+                self._evicted_traces += evicted.trace_count
             return cam
 
     def _remote_explainer(self, model: RemoteModel, method: str) -> GradCam:
@@ -243,9 +245,12 @@ class ServedModel:
 
     @property
     def trace_count(self) -> int:
+        """Every trace of this version so far, evicted functions included: it only
+        grows, so a function traced again after its eviction shows as a new trace."""
         with self._lock:
             forward = 0 if self._forward is None else self._forward.trace_count
-            return forward + sum(cam.trace_count for cam in self._cams.values())
+            kept = sum(cam.trace_count for cam in self._cams.values())
+            return self._evicted_traces + forward + kept
 
     def warm_up(self) -> None:
         """One real explain on a blank input so the first request does not pay the trace.

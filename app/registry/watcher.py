@@ -82,6 +82,9 @@ class FolderWatcher:
             for source in sources.values()
             for v in source.versions.values()
         }
+        # A failed version whose folder is gone is forgotten: weeks of publishing must
+        # not grow what the watcher remembers.
+        self._failed = {key: f for key, f in self._failed.items() if key in self._seen}
 
     async def _sync(self, source: ModelSource) -> None:
         if source.card is None:

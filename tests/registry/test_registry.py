@@ -9,6 +9,7 @@ import pytest
 
 from app.errors import ModelError, ModelNotFound, ModelNotReady
 from app.preprocess.word_filter import KERAS_FILTERS
+from app.registry import served as served_module
 from app.registry.card import read_card
 from app.registry.files import file_sha256, read_entries
 from app.registry.registry import load_registry
@@ -237,6 +238,22 @@ def test_one_compiled_function_per_layer_and_method(tmp_path):
     assert served.gradcam(None, "scorecam") is scorecam
     assert served.gradcam(None) is default
     assert scorecam.forward is default.forward  # one plain forward per model, for metrics
+
+
+def test_trace_count_keeps_the_traces_of_evicted_functions(tmp_path, monkeypatch):
+    """A function dropped from the bounded cache and traced again is a new trace: the
+    count only grows (a soak reads it to find retraces)."""
+    monkeypatch.setattr(served_module, "MAX_COMPILED_LAYERS", 1)
+    add_model(tmp_path, "tiny")
+    served = load_registry(tmp_path).models["tiny"]
+    pixels = np.zeros((1, 16, 16, 3), "float32")
+    served.gradcam(None).explain(pixels)
+    first = served.trace_count
+    served.gradcam(None, "gradcam++").explain(pixels)  # evicts gradcam
+    second = served.trace_count
+    assert served.compiled(None) is None and second > first
+    served.gradcam(None).explain(pixels)  # compiled and traced again
+    assert served.trace_count > second
 
 
 # --- a .csv index as vocabulary or labels (pandas' to_csv of a {entry: index} dict) ------

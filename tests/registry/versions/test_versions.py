@@ -180,6 +180,18 @@ def test_a_fixed_broken_version_is_tried_again(tmp_path):
     assert repo.serving == "2" and "2" not in repo.registry.entry("shapes").errors
 
 
+def test_a_failed_version_removed_is_forgotten(tmp_path):
+    """What the watcher remembers stays bounded however many broken versions come and go."""
+    repo = Repository(tmp_path)
+    for version in (2, 3):
+        folder = publish(repo.folder, version, model=b"truncated")
+        repo.poll(2)
+        assert list(repo.watcher._failed) == [("shapes", str(version))]
+        shutil.rmtree(folder)
+    repo.poll()
+    assert repo.watcher._failed == {} and repo.serving == "1"
+
+
 def test_a_folder_still_changing_is_never_loaded(tmp_path):
     repo = Repository(tmp_path)
     folder = repo.folder / "2"
