@@ -47,8 +47,8 @@ def build_model() -> keras.Model:
     e32 = normalised_conv(x, 32, "enc32b")
     x = keras.layers.MaxPooling2D(name="pool32")(e32)
     x = normalised_conv(x, 64, "enc16a")
+    # Dilations 2 and 4: a 16x16 cell sees ~70 px, the largest shape with all its edges.
     x = normalised_conv(x, 64, "enc16b", dilation=2)
-    # Dilation: a 16x16 cell sees ~60 px, the whole of the largest shape and its edges.
     x = normalised_conv(x, 64, "enc16c", dilation=4)
     # 1x1 reductions before each upsampling: the 3x3 convs at 32 and 64 px dominate the cost.
     x = keras.layers.Conv2D(32, 1, activation="relu", name="reduce16")(x)
