@@ -125,9 +125,11 @@ def test_output_contract(model: keras.Model, card: dict) -> None:
 
 @pytest.mark.slow
 def test_held_out_figures_near_the_readme() -> None:
-    """README (1,000 + 500 scenes, seed 12345): see the thresholds' comments."""
+    """README (1,000 + 500 scenes, seed 12345): recall 98.1 %, precision 100 %, maps 100 %
+    inside the box and 0 % in the other's. Tolerance for 200 + 100 scenes (~400 objects,
+    binomial sd of recall ~0.7 point): about 4 sd, and never below the issue's targets."""
     figures = evaluate(MODEL_DIR, n=200, n_two=100, seed=HELD_OUT_SEED)
     assert figures["recall"] >= 0.95, figures
-    assert figures["precision"] >= 0.90, figures
-    assert figures["inside"] >= 0.90, figures
-    assert figures["on_other"] <= 0.05, figures
+    assert figures["precision"] >= 0.97, figures
+    assert figures["inside"] >= 0.96, figures
+    assert figures["on_other"] <= 0.03, figures
