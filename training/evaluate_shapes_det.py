@@ -15,7 +15,6 @@
 """
 
 import argparse
-import tomllib
 from pathlib import Path
 
 import keras
@@ -23,17 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 from training.scene_gradcam import box_region, gradcam_maps, peak_points, pointing, tapped_model
-from training.scene_training import MODELS_DIR
+from training.scene_training import MODELS_DIR, load_model_folder
 from training.shapes_detections import corners, detections, iou, match
 from training.shapes_scenes import Scenes, make_scenes
 
 MODEL_DIR = MODELS_DIR / "shapes_det"
 BATCH_SIZE = 256
-
-
-def load(model_dir: Path) -> tuple[keras.Model, dict]:
-    model = keras.saving.load_model(model_dir / "model.keras", compile=False, safe_mode=True)
-    return model, tomllib.loads((model_dir / "model.toml").read_text())
 
 
 def predict(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,9 +96,13 @@ def object_pointing(model: keras.Model, layer: str, scenes: Scenes) -> dict[str,
 
 
 def evaluate(
-    model_dir: Path = MODEL_DIR, n: int = 1000, n_two: int = 500, seed: int = 12345, layer=None
+    model_dir: Path = MODEL_DIR,
+    n: int = 1000,
+    n_two: int = 500,
+    seed: int = 12345,
+    layer: str | None = None,
 ) -> dict:
-    model, card = load(model_dir)
+    model, card = load_model_folder(model_dir)
     layer = layer or card["default_layer"]
     pairs = make_scenes(n_two, seed + 1, counts=(2,), distinct=True)
     return {

@@ -16,7 +16,6 @@ bilinear upsampling of its probabilities to 64x64.
 """
 
 import argparse
-import tomllib
 from pathlib import Path
 
 import keras
@@ -24,18 +23,13 @@ import numpy as np
 import tensorflow as tf
 
 from training.scene_gradcam import gradcam_maps, pointing, tapped_model
-from training.scene_training import MODELS_DIR
+from training.scene_training import MODELS_DIR, load_model_folder
 from training.shapes_data import IMAGE_SIZE
 from training.shapes_scenes import Scenes, make_scenes
 
 MODEL_DIR = MODELS_DIR / "shapes_seg"
 N_CLASSES = 5
 BATCH_SIZE = 256
-
-
-def load(model_dir: Path) -> tuple[keras.Model, dict]:
-    model = keras.saving.load_model(model_dir / "model.keras", compile=False, safe_mode=True)
-    return model, tomllib.loads((model_dir / "model.toml").read_text())
 
 
 def predict_classes(model: keras.Model, images: np.ndarray) -> np.ndarray:
@@ -75,8 +69,7 @@ def region_score(logits: list[tf.Tensor], targets: dict[str, np.ndarray]) -> tf.
 
 def object_pointing(model: keras.Model, layer: str, scenes: Scenes) -> dict[str, float]:
     """Pointing rates over both objects of each two-object scene (2 maps per scene)."""
-    objects = np.repeat(np.arange(len(scenes)), 2), np.tile([0, 1], len(scenes))
-    scene, slot = objects
+    scene, slot = np.repeat(np.arange(len(scenes)), 2), np.tile([0, 1], len(scenes))
     classes = scenes.classes[scene, slot]
     own = scenes.masks[scene] == (classes + 1)[:, None, None]
     other_classes = scenes.classes[scene, 1 - slot]
@@ -89,9 +82,13 @@ def object_pointing(model: keras.Model, layer: str, scenes: Scenes) -> dict[str,
 
 
 def evaluate(
-    model_dir: Path = MODEL_DIR, n: int = 1000, n_two: int = 500, seed: int = 12345, layer=None
+    model_dir: Path = MODEL_DIR,
+    n: int = 1000,
+    n_two: int = 500,
+    seed: int = 12345,
+    layer: str | None = None,
 ) -> dict:
-    model, card = load(model_dir)
+    model, card = load_model_folder(model_dir)
     layer = layer or card["default_layer"]
     scenes = make_scenes(n, seed)
     predicted = predict_classes(model, scenes.images)

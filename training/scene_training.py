@@ -4,6 +4,7 @@ optimizer, the reproducible save and the model card's common part."""
 from __future__ import annotations
 
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,7 +38,17 @@ color_mode = "rgb"
 scaling = "unit"
 """
 
-__all__ = ["conv", "normalised_conv", "optimizer", "seed_everything", "write_model_folder"]
+# `optimizer` is re-exported: both scripts take the `shapes` schedule from here.
+__all__ = [
+    "MODELS_DIR",
+    "conv",
+    "load_model_folder",
+    "normalised_conv",
+    "optimizer",
+    "report_time",
+    "seed_everything",
+    "write_model_folder",
+]
 
 
 def seed_everything(seed: int) -> None:
@@ -87,3 +98,9 @@ def write_model_folder(
 def report_time(started: float, epochs: int, out: Path) -> None:
     minutes, seconds = divmod(time.perf_counter() - started, 60)
     print(f"trained {epochs} epochs in {int(minutes)} min {seconds:.0f} s -> {out}")
+
+
+def load_model_folder(model_dir: Path) -> tuple[keras.Model, dict]:
+    """(the model as the service loads it, its card)."""
+    model = keras.saving.load_model(model_dir / "model.keras", compile=False, safe_mode=True)
+    return model, tomllib.loads((model_dir / "model.toml").read_text())
