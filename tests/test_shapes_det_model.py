@@ -7,8 +7,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from training.evaluate_shapes_det import evaluate
+from training.evaluate_shapes_det import box_score, evaluate
+from training.scene_gradcam import gradcam_maps, tapped_model
 from training.shapes_data import IMAGE_SIZE, LABELS
 from training.shapes_detections import (
     CELL,
@@ -121,6 +123,22 @@ def test_output_contract(model: keras.Model, card: dict) -> None:
         assert model.outputs[position] is layer.output
     _, height, width, _ = model.get_layer(card["default_layer"]).output.shape
     assert (height, width) == (GRID, GRID)
+
+
+def test_box_map_is_the_cells_class_evidence(model: keras.Model, card: dict) -> None:
+    """The class logits are a 1x1 conv of `det_features`, so a box target's gradient there
+    is the class kernel on its cell only: Grad-CAM's map is relu(kernel . A) / 64."""
+    scenes = make_scenes(8, HELD_OUT_SEED)
+    pixels = scenes.images.astype(np.float32) / 255
+    boxes = np.arange(8) * 7  # any candidate: the identity holds for each
+    classes = scenes.classes[:, 0]
+    tapped = tapped_model(model, card["default_layer"], ["scores"])
+    maps = gradcam_maps(tapped, pixels, {"box": boxes, "class": classes}, box_score)
+    features = keras.Model(model.inputs, model.get_layer(card["default_layer"]).output)(pixels)
+    kernel = model.get_layer("class_logits").kernel.numpy()[0, 0]
+    evidence = np.einsum("bhwc,cb->bhw", np.asarray(features), kernel[:, classes])
+    expected = tf.image.resize(np.maximum(evidence, 0)[..., None] / 64, (64, 64), "bilinear")
+    np.testing.assert_allclose(maps, expected.numpy()[..., 0], rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.slow
