@@ -20,11 +20,13 @@ from app.shutdown import FINAL_CLOSE_SECONDS, DrainingServer
 BAD_SETTINGS = 2
 
 
-def main() -> None:
-    if len(sys.argv) > 1:  # KServe's arguments: they set the settings' environment
+def main(argv: list[str] | None = None) -> None:
+    """`argv` (default: the command line's) holds KServe's arguments, if any."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments:  # KServe's arguments: they set the settings' environment
         from app.kserve import kserve_environment
 
-        os.environ.update(kserve_environment(sys.argv[1:]))
+        os.environ.update(kserve_environment(arguments))
     try:
         settings = Settings()
     except ValidationError as exc:

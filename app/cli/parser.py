@@ -113,7 +113,7 @@ def positive_int(text: str) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     from app.__main__ import main
 
-    main()
+    main([])  # `gradcam serve` takes no KServe arguments: the command line is the CLI's
     return 0
 
 
