@@ -154,6 +154,8 @@ class RemoteModelTimeout(ExplainError):
     status = 504
     title = "Remote model timed out"
     type_slug = "remote-model-timeout"
+
+
 class JobNotFound(ExplainError):
     """No job with this id: never submitted here, or finished and expired."""
 

@@ -47,6 +47,7 @@ JobsDep = Annotated[JobManager, Depends(get_jobs)]
 VerdictsDep = Annotated[Verdicts, Depends(get_verdicts)]
 AUDIT_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": JobLink, "description": "Queued; `Location` is the job"},
+    400: problem_response("Invalid image", "instances[2].image is not a decodable image", 400),
     404: problem_response("Model not found", "model 'nope' is not in the registry", 404),
     413: problem_response("Payload too large", "300 instances; at most 256 per audit", 413),
     422: problem_response(

@@ -14,6 +14,7 @@ from app.engine.evaluation.faithfulness import DEFAULT_STEPS, Scaling
 from app.engine.layers.refs import LayerRef
 from app.engine.methods import BLACKBOX_METHODS, DEFAULT_MAX_CHANNELS, get_method
 from app.engine.methods.blackbox import BlackBoxOptions, explain_blackbox
+from app.engine.methods.options import DEFAULT_OPTIONS
 from app.engine.methods.pixel.options import PixelOptions
 from app.engine.runtime.gradcam import GradCam
 from app.engine.targets.expand import Targets, expand_targets
@@ -39,6 +40,8 @@ class RemoteExplainer(GradCam):
         self.name = model.name
         self.device = None
         self.layer = LayerRef((INPUT_LAYER,), model.input_shape, None)
+        self._more: list[GradCam] = []  # one "layer": the input
+        self.options = DEFAULT_OPTIONS
         self._supports_logit = False
         self.forward = self.refuse_forward
 
