@@ -50,7 +50,10 @@ def test_every_method_and_the_scores_equal_the_keras_model(models):
         got_cam = GradCam(frozen, LAYER, method=method)
         expected = expected_cam.explain(inputs, targets, max_channels=8)
         got = got_cam.explain(inputs, targets, max_channels=8)
-        np.testing.assert_allclose(got.heatmaps, expected.heatmaps, atol=1e-5, err_msg=method)
+        # FinerCAM differentiates a difference of nearly equal logits: float32 rounding
+        # in the two graphs is amplified there (1.2e-5 measured on a 0..1 map).
+        atol = 5e-5 if method == "finercam" else 1e-5
+        np.testing.assert_allclose(got.heatmaps, expected.heatmaps, atol=atol, err_msg=method)
         np.testing.assert_allclose(got.predictions, expected.predictions, atol=1e-5)
         np.testing.assert_array_equal(got.targets, expected.targets)
         if method == "gradcam":
