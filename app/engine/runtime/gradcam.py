@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from app.engine.capture.adapter import Capture, Forward
+from app.engine.capture.adapter import Capture, Forward, Outputs
 from app.engine.capture.frozen.capture import FrozenCapture, FrozenForward
 from app.engine.capture.frozen.model import FrozenModel
 from app.engine.capture.keras.capture import KerasCapture
@@ -26,16 +26,21 @@ from app.engine.capture.keras.fold import FoldPlan, plan_folding
 from app.engine.capture.keras.forward import ModelForward
 from app.engine.compiled import compile_step
 from app.engine.evaluation.faithfulness import DEFAULT_STEPS, Scaling, check_metrics, faithfulness
-from app.engine.layers.graph import first_output, layer_at, output_layer
+from app.engine.evaluation.head_scores import head_row_score
+from app.engine.layers.graph import layer_at, output_shapes
 from app.engine.layers.lookup import resolve_layer
 from app.engine.layers.refs import LayerRef, LayerSpec
 from app.engine.methods import DEFAULT_MAX_CHANNELS, get_method
 from app.engine.methods import cam as cam_math
 from app.engine.methods.attention import AttentionContext
 from app.engine.methods.perturbation import ModelContext, combine_channels
-from app.engine.targets.expand import Targets, expand_targets
+from app.engine.targets.defaults import default_targets, needs_outputs
+from app.engine.targets.expand import Targets, expand_rows
+from app.engine.targets.heads import Head, RowTensors, Scored, step_results
 from app.engine.targets.results import CamBatch
-from app.engine.targets.score import SCORE_MODES, LogitFn, logit_function
+from app.engine.targets.rows import TargetRows
+from app.engine.targets.score import SCORE_MODES
+from app.engine.targets.table import make_head
 from app.errors import InvalidInput
 
 
@@ -52,21 +57,30 @@ class GradCam:
         device: str | None = None,
         fold: FoldPlan | None = None,
         forward: Forward | None = None,
+        head: Head | None = None,
     ) -> None:
         self.model = model
         self.method = get_method(method)
         self.name = name or model.name
         self.device = device
         self.capture: Capture
-        self._logit_fn: LogitFn | None
         self.forward: Forward
         if isinstance(model, FrozenModel):
             self._capture_frozen(model, layer, forward)
+            shapes = model.output_shapes
         else:
             self._capture_keras(model, layer, fold, forward)
+            shapes = output_shapes(model)
+        # Without a card's head: the first output, as a classifier (ELI5's behaviour).
+        self.head = head or make_head("classifier", next(iter(shapes)), shapes)
+        self.n_classes = self.head.n_classes
+        self._supports_logit = self.capture.has_logit(self.head.output)
         signature = [
             self.capture.input_spec,
             tf.TensorSpec([None], tf.int32, name="targets"),
+            tf.TensorSpec([None, None], tf.float32, name="regions"),
+            tf.TensorSpec([None, 4], tf.float32, name="boxes"),
+            tf.TensorSpec([None], tf.int32, name="anchors"),
             tf.TensorSpec([], tf.bool, name="relu"),
             tf.TensorSpec([], tf.bool, name="counterfactual"),
             tf.TensorSpec([], tf.bool, name="use_logit"),
@@ -78,7 +92,7 @@ class GradCam:
                     f"method {self.method.name} recomputes Keras MultiHeadAttention layers; "
                     f"model {self.name} is a SavedModel's frozen graph"
                 )
-            attention = self.method.attention(AttentionContext(model, self.layer, self._logit_fn))
+            attention = self.method.attention(AttentionContext(model, self.layer, self.head))
             self._step = compile_step(attention.step, signature)
         self._perturbation = None
         if self.method.perturbation is not None:
@@ -95,9 +109,6 @@ class GradCam:
         self.layer = layer if isinstance(layer, LayerRef) else model.resolve(layer)
         self.capture = FrozenCapture(model, self.layer.path)
         self.forward = forward or FrozenForward(model, device=self.device)
-        self.n_classes = model.n_classes
-        self._supports_logit = True  # the Softmax/Sigmoid input, else the output
-        self._logit_fn = None
 
     def _capture_keras(
         self,
@@ -112,14 +123,11 @@ class GradCam:
         target = layer_at(model, self.layer.path)
         self._fold = (plan_folding(model, self.device) if fold is None else fold).without(target)
         self.forward = forward or ModelForward(model, device=self.device, fold=self._fold)
-        self.n_classes = int(first_output(model.outputs).shape[-1])
-        self._logit_fn = logit_function(output_layer(model))
-        self._supports_logit = self._logit_fn is not None
-        self.capture = KerasCapture(model, self.layer.path, self._fold, self._logit_fn)
+        self.capture = KerasCapture(model, self.layer.path, self._fold)
 
     @property
     def supports_logit(self) -> bool:
-        return self._supports_logit
+        return bool(self._supports_logit)
 
     @property
     def trace_count(self) -> int:
@@ -145,27 +153,41 @@ class GradCam:
         """
         use_logit = self.check_score(score)
         self.check_options(counterfactual, max_channels)
-        sample, rows = expand_targets(len(inputs), targets, self.n_classes, self.name)
+        rows = self.target_rows(inputs, targets)
         if self._perturbation is not None:
             with tf.device(self.device):
                 scores = self._perturbation.run(np.asarray(inputs), max_channels)
             assert self.method.weights is not None
-            return combine_channels(scores, self.method.weights, sample, rows, relu, use_logit)
-        batch = np.asarray(inputs)[sample]
+            return combine_channels(scores, self.method.weights, rows, relu, use_logit, self.head)
+        batch = np.asarray(inputs)[rows.sample]
         with tf.device(self.device):
-            heat, scale, raw, preds, resolved, scores = self._step(
-                batch, rows, relu, counterfactual, use_logit
-            )
-        first_row = np.searchsorted(sample, np.arange(len(inputs)))
+            found = self._step(
+                batch, rows.target, rows.region, rows.box, rows.anchor, relu, counterfactual,
+                use_logit,
+            )  # fmt: skip
+        first_row = np.searchsorted(rows.sample, np.arange(len(inputs)))
+        outputs = {name: value.numpy()[first_row] for name, value in found["outputs"].items()}
         return CamBatch(
-            predictions=preds.numpy()[first_row],
-            sample=sample,
-            targets=resolved.numpy(),
-            scores=scores.numpy(),
-            cams=raw.numpy(),
-            heatmaps=heat.numpy(),
-            scales=scale.numpy(),
+            predictions=self.head.summary(outputs),
+            sample=rows.sample,
+            targets=found["target"].numpy(),
+            scores=found["value"].numpy(),
+            cams=found["raw"].numpy(),
+            heatmaps=found["heatmaps"].numpy(),
+            scales=found["scales"].numpy(),
+            outputs=outputs,
+            anchors=found["anchor"].numpy(),
+            quality=found["quality"].numpy(),
+            regions=found["region"].numpy(),
         )
+
+    def target_rows(self, inputs: np.ndarray, targets: Targets) -> TargetRows:
+        """The rows to explain; without targets, the head's defaults (multilabel,
+        segmentation and detection read the outputs first: one plain forward pass)."""
+        if targets is None and self.head.kind != "classifier":
+            outputs = self.forward.outputs(inputs) if needs_outputs(self.head) else {}
+            targets = default_targets(self.head, outputs, len(inputs))
+        return expand_rows(len(inputs), targets, self.head, self.name)
 
     def check_score(self, score: str) -> bool:
         """Whether `score` means the logit; an error when it is unknown or unavailable."""
@@ -202,6 +224,7 @@ class GradCam:
             cams.heatmaps,
             metrics,
             steps,
+            row_score=head_row_score(self.forward, self.head, cams),
         )
         return replace(cams, metrics=values)
 
@@ -219,17 +242,19 @@ class GradCam:
         self,
         inputs: tf.Tensor,
         targets: tf.Tensor,
+        regions: tf.Tensor,
+        boxes: tf.Tensor,
+        anchors: tf.Tensor,
         relu: tf.Tensor,
         counterfactual: tf.Tensor,
         use_logit: tf.Tensor,
-    ) -> tuple[tf.Tensor, ...]:
-        resolved: dict[str, tf.Tensor] = {}
+    ) -> dict[str, object]:
+        rows = RowTensors(targets, regions, boxes, anchors)
+        found: dict[str, Scored] = {}
 
-        def score_of(predictions: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-            top = tf.argmax(predictions, axis=-1, output_type=tf.int32)
-            resolved["targets"] = tf.where(targets < 0, top, targets)
-            scored = tf.where(use_logit, logits, predictions)
-            return tf.gather(scored, resolved["targets"], axis=1, batch_dims=1)
+        def score_of(outputs: Outputs, logits: Outputs) -> tf.Tensor:
+            found["scored"] = self.head.score(outputs, logits, rows, use_logit)
+            return found["scored"].score
 
         uses_gradients = self.method.uses_gradients
         captured, grads, predictions = self.capture.gradients(inputs, score_of, uses_gradients)
@@ -245,5 +270,4 @@ class GradCam:
         assert self.method.raw_map is not None
         raw = cam_math.method_map(self.method.raw_map, activations, gradients, relu, counterfactual)
         heatmaps, scales = cam_math.normalise(raw)
-        output_scores = tf.gather(predictions, resolved["targets"], axis=1, batch_dims=1)
-        return heatmaps, scales, raw, predictions, resolved["targets"], output_scores
+        return step_results(heatmaps, scales, raw, predictions, found["scored"])

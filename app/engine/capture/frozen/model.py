@@ -48,6 +48,11 @@ class FrozenModel:
     keepalive: object = field(default=None, repr=False)  # owns the signature's variables
     input_key: str = ""  # the signature's name for the input (TF Serving's `inputs` key)
     hints: TokenHints | None = None  # the card's token_grid / prefix_tokens, if any
+    # Every output by the signature's key: its tensor, and its logit tensor (the input of
+    # a final Softmax/Sigmoid, else the output's own); `output_name` is one of them.
+    outputs: dict[str, str] = field(default_factory=dict)
+    logit_names: dict[str, str] = field(default_factory=dict)
+    output_shapes: dict[str, tuple[int | None, ...]] = field(default_factory=dict)
     _tensors: dict[str, FrozenLayer] = field(default_factory=dict, repr=False)
     _folded: dict[frozenset[str], tf.compat.v1.GraphDef] = field(default_factory=dict, repr=False)
 
@@ -92,6 +97,7 @@ class FrozenModel:
     def graph_for(self, keep: frozenset[str]) -> tf.compat.v1.GraphDef:
         """The graph with its BatchNormalizations folded, but every `keep` tensor computed."""
         keep = keep | {self.output_name, self.logit_name or self.output_name}
+        keep = keep | set(self.outputs.values()) | set(self.logit_names.values())
         graph = self._folded.get(keep)
         if graph is None:
             graph = self._folded[keep] = fold_batchnorms(self.graph_def, keep)
@@ -221,8 +227,13 @@ def patch_gradient(model: FrozenModel, layer: FrozenLayer, probe: tf.Tensor) -> 
 
 
 def analyse_graph(
-    name: str, graph_def: tf.compat.v1.GraphDef, input_name: str, output_name: str
+    name: str,
+    graph_def: tf.compat.v1.GraphDef,
+    input_name: str,
+    output_name: str,
+    outputs: dict[str, str] | None = None,
 ) -> FrozenModel:
+    """`outputs`: every output's key and tensor name (default: the one output as "output")."""
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
@@ -245,7 +256,7 @@ def analyse_graph(
     if not source.dtype.is_floating:
         first_float = _first(path, None, (tf.float32, tf.float16))
         mask = None if first_float is None else tensors[short_op_name(first_float.op.name)]
-    return FrozenModel(
+    model = FrozenModel(
         name=name,
         graph_def=graph_def,
         input_name=input_name,
@@ -259,6 +270,12 @@ def analyse_graph(
         consumers={op.name: [c.name for t in op.outputs for c in t.consumers()] for op in path_ops},
         _tensors=tensors,
     )
+    named = {key: graph.get_tensor_by_name(tensor) for key, tensor in (outputs or {}).items()}
+    named = named or {"output": output}
+    model.outputs = {key: tensor.name for key, tensor in named.items()}
+    model.logit_names = {key: _logit(tensor) or tensor.name for key, tensor in named.items()}
+    model.output_shapes = {key: tuple(tensor.shape.as_list()) for key, tensor in named.items()}
+    return model
 
 
 def _closure(start: list[T], step: Callable[[T], list[T]]) -> set[T]:
