@@ -27,6 +27,7 @@ from app.errors import InvalidImage
 from app.preprocess.text import TextSpec
 from app.registry.card import ModelCard
 from app.registry.formats.loader import Scaling
+from app.registry.heads import ServedHeads
 
 # Compiled functions kept per model: each (layer, method) a client asks for costs a trace.
 MAX_COMPILED_LAYERS = 16
@@ -42,7 +43,10 @@ class ServedModel:
     device: str = "/CPU:0"
     ready: bool = False
     load_seconds: float = 0.0  # loading plus warming, for the metrics
-    _cams: OrderedDict[tuple[tuple[str, ...], str], GradCam] = field(default_factory=OrderedDict)
+    heads: ServedHeads | None = None  # None: the first output as a classifier
+    _cams: OrderedDict[tuple[tuple[str, ...], str, str | None], GradCam] = field(
+        default_factory=OrderedDict
+    )
     _layers: dict[tuple[type, LayerSpec], LayerRef] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _fold: FoldPlan | None = None  # planned once, shared by every compiled layer
@@ -132,11 +136,16 @@ class ServedModel:
     def default_gradcam(self) -> GradCam:
         return self.gradcam(None)
 
-    def gradcam(self, layer: LayerSpec, method: str = "gradcam") -> GradCam:
-        """The compiled `method` for `layer` (None: the card's default, else automatic)."""
+    def gradcam(
+        self, layer: LayerSpec, method: str = "gradcam", output: str | None = None
+    ) -> GradCam:
+        """The compiled `method` for `layer` (None: the card's default, else automatic)
+        explaining `output` (None: the card's default output)."""
+        head = None if self.heads is None else self.heads.head(output)
+        output = None if head is None else head.output
         ref = self._resolve(self._spec(layer))
         with self._lock:
-            cam = self._cams.pop((ref.path, method), None)
+            cam = self._cams.pop((ref.path, method, output), None)
             if cam is None:
                 self._plan_forward()
                 cam = GradCam(
@@ -147,8 +156,9 @@ class ServedModel:
                     device=self.device,
                     fold=self._fold,
                     forward=self._forward,
+                    head=head,
                 )
-            self._cams[(ref.path, method)] = cam  # most recently used last
+            self._cams[(ref.path, method, output)] = cam  # most recently used last
             while len(self._cams) > MAX_COMPILED_LAYERS:
                 self._cams.popitem(last=False)
             return cam
@@ -163,14 +173,23 @@ class ServedModel:
         self._fold = plan_folding(self.model, self.device)
         self._forward = ModelForward(self.model, device=self.device, fold=self._fold)
 
-    def compiled(self, layer: LayerSpec, method: str = "gradcam") -> GradCam | None:
+    def compiled(
+        self, layer: LayerSpec, method: str = "gradcam", output: str | None = None
+    ) -> GradCam | None:
         """The `method` for `layer` if it is resolved and compiled already, else None.
 
         Never blocks for long, so the event loop may call it; `gradcam` may trace.
         """
+        name = None if self.heads is None else self.heads.head(output).output
         with self._lock:
             ref = self._layers.get(_layer_key(self._spec(layer)))
-            return None if ref is None else self._cams.get((ref.path, method))
+            return None if ref is None else self._cams.get((ref.path, method, name))
+
+    def labels_of(self, output: str | None) -> tuple[str, ...]:
+        """The labels of `output`'s classes (None: the default output)."""
+        if self.heads is None:
+            return self.labels
+        return self.heads.labels[self.heads.head(output).output]
 
     def _spec(self, layer: LayerSpec) -> LayerSpec:
         return self.card.default_layer if layer is None else layer
