@@ -29,6 +29,7 @@ from app.registry.card import ModelCard
 from app.registry.formats.loader import Scaling
 from app.registry.heads import ServedHeads
 
+DENSE_HEADS = ("segmentation", "detection")
 # Compiled functions kept per model: each (layer, method) a client asks for costs a trace.
 MAX_COMPILED_LAYERS = 16
 
@@ -202,10 +203,12 @@ class ServedModel:
         if ref is None:
             # A bad spec raises and is not kept.
             model = self.model
+            # Dense heads' (B, N, C) tensors are boxes or pixels, not a transformer's tokens.
+            tokens = self.heads is None or self.heads.head(None).kind not in DENSE_HEADS
             ref = (
-                model.resolve(spec)
+                model.resolve(spec, tokens)
                 if isinstance(model, FrozenModel)
-                else resolve_layer(model, spec, self.token_hints)
+                else resolve_layer(model, spec, self.token_hints, tokens)
             )
             with self._lock:
                 self._layers[key] = ref

@@ -106,10 +106,11 @@ class FrozenModel:
     def tensor_of(self, path: tuple[str, ...]) -> str:
         return self._tensors[path[0]].tensor
 
-    def resolve(self, spec: LayerSpec) -> LayerRef:
-        """`spec`: a layer name, an op name, an index into the layers, or None (automatic)."""
+    def resolve(self, spec: LayerSpec, tokens: bool = True) -> LayerRef:
+        """`spec`: a layer name, an op name, an index into the layers, or None (automatic;
+        `tokens=False`: never a token layer, as for Keras models)."""
         if spec is None:
-            return self.auto_layer()
+            return self.auto_layer(tokens)
         if isinstance(spec, bool) or not isinstance(spec, int | str):
             raise InvalidInput(f"layer must be a name or an integer index, not {spec!r}")
         ref = self._by_index(spec) if isinstance(spec, int) else self._by_name(spec)
@@ -129,14 +130,14 @@ class FrozenModel:
             )
         return ref
 
-    def auto_layer(self) -> LayerRef:
+    def auto_layer(self, tokens: bool = True) -> LayerRef:
         """Images: the last candidate. Text: ELI5's rule on op types (sequence, pooling,
         embedding)."""
         candidates = [i for i, layer in enumerate(self.layers) if self._is_candidate(layer)]
         rules = [SEQUENCE_OPS, POOLING_1D_OPS, EMBEDDING_OPS]
         if self.required_rank == IMAGE_RANK:
             rules = [frozenset()]
-            found = self._last_token_layer_with_patch_gradient(candidates)
+            found = self._last_token_layer_with_patch_gradient(candidates) if tokens else None
             if found is not None:
                 return found
             candidates = [i for i in candidates if len(self.layers[i].output_shape) == 4]
