@@ -9,8 +9,6 @@ probabilities, the box's probability).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
