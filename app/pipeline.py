@@ -19,6 +19,7 @@ from app.engine.runtime.devices import configure_devices, cpu_count, is_gpu
 from app.explain.images import PreparedImages, prepare_images, render_images
 from app.explain.options import ExplainOptions, TextInput
 from app.explain.results import ExplainResult
+from app.explain.targets import check_answered, engine_targets, requested_output
 from app.explain.texts import PreparedTexts, prepare_texts, render_texts
 from app.memory import keep_buffers_in_heap
 from app.metrics import Metrics, ModelStateCollector
@@ -68,9 +69,10 @@ async def explain_request(
             timed("decode", lambda: prepare_texts(served, inputs.texts, options))
         )
     # Resolving a layer the model has not compiled yet traces it: keep that off the loop.
-    gradcam = served.compiled(options.layer, options.method)
+    output = requested_output(options.targets)
+    gradcam = served.compiled(options.layer, options.method, output)
     if gradcam is None:
-        gradcam = await run_in_threadpool(served.gradcam, options.layer, options.method)
+        gradcam = await run_in_threadpool(served.gradcam, options.layer, options.method, output)
     batch_options = BatchOptions(
         options.relu,
         options.counterfactual,
@@ -80,15 +82,18 @@ async def explain_request(
         options.metric_steps,
     )
     images = prepared if isinstance(prepared, PreparedImages) else None
+    sizes = None if images is None else images.sizes
+    targets = engine_targets(options.targets, gradcam.head, sizes)
     cams = await batcher.explain(
         gradcam,
         prepared.inputs,
-        options.targets,
+        targets,
         batch_options,
         timeout=timeout,
         pixels=None if images is None else images.pixels,
         scaling=served.scaling,
     )
+    check_answered(gradcam.head, cams, targets)
     layer = gradcam.layer.name
     if isinstance(prepared, PreparedImages):
         images = prepared

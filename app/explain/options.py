@@ -9,8 +9,18 @@ from app.engine.evaluation.faithfulness import DEFAULT_STEPS
 
 
 @dataclass(frozen=True)
+class RequestTarget:
+    """A target object of a request (docs/targets.md), before it meets the images."""
+
+    cls: int | None = None  # None: the top class
+    output: str | None = None  # None: the card's default output
+    mask: bytes | None = None  # PNG bytes at the uploaded image's size
+    box: tuple[float, float, float, float] | None = None  # uploaded image's pixels
+
+
+@dataclass(frozen=True)
 class ExplainOptions:
-    targets: list[int] | None = None
+    targets: list[int | RequestTarget] | None = None
     layer: int | str | None = None
     relu: bool = True
     counterfactual: bool = False
@@ -28,6 +38,7 @@ class ExplainOptions:
     padding: str | None = None  # None: the model's padding side
     interpolation_kind: str = "linear"
     max_tokens: int = 4096  # per instance, after tokenizing (char models make many)
+    draw_targets: bool = False  # overlays: outline each target's region or box
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from app.engine.runtime.gradcam import GradCam
 from app.engine.targets.results import CamBatch
 from app.errors import InvalidInput
 from app.explain.options import ExplainOptions
+from app.explain.targets import check_answered, engine_targets, requested_output
 from app.registry.served import ServedModel
 
 
@@ -20,15 +21,21 @@ def require_task(served: ServedModel, task: str) -> None:
 
 
 def run_gradcam(
-    served: ServedModel, inputs: np.ndarray, options: ExplainOptions
+    served: ServedModel,
+    inputs: np.ndarray,
+    options: ExplainOptions,
+    sizes: list[tuple[int, int]] | None = None,
 ) -> tuple[GradCam, CamBatch]:
-    gradcam = served.gradcam(options.layer, options.method)
+    """`sizes`: each uploaded image's (width, height), for its masks and boxes."""
+    gradcam = served.gradcam(options.layer, options.method, requested_output(options.targets))
+    targets = engine_targets(options.targets, gradcam.head, sizes)
     cams = gradcam.explain(
         inputs,
-        options.targets,
+        targets,
         relu=options.relu,
         counterfactual=options.counterfactual,
         score=options.score or served.card.score,
         max_channels=options.max_channels or DEFAULT_MAX_CHANNELS,
     )
+    check_answered(gradcam.head, cams, targets)
     return gradcam, cams

@@ -35,7 +35,7 @@ from app.engine.methods import cam as cam_math
 from app.engine.methods.attention import AttentionContext
 from app.engine.methods.perturbation import ModelContext, combine_channels
 from app.engine.targets.defaults import default_targets, needs_outputs
-from app.engine.targets.expand import Targets, expand_rows
+from app.engine.targets.expand import Targets, expand_rows, sample_lists
 from app.engine.targets.heads import Head, RowTensors, Scored, step_results
 from app.engine.targets.results import CamBatch
 from app.engine.targets.rows import TargetRows
@@ -179,14 +179,21 @@ class GradCam:
             anchors=found["anchor"].numpy(),
             quality=found["quality"].numpy(),
             regions=found["region"].numpy(),
+            head=self.head,
         )
 
     def target_rows(self, inputs: np.ndarray, targets: Targets) -> TargetRows:
         """The rows to explain; without targets, the head's defaults (multilabel,
         segmentation and detection read the outputs first: one plain forward pass)."""
-        if targets is None and self.head.kind != "classifier":
-            outputs = self.forward.outputs(inputs) if needs_outputs(self.head) else {}
-            targets = default_targets(self.head, outputs, len(inputs))
+        if self.head.kind != "classifier":
+            per_sample = sample_lists(len(inputs), targets)
+            if any(t is None for t in per_sample):
+                outputs = self.forward.outputs(inputs) if needs_outputs(self.head) else {}
+                defaults = default_targets(self.head, outputs, len(inputs))
+                per_sample = [
+                    d if t is None else t for t, d in zip(per_sample, defaults, strict=True)
+                ]
+            targets = per_sample
         return expand_rows(len(inputs), targets, self.head, self.name)
 
     def check_score(self, score: str) -> bool:

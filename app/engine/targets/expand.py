@@ -51,6 +51,18 @@ def per_sample_targets(n_samples: int, targets: Sequence[object]) -> list[Sequen
     return [list(targets)] * n_samples
 
 
+def sample_lists(n_samples: int, targets: Targets) -> list[Sequence[Item] | None]:
+    """One target list per sample, None where the sample takes its defaults."""
+    if targets is None:
+        return [None] * n_samples
+    per_sample = per_sample_targets(n_samples, targets)
+    given = len(targets) > 0 and all(t is None or is_sequence(t) for t in targets)
+    return [
+        None if given and targets[n] is None else list(per_sample[n])  # type: ignore[arg-type]
+        for n in range(n_samples)
+    ]
+
+
 def check_targets(targets: Sequence[object], n_classes: int, model_name: str) -> None:
     if len(targets) == 0:
         raise InvalidInput("targets must not be empty; omit them to explain the top prediction")

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.engine.targets.heads import Head
+
 
 @dataclass(frozen=True)
 class CamBatch:
@@ -23,6 +25,7 @@ class CamBatch:
     anchors: np.ndarray | None = None  # (N,) int: detection's predicted box, else -1
     quality: np.ndarray | None = None  # (N,): a region's pixels, a box's IoU, else 1
     regions: np.ndarray | None = None  # (N, P): the region explained (segmentation)
+    head: Head | None = None  # what the rows were scored by (None: a classifier)
 
     def samples(self, start: int, stop: int) -> CamBatch:
         """The maps of input samples `start..stop-1`, renumbered from 0."""
@@ -40,4 +43,5 @@ class CamBatch:
             anchors=None if self.anchors is None else self.anchors[rows],
             quality=None if self.quality is None else self.quality[rows],
             regions=None if self.regions is None else self.regions[rows],
+            head=self.head,
         )
