@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    Tag,
+    model_validator,
+)
 
 ScoreMode = Literal["logit", "output"]
 InterpolationKind = Literal[
@@ -64,7 +72,21 @@ class TargetObject(Schema):
         return self
 
 
-TargetItem = StrictInt | TargetObject
+def target_kind(value: object) -> str | None:
+    """Which kind of target an item is: "index", "object", or None (refused at the item)."""
+    if isinstance(value, dict | TargetObject):
+        return "object"
+    return "index" if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+TargetItem = Annotated[
+    Annotated[StrictInt, Tag("index")] | Annotated[TargetObject, Tag("object")],
+    Discriminator(
+        target_kind,
+        custom_error_type="target",
+        custom_error_message="a target is a class index (an integer) or a target object",
+    ),
+]
 
 
 class ExplainParameters(Schema):

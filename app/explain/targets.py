@@ -37,16 +37,14 @@ def requested_output(targets: Sequence[Item] | None) -> str | None:
 
 def engine_targets(
     targets: Sequence[Item] | None, head: Head, sizes: Sequence[Size] | None
-) -> list[list[int | Target]] | None:
+) -> list[list[int | Target]] | list[int | Target] | None:
     """Per sample, its targets with masks and boxes mapped for the model (`sizes`: each
-    upload's; None for text)."""
+    upload's); text (`sizes` None): one list for every sample."""
     if targets is None:
         return None
-    count = 1 if sizes is None else len(sizes)
-    return [
-        [engine_target(t, head, None if sizes is None else sizes[n]) for t in targets]
-        for n in range(count)
-    ]
+    if sizes is None:  # text: one list for every sample
+        return [engine_target(t, head, None) for t in targets]
+    return [[engine_target(t, head, size) for t in targets] for size in sizes]
 
 
 def engine_target(item: Item, head: Head, size: Size | None) -> int | Target:
@@ -105,11 +103,10 @@ def normalised_box(
     return (x0 / width, y0 / height, x1 / width, y1 / height)
 
 
-def check_answered(
-    head: Head, cams: CamBatch, targets: Sequence[Sequence[int | Target]] | None
-) -> None:
+def check_answered(head: Head, cams: CamBatch, targets: Sequence[object] | None) -> None:
     """A region with no pixel (the class predicted nowhere) or a box that no prediction
-    overlaps enough: the request cannot be answered."""
+    overlaps enough: the request cannot be answered. `targets` as `engine_targets` made
+    them (a detection's are per sample: it explains images)."""
     if cams.quality is None:
         return
     if head.kind == "segmentation":
@@ -121,7 +118,8 @@ def check_answered(
                 f"{int(cams.sample[row])}: send a mask, or another class"
             )
     if isinstance(head, DetectionHead) and targets is not None:
-        asked = [isinstance(t, Target) and t.box is not None for ts in targets for t in ts]
+        per_sample = [ts if isinstance(ts, list) else [ts] for ts in targets]
+        asked = [isinstance(t, Target) and t.box is not None for ts in per_sample for t in ts]
         for row, wanted in enumerate(asked[: len(cams.quality)]):
             if wanted and cams.quality[row] < head.iou_threshold:
                 sample = int(cams.sample[row])

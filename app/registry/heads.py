@@ -69,6 +69,8 @@ def model_output_shapes(model: keras.Model | FrozenModel) -> dict[str, tuple[int
 def input_size(model: keras.Model | FrozenModel) -> tuple[int, int] | None:
     """(W, H) of an image model's input, when fixed."""
     if isinstance(model, FrozenModel):
+        if model.decoded is None and len(model.input_spec.shape) != 4:
+            return None
         height, width = model.image_size
     else:
         shape = tuple(model.inputs[0].shape)
