@@ -4,11 +4,13 @@ after NMS, and for each target what it was (its region, its box and the box's Io
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from app.engine.targets.defaults import detections
 from app.engine.targets.heads import DetectionHead
 from app.engine.targets.results import CamBatch
 from app.explain.results import DetectionResult, ExplanationResult, TargetResult
+from app.render.outline import draw_box, draw_region
 
 Size = tuple[int, int]  # (width, height) of the upload
 
@@ -67,3 +69,15 @@ def in_pixels(box: tuple[float, float, float, float], size: Size) -> list[float]
         float(np.clip(x1 * width, 0, width)),
         float(np.clip(y1 * height, 0, height)),
     ]
+
+
+def outline_target(
+    picture: Image.Image, target: TargetResult, cams: CamBatch, row: int, size: Size
+) -> Image.Image:
+    """The overlay with the target's region edge or box drawn (option draw_targets)."""
+    head = cams.head
+    if target.box is not None:
+        return draw_box(picture, target.box, size)
+    if head is not None and head.kind == "segmentation" and cams.regions is not None:
+        return draw_region(picture, cams.regions[row].reshape(head.grid))
+    return picture

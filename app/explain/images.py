@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from app.engine.targets.results import CamBatch
-from app.explain.answers import add_instance_answer, add_target_answer
+from app.explain.answers import add_instance_answer, add_target_answer, outline_target
 from app.explain.options import ExplainOptions
 from app.explain.overlays import (
     add_overlay,
@@ -113,7 +113,10 @@ def render_images(
             target = target_result(served, cams, int(row), cams.heatmaps[row].tolist())
             add_target_answer(target, cams, int(row), image.size)
             if draw is not None:
-                add_overlay(target, draw(cams.heatmaps[row]), fmt)
+                picture = draw(cams.heatmaps[row])
+                if options.draw_targets:
+                    picture = outline_target(picture, target, cams, int(row), image.size)
+                add_overlay(target, picture, fmt)
             explanation.targets.append(target)
         result.explanations.append(explanation)
     return result

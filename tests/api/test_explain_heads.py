@@ -14,7 +14,7 @@ from PIL import Image
 from app.main import create_app
 from app.settings import Settings
 from tests import head_models as hm
-from tests.api.conftest import b64, encode
+from tests.api.conftest import b64, decode_data_url, encode
 
 IMAGE = '[image]\nsize = [16, 16]\nscaling = "unit"\n'
 SIDE = 32  # uploads are twice the model input: masks and boxes are mapped
@@ -157,3 +157,17 @@ def test_multipart_takes_targets_as_json_text(client, upload):
     assert response.status_code == 200, response.text
     (target,) = response.json()["explanations"][0]["targets"]
     assert (target["target"], target["region_pixels"]) == (3, 16)
+
+
+def test_draw_targets_outlines_the_box_on_the_overlay(client, upload):
+    box = explain(client, "det", upload).json()["explanations"][0]["targets"][0]["box"]
+    body = {
+        "instances": [{"image": {"b64": b64(upload)}}],
+        "parameters": {"targets": [{"box": box}], "overlay_format": "png", "draw_targets": True},
+    }
+    response = client.post("/v1/models/det:explain", json=body)
+    assert response.status_code == 200, response.text
+    overlay = decode_data_url(response.json()["explanations"][0]["targets"][0]["overlay"])
+    x0, y0, x1, y1 = (int(v) for v in box)
+    pixels = np.asarray(overlay.convert("RGB"))
+    assert (pixels[y0, x0:x1] == 255).all()  # the box's top edge, white
