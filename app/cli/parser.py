@@ -53,6 +53,17 @@ def add_explain(parser: argparse.ArgumentParser) -> None:
         help="with --local: the models folder (default: $GRADCAM_MODELS_DIR or models)",
     )
     parser.add_argument("--target", type=int, nargs="+", help="class indices (default: top one)")
+    parser.add_argument(
+        "--box",
+        type=box_argument,
+        action="append",
+        metavar="X0,Y0,X1,Y1",
+        help="detection: explain the predicted box matching this one (image pixels; repeatable)",
+    )
+    parser.add_argument(
+        "--mask", type=Path, help="segmentation: a PNG at the image's size, non-zero = inside"
+    )
+    parser.add_argument("--output", help="the model output to explain (default: the card's)")
     parser.add_argument("--method", help="CAM method (default: the service's)")
     parser.add_argument("--layer", help="target layer name or index (default: the model's)")
     parser.add_argument("--out", type=Path, default=Path("gradcam-out"), help="overlay folder")
@@ -68,6 +79,15 @@ def add_explain(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=positive_int, default=1, help="images in flight")
     parser.add_argument("--top-k", type=positive_int, default=5, help="predictions per image")
     parser.set_defaults(run=run_explain)
+
+
+def box_argument(text: str) -> tuple[float, float, float, float]:
+    parts = text.split(",")
+    try:
+        x0, y0, x1, y1 = (float(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a box is x0,y0,x1,y1 in pixels, not {text!r}") from None
+    return (x0, y0, x1, y1)
 
 
 def positive_int(text: str) -> int:
