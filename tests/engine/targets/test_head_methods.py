@@ -20,6 +20,7 @@ from app.engine.targets.rows import Target
 from app.engine.targets.table import DetectionSpec, make_head
 from tests import head_models as hm
 from tests.engine.conftest import round_trip
+from tests.engine.vit_models import tiny_vit
 
 MASK = (np.random.default_rng(3).random((8, 8)) > 0.5).astype(np.float32)
 CLASS = 2
@@ -84,3 +85,22 @@ def test_box_target_equals_its_box_score_as_a_classifier(tmp_path, images, metho
     oracle_model = keras.Model(model.inputs, logits[:, anchor, 1:2])
     expected = GradCam(oracle_model, "feat", method=method).explain(images[:1], [0], score="output")
     np.testing.assert_allclose(found.cams, expected.cams, rtol=2e-4, atol=1e-5)
+
+
+def test_attention_gradcam_scores_a_second_outputs_label():
+    """A transformer with two outputs: attention-gradcam of label 2 of its multilabel
+    `tags` output equals that of a model whose one output is that label's logit."""
+    vit = tiny_vit()
+    features = vit.get_layer("features").output
+    logits = keras.layers.Dense(4, name="tag_logits")(features)
+    tags = keras.layers.Activation("sigmoid", name="tags")(logits)
+    model = keras.Model(vit.inputs, [vit.output, tags])
+    images = np.random.default_rng(1).random((2, 16, 24, 3), dtype=np.float32)
+    head = make_head("multilabel", "tags", output_shapes(model))
+    found = GradCam(model, "b2_out", method="attention-gradcam", head=head).explain(images, [2])
+    oracle = keras.Model(vit.inputs, logits[:, 2:3])
+    expected = GradCam(oracle, "b2_out", method="attention-gradcam").explain(
+        images, [0], score="output"
+    )
+    np.testing.assert_allclose(found.cams, expected.cams, rtol=2e-4, atol=1e-6)
+    assert found.cams.max() > 0
