@@ -122,7 +122,7 @@ class GradCam:
             )
         step = self._gradcam_step
         if self._at_input:
-            step = partial(view_steps.views_step, self)  # type: ignore[assignment]
+            step = partial(view_steps.views_step, self)
         self.step = compile_step(step, signature)
         if self.method.attention is not None:  # its own compiled pass, same signature
             if isinstance(model, FrozenModel):
