@@ -10,8 +10,8 @@ image need not be the same object's). The brightness factors move nothing.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
