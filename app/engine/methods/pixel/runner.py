@@ -108,18 +108,10 @@ class PixelRunner:
         parts = []
         for i in range(0, len(batch), per_call):
             part = rows.take(np.arange(i, min(i + per_call, len(batch))))
-            parts.append(
-                self._step(
-                    batch[i : i + per_call],
-                    part.target,
-                    part.region,
-                    part.box,
-                    part.anchor,
-                    *flags,
-                    base[i : i + per_call].astype(batch.dtype),
-                    *knobs,
-                )  # fmt: skip
-            )
+            row_tensors = (part.target, part.region, part.box, part.anchor)
+            chunk_base = base[i : i + per_call].astype(batch.dtype)
+            chunk = batch[i : i + per_call]
+            parts.append(self._step(chunk, *row_tensors, *flags, chunk_base, *knobs))
         cams = step_batch(parts, rows.sample, len(inputs), self.context.head)
         return cams if self.method.copies == "steps" else replace(cams, gaps=None)
 
