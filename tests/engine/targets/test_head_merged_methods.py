@@ -189,9 +189,7 @@ def test_aug_smooth_of_a_region_explains_the_mirrored_region_in_flipped_views(se
 
 
 def test_aug_smooth_of_a_box_matches_the_mirrored_box_in_flipped_views(det_model, images):
-    found = det_cam(det_model, "gradcam", aug_smooth=True).explain(
-        images[:1], [Target(1, box=BOX)]
-    )
+    found = det_cam(det_model, "gradcam", aug_smooth=True).explain(images[:1], [Target(1, box=BOX)])
     anchor = int(found.anchors[0])
     predicted = xyxy(det_model(images[:1])[0].numpy()[0])[anchor]
 
