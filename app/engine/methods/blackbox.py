@@ -99,9 +99,10 @@ def explain_blackbox(
         raise InvalidInput("the black-box methods explain image models only")
     outputs, logits = forward(pixels)
     base = resolve_rows(head, outputs, logits, rows, use_logit)
-    scorer = row_scorer(forward, head, base.resolved(row_tensors(rows)), use_logit)
+    resolved = base.resolved(row_tensors(rows))
+    scorer = row_scorer(forward, head, resolved, use_logit)
     columns = np.arange(len(rows), dtype=np.int32)
-    plain, _ = score_chunks(scorer, pixels, chunk_rows)
+    plain = row_scores(head, outputs, logits, resolved, use_logit)  # the images once
     raw = method(scorer, Rows(pixels, rows.sample, columns, plain), options, chunk_rows)
     raw = (np.maximum(raw, 0.0) if relu else raw).astype(np.float32)
     scales = np.abs(raw).reshape(len(raw), -1).max(axis=1)
@@ -141,22 +142,29 @@ def resolve_rows(
 def row_scorer(forward: ImageForward, head: Head, rows: RowTensors, use_logit: bool) -> Scorer:
     """Images `(M, ...)` -> `(M, N)`: every row's head score of every image (a row reads
     only its own sample's images; the other columns are never used)."""
-    count = int(rows.target.shape[0])
 
     def score(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        outputs, logits = forward(images)
-        every = np.repeat(np.arange(len(images)), count)  # image m's N rows, m-major
-
-        def tiled(values: Arrays) -> dict[str, tf.Tensor]:
-            return {name: tf.constant(value[every]) for name, value in values.items()}
-
-        tiled_rows = RowTensors(
-            *(tf.tile(v, [len(images)] + [1] * (len(v.shape) - 1)) for v in (
-                rows.target, rows.region, rows.box, rows.anchor
-            ))
-        )  # fmt: skip
-        scored = head.score(tiled(outputs), tiled(logits), tiled_rows, tf.constant(use_logit))
-        scores = scored.score.numpy().reshape(len(images), count)
+        scores = row_scores(head, *forward(images), rows, use_logit)
         return scores, scores
 
     return score
+
+
+def row_scores(
+    head: Head, outputs: Arrays, logits: Arrays, rows: RowTensors, use_logit: bool
+) -> np.ndarray:
+    """`(M, N)`: every row's head score of each of the M images' outputs."""
+    count, images = int(rows.target.shape[0]), len(next(iter(outputs.values())))
+    every = np.repeat(np.arange(images), count)  # image m's N rows, m-major
+
+    def tiled(values: Arrays) -> dict[str, tf.Tensor]:
+        return {name: tf.constant(value[every]) for name, value in values.items()}
+
+    tiled_rows = RowTensors(
+        *(
+            tf.tile(v, [images] + [1] * (len(v.shape) - 1))
+            for v in (rows.target, rows.region, rows.box, rows.anchor)
+        )
+    )
+    scored = head.score(tiled(outputs), tiled(logits), tiled_rows, tf.constant(use_logit))
+    return np.asarray(scored.score.numpy()).reshape(images, count)

@@ -44,6 +44,7 @@ class RemoteExplainer(GradCam):
         self.device = None
         self.layer = LayerRef((INPUT_LAYER,), model.input_shape, None)
         self._supports_logit = False
+        self.more = []  # no layers, so no layer list
         shapes = {PREDICTIONS: (None, model.n_classes)}
         self.head = make_head("classifier", PREDICTIONS, shapes)
         if head is not None and head.kind != "classifier":
