@@ -20,11 +20,14 @@ from app.shutdown import FINAL_CLOSE_SECONDS, DrainingServer
 BAD_SETTINGS = 2
 
 
-def main() -> None:
-    if len(sys.argv) > 1:  # KServe's arguments: they set the settings' environment
+def main(argv: list[str] | None = None) -> None:
+    """`argv`: the command line's arguments (None: `sys.argv[1:]`; `gradcam serve` has its
+    own, which are not KServe's)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv:  # KServe's arguments: they set the settings' environment
         from app.kserve import kserve_environment
 
-        os.environ.update(kserve_environment(sys.argv[1:]))
+        os.environ.update(kserve_environment(argv))
     try:
         settings = Settings()
     except ValidationError as exc:

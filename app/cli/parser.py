@@ -133,7 +133,7 @@ def positive_int(text: str) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     from app.__main__ import main
 
-    main()
+    main([])  # `serve` is no KServe argument
     return 0
 
 
