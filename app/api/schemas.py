@@ -321,6 +321,13 @@ class SavedModelInfo(Schema):
     trust_graph: bool = Field(description="true: loaded without the op allow-list check")
 
 
+class OutputInfo(Schema):
+    name: str = Field(description="a target's `output`")
+    head: Literal["classifier", "multilabel", "regression", "segmentation", "detection"]
+    n_classes: int
+    labels: list[str]
+
+
 class ModelDetailResponse(ModelSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -372,6 +379,10 @@ class ModelDetailResponse(ModelSummary):
         "GET /v1/models/{id} shape); a failed load is state END with its error"
     )
     saved_model: SavedModelInfo | None = None
+    outputs: list[OutputInfo] = Field(
+        default_factory=list,
+        description="the outputs it explains, the default first (docs/targets.md)",
+    )
 
 
 class LiveResponse(Schema):
