@@ -168,7 +168,7 @@ def test_draw_targets_outlines_the_box_on_the_overlay(client, upload):
     response = client.post("/v1/models/det:explain", json=body)
     assert response.status_code == 200, response.text
     overlay = decode_data_url(response.json()["explanations"][0]["targets"][0]["overlay"])
-    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, y0, x1, _ = (int(v) for v in box)
     pixels = np.asarray(overlay.convert("RGB"))
     assert (pixels[y0, x0:x1] == 255).all()  # the box's top edge, white
 
