@@ -444,6 +444,13 @@ class RandomizationVerdict(Schema):
     job: str = Field(description="the audit job that reached it")
 
 
+class OutputInfo(Schema):
+    name: str = Field(description="a target's `output`")
+    head: Literal["classifier", "multilabel", "regression", "segmentation", "detection"]
+    n_classes: int
+    labels: list[str]
+
+
 class ModelDetailResponse(ModelSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -507,6 +514,10 @@ class ModelDetailResponse(ModelSummary):
         default=None,
         description="why the model's card on disk cannot be read now (absent when it can): "
         "`card` is the one loaded, which serves on; no new version loads until it is fixed",
+    )
+    outputs: list[OutputInfo] = Field(
+        default_factory=list,
+        description="the outputs it explains, the default first (docs/targets.md)",
     )
 
 

@@ -168,6 +168,12 @@ def test_draw_targets_outlines_the_box_on_the_overlay(client, upload):
     response = client.post("/v1/models/det:explain", json=body)
     assert response.status_code == 200, response.text
     overlay = decode_data_url(response.json()["explanations"][0]["targets"][0]["overlay"])
-    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, y0, x1, _ = (int(v) for v in box)
     pixels = np.asarray(overlay.convert("RGB"))
     assert (pixels[y0, x0:x1] == 255).all()  # the box's top edge, white
+
+
+def test_the_model_detail_lists_its_outputs_and_heads(client):
+    outputs = client.get("/v1/models/det").json()["outputs"]
+    assert outputs == [{"name": "scores", "head": "detection", "n_classes": 4, "labels": []}]
+    assert client.get("/v1/models/seg").json()["outputs"][0]["head"] == "segmentation"

@@ -84,7 +84,6 @@ def test_a_large_image_with_target_objects_still_goes_as_json(stub):
     Image.fromarray(big).save(buffer, format="PNG")
     with Client(url) as client:
         client.explain_image("det", buffer.getvalue(), targets=[box_target(1, (0, 0, 5, 5))])
-    explain = [
-        h for h, path in zip(script.headers, script.paths, strict=True) if ":explain" in path
-    ]
+    sent = zip(script.headers, script.paths, strict=True)
+    explain = [headers for headers, path in sent if ":explain" in path]
     assert explain[0]["content-type"] == "application/json"
