@@ -244,6 +244,10 @@ class ModelCard(Strict):
                 f"default_output {self.default_output!r} has no "
                 f"[outputs.{self.default_output}] table"
             )
+        if self.remote is not None and (self.head != "classifier" or self.outputs):
+            # Its :predict answers one (batch, n) tensor of predictions: no logit maps or
+            # boxes to score a region or a box on.
+            raise ValueError("a remote model is explained as a classifier: no head or [outputs]")
         return self
 
     @model_validator(mode="after")
