@@ -177,3 +177,43 @@ def test_the_model_detail_lists_its_outputs_and_heads(client):
     outputs = client.get("/v1/models/det").json()["outputs"]
     assert outputs == [{"name": "scores", "head": "detection", "n_classes": 4, "labels": []}]
     assert client.get("/v1/models/seg").json()["outputs"][0]["head"] == "segmentation"
+
+
+def explain_with(client, model_id, upload, targets, **parameters):  # type: ignore[no-untyped-def]
+    body = {
+        "instances": [{"image": {"b64": b64(upload)}}],
+        "parameters": {"overlay": False, "targets": targets, **parameters},
+    }
+    return client.post(f"/v1/models/{model_id}:explain", json=body)
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"method": "saliency"},
+        {"method": "integrated-gradients", "steps": 4},
+        {"method": "occlusion", "occlusion_window": 8, "occlusion_stride": 8},
+        {"method": "gradcam", "aug_smooth": True},
+    ],
+)
+def test_the_method_branches_explain_a_region_and_a_box(client, upload, parameters):
+    mask = png_mask(SIDE, SIDE, (8, 8, 24, 24))
+    region = explain_with(
+        client, "seg", upload, [{"class": 2, "mask": {"b64": mask}}], **parameters
+    )
+    assert region.status_code == 200, region.text
+    (target,) = region.json()["explanations"][0]["targets"]
+    assert (target["kind"], target["target"], target["region_pixels"]) == ("region", 2, 16)
+    assert np.isfinite(np.asarray(target["heatmap"])).all()
+    predicted = explain(client, "det", upload).json()["explanations"][0]["targets"][0]["box"]
+    box = explain_with(client, "det", upload, [{"class": 1, "box": predicted}], **parameters)
+    assert box.status_code == 200, box.text
+    (target,) = box.json()["explanations"][0]["targets"]
+    assert target["kind"] == "box"
+    assert target["iou"] == pytest.approx(1.0, abs=1e-3)
+    assert np.isfinite(np.asarray(target["heatmap"])).all()
+
+
+def test_finercam_on_a_segmentation_head_is_a_422_saying_why(client, upload):
+    response = explain_with(client, "seg", upload, [2], method="finercam")
+    assert "compares a classifier's classes" in problem(response, "invalid-input")
