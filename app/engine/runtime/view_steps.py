@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from app.engine.capture.adapter import Outputs
 from app.engine.methods import cam as cam_math
+from app.engine.methods.perturbation import combine_channels
 from app.engine.runtime.views import (
     augment,
     combine_views,
@@ -196,10 +197,6 @@ def perturbation_views(
     maps = views_at_input(tf.constant(cams.cams), tf.constant(inputs.shape[1:3]), views)
     first = identity_view(views) * count
     outputs = {name: value[first + rows.sample] for name, value in channel_scores.outputs.items()}
-    found = step_results(cams.cams, cams.scales, cams.cams, outputs, plain)
-    n = len(rows)
-    plain_rows = {
-        key: (np.asarray(value)[:n] if key in ("heatmaps", "scales", "raw") else value)
-        for key, value in found.items()
-    }
-    return maps.numpy(), step_batch([plain_rows], rows.sample, count, cam.head)
+    placeholder = np.zeros(len(rows), np.float32)  # the maps: combined by the caller
+    found = step_results(placeholder, placeholder, placeholder, outputs, plain)
+    return maps.numpy(), step_batch([found], rows.sample, count, cam.head)
