@@ -167,8 +167,6 @@ def perturbation_views(
     cam: GradCam, inputs: np.ndarray, rows: TargetRows, flags: Flags, max_channels: int
 ) -> tuple[np.ndarray, CamBatch]:
     """Score-CAM / Ablation-CAM on every view of the B inputs (one run)."""
-    from app.engine.methods.perturbation import combine_channels
-
     assert cam.perturbation is not None and cam.method.weights is not None
     relu, _, use_logit = flags
     views, count = cam.views, len(inputs)
