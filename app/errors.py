@@ -180,5 +180,47 @@ class JobNotFinished(ExplainError):
     type_slug = "job-not-finished"
 
 
+class MaskSizeMismatch(InvalidInput):
+    """A region mask whose size is not the uploaded image's."""
+
+    title = "Mask size mismatch"
+    type_slug = "mask-size-mismatch"
+
+
+class EmptyRegion(InvalidInput):
+    """A region target with no pixel inside (a blank mask, or a class predicted nowhere)."""
+
+    title = "Empty region"
+    type_slug = "empty-region"
+
+
+class BoxOutsideImage(InvalidInput):
+    """A box target not inside the uploaded image, or with no area."""
+
+    title = "Box outside image"
+    type_slug = "box-outside-image"
+
+
+class NoMatchingBox(InvalidInput):
+    """A box target that no predicted box overlaps with IoU >= the card's iou_threshold."""
+
+    title = "No matching box"
+    type_slug = "no-matching-box"
+
+
+class UnknownOutput(InvalidInput):
+    """A target naming an output the model does not explain."""
+
+    title = "Unknown output"
+    type_slug = "unknown-output"
+
+
+class TargetNotTaken(InvalidInput):
+    """An object target (a mask, a box) on an output whose head does not take it."""
+
+    title = "Target not taken"
+    type_slug = "target-not-taken"
+
+
 class ModelError(Exception):
     """A model or its card cannot be loaded or served: a start-up error, not a request error."""

@@ -20,6 +20,7 @@ from app.engine.runtime.devices import configure_devices, cpu_count, is_gpu
 from app.explain.images import PreparedImages, prepare_images, render_images
 from app.explain.options import ExplainOptions, TextInput
 from app.explain.results import ExplainResult
+from app.explain.targets import check_answered, engine_targets, requested_output
 from app.explain.texts import PreparedTexts, prepare_texts, render_texts
 from app.memory import cap_malloc_arenas, keep_buffers_in_heap
 from app.metrics import Metrics, ModelStateCollector, ProcessTracesCollector
@@ -70,10 +71,11 @@ async def explain_request(
         )
     # Resolving a layer the model has not compiled yet traces it: keep that off the loop.
     cam_options = options.cam_options()
-    gradcam = served.compiled(options.layer, options.method, cam_options)
+    output = requested_output(options.targets)
+    gradcam = served.compiled(options.layer, options.method, cam_options, output)
     if gradcam is None:
         gradcam = await run_in_threadpool(
-            served.gradcam, options.layer, options.method, cam_options
+            served.gradcam, options.layer, options.method, cam_options, output
         )
     batch_options = BatchOptions(
         options.relu,
@@ -86,15 +88,18 @@ async def explain_request(
         options.blackbox,
     )
     images = prepared if isinstance(prepared, PreparedImages) else None
+    sizes = None if images is None else images.sizes
+    targets = engine_targets(options.targets, gradcam.head, sizes)
     cams = await batcher.explain(
         gradcam,
         prepared.inputs,
-        options.targets,
+        targets,
         batch_options,
         timeout=timeout,
         pixels=None if images is None else images.pixels,
         scaling=served.scaling,
     )
+    check_answered(gradcam.head, cams, targets)
     layer = gradcam.layer_name
     if isinstance(prepared, PreparedImages):
         images = prepared

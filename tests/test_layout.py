@@ -33,6 +33,7 @@ REGISTRY = [
     "app.registry.files",
     "app.registry.text_specs",
     "app.registry.formats",
+    "app.registry.heads",
     "app.registry.served",
     "app.registry.versions",
     "app.registry.registry",
@@ -41,6 +42,8 @@ REGISTRY = [
 EXPLAIN = [
     "app.explain.options",
     "app.explain.results",
+    "app.explain.targets",
+    "app.explain.answers",
     "app.explain.run",
     "app.explain.overlays",
     "app.explain.texts",

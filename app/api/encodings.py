@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -162,7 +163,7 @@ def parameters_from_strings(values: Mapping[str, str]) -> ExplainParameters:
     """Form fields or query parameters (all strings) as ExplainParameters."""
     data: dict[str, object] = dict(values)
     if "targets" in data:
-        data["targets"] = parse_int_list(values["targets"])
+        data["targets"] = parse_targets(values["targets"])
     if "metrics" in data:
         data["metrics"] = parse_name_list(values["metrics"])
     if "finer_comparison" in data:
@@ -176,6 +177,17 @@ def parameters_from_strings(values: Mapping[str, str]) -> ExplainParameters:
         return ExplainParameters.model_validate(data)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from exc
+
+
+def parse_targets(text: str) -> list[object] | None:
+    """`2,3`, or the JSON text of a targets list (target objects: docs/targets.md)."""
+    if text.lstrip().startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError as exc:
+            raise InvalidInput(f"targets is not valid JSON: {exc}") from None
+        return parsed if isinstance(parsed, list) else [parsed]
+    return parse_int_list(text)  # type: ignore[return-value]
 
 
 def parse_int_list(text: str, name: str = "targets") -> list[int] | None:

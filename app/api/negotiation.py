@@ -24,7 +24,7 @@ def wanted_image_format(accept: str) -> str | None:
 
 def explain_response(result: ExplainResult, image_format: str | None) -> Response:
     if image_format is None:
-        body = ExplainResponse.model_validate(result).model_dump_json()
+        body = ExplainResponse.model_validate(result).model_dump_json(by_alias=True)
         return Response(body, media_type="application/json")
     overlay = result.explanations[0].targets[0].overlay_bytes
     if overlay is None:

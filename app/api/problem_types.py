@@ -57,6 +57,59 @@ _TYPES = (
         "labels (targets are their indices) and candidate layers.",
     ),
     ProblemType(
+        "mask-size-mismatch",
+        "Mask size mismatch",
+        422,
+        "A region target's mask is not at the uploaded image's size; the `detail` gives "
+        "both sizes.",
+        "Send the mask as a PNG of exactly the uploaded image's width and height (non- "
+        "zero = inside); the service resizes it to the output's grid itself.",
+    ),
+    ProblemType(
+        "empty-region",
+        "Empty region",
+        422,
+        "A segmentation target's region has no pixel: the mask is blank at the output's "
+        "grid, or the class is predicted on no pixel of the image.",
+        "Send a mask that covers part of the image, or a class the answer's "
+        "`segmentation` map holds.",
+    ),
+    ProblemType(
+        "box-outside-image",
+        "Box outside image",
+        422,
+        "A detection target's box is not inside the uploaded image, or has x0 >= x1 or y0 >= y1.",
+        "Send [x0, y0, x1, y1] in the uploaded image's pixels, 0 <= x0 < x1 <= width, 0 "
+        "<= y0 < y1 <= height.",
+    ),
+    ProblemType(
+        "no-matching-box",
+        "No matching box",
+        422,
+        "No box the model predicts overlaps the target's box with IoU at least the card's "
+        "iou_threshold; the `detail` names the best IoU found.",
+        "Take a box from the answer's `detections` (explain without targets first), or "
+        "one closer to an object the model finds.",
+    ),
+    ProblemType(
+        "unknown-output",
+        "Unknown output",
+        422,
+        "A target names an output the model does not explain; the `detail` lists the "
+        "outputs it does.",
+        "Name one of the listed outputs (GET /v1/models/{model_id}); a request explains "
+        "one output.",
+    ),
+    ProblemType(
+        "target-not-taken",
+        "Target not taken",
+        422,
+        "A target object the explained output's head does not take: a mask on an output "
+        "that is not a segmentation, a box on one that is not a detection.",
+        "Send a class index, or explain a segmentation (mask) or detection (box) output; "
+        "docs/targets.md lists what each head takes.",
+    ),
+    ProblemType(
         "invalid-image",
         "Invalid image",
         400,

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    Tag,
+    model_validator,
+)
 
 ScoreMode = Literal["logit", "output"]
 InterpolationKind = Literal[
@@ -53,11 +61,60 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, from_attributes=True)
 
 
+class MaskData(Schema):
+    b64: str = Field(description="standard base64 of a PNG file")
+
+
+class TargetObject(Schema):
+    """A target as an object (docs/targets.md): a class of a named output, a region of a
+    segmentation (`mask`), or a detection (`box`)."""
+
+    class_: StrictInt | None = Field(
+        default=None, alias="class", ge=0, description="class index; null: the top one"
+    )
+    output: str | None = Field(default=None, description="the output explained; null: default")
+    mask: MaskData | None = Field(
+        default=None,
+        description="segmentation: a PNG at the uploaded image's size, non-zero = inside; "
+        "without it the region is the pixels predicted as the class",
+    )
+    box: tuple[float, float, float, float] | None = Field(
+        default=None, description="detection: [x0, y0, x1, y1] in the uploaded image's pixels"
+    )
+
+    @model_validator(mode="after")
+    def mask_or_box(self) -> Self:
+        if self.mask is not None and self.box is not None:
+            raise ValueError("a target has a mask or a box, not both")
+        return self
+
+
+def target_kind(value: object) -> str | None:
+    """Which kind of target an item is: "index", "object", or None (refused at the item)."""
+    if isinstance(value, dict | TargetObject):
+        return "object"
+    return "index" if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+TargetItem = Annotated[
+    Annotated[StrictInt, Tag("index")] | Annotated[TargetObject, Tag("object")],
+    Discriminator(
+        target_kind,
+        custom_error_type="target",
+        custom_error_message="a target is a class index (an integer) or a target object",
+    ),
+]
+
+
 class ExplainParameters(Schema):
     """Explanation options; every field is optional."""
 
-    targets: Annotated[list[StrictInt], Field(min_length=1, max_length=MAX_TARGETS)] | None = Field(
-        default=None, description="class indices to explain; null: each sample's top prediction"
+    targets: Annotated[list[TargetItem], Field(min_length=1, max_length=MAX_TARGETS)] | None = (
+        Field(
+            default=None,
+            description="class indices or target objects to explain; null: each sample's "
+            "default targets (its top prediction for a classifier; docs/targets.md)",
+        )
     )
     layer: (
         StrictInt
@@ -190,6 +247,10 @@ class ExplainParameters(Schema):
     interpolation_kind: InterpolationKind = Field(
         default="linear", description="text: scipy interp1d kind mapping the map to tokens"
     )
+    draw_targets: bool = Field(
+        default=False,
+        description="overlays: outline each target's region (segmentation) or box (detection)",
+    )
 
 
 class ImageData(Schema):
@@ -257,12 +318,40 @@ class TargetExplanation(Schema):
         description="integrated-gradients: sum of the attribution - (score(input) - "
         "score(baseline)), the score being the one differentiated",
     )
+    output: str | None = Field(default=None, description="the output explained")
+    kind: Literal["class", "region", "box"] = Field(
+        default="class", description="what the target was: a class, a region, a box"
+    )
+    box: list[float] | None = Field(
+        default=None, description="box: the predicted box explained, image pixels x0,y0,x1,y1"
+    )
+    iou: float | None = Field(default=None, description="box: its IoU with the box asked for")
+    region_pixels: int | None = Field(
+        default=None, description="region: its cells at the output's grid"
+    )
+
+
+class Detection(Schema):
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, from_attributes=True, populate_by_name=True
+    )
+
+    box: list[float] = Field(description="[x0, y0, x1, y1] in the uploaded image's pixels")
+    class_: int = Field(alias="class")
+    label: str | None
+    score: float = Field(description="the class's probability")
 
 
 class Explanation(Schema):
     image: ImageSize | None = None
     tokens: list[str] | None = None
     targets: list[TargetExplanation]
+    segmentation: list[list[int]] | None = Field(
+        default=None, description="segmentation: the argmax class map at the output's grid"
+    )
+    detections: list[Detection] | None = Field(
+        default=None, description="detection: the detections after non-maximum suppression"
+    )
 
 
 class ExplainResponse(Schema):
@@ -272,6 +361,10 @@ class ExplainResponse(Schema):
     layer: str
     predictions: list[list[float]]
     explanations: list[Explanation]
+    output: str | None = Field(default=None, description="the output explained")
+    outputs: dict[str, list[list[float]]] | None = Field(
+        default=None, description="a model with several outputs: each (batch, n) output"
+    )
 
 
 class ModelSummary(Schema):
@@ -351,6 +444,13 @@ class RandomizationVerdict(Schema):
     job: str = Field(description="the audit job that reached it")
 
 
+class OutputInfo(Schema):
+    name: str = Field(description="a target's `output`")
+    head: Literal["classifier", "multilabel", "regression", "segmentation", "detection"]
+    n_classes: int
+    labels: list[str]
+
+
 class ModelDetailResponse(ModelSummary):
     model_config = ConfigDict(
         json_schema_extra={
@@ -414,6 +514,10 @@ class ModelDetailResponse(ModelSummary):
         default=None,
         description="why the model's card on disk cannot be read now (absent when it can): "
         "`card` is the one loaded, which serves on; no new version loads until it is fixed",
+    )
+    outputs: list[OutputInfo] = Field(
+        default_factory=list,
+        description="the outputs it explains, the default first (docs/targets.md)",
     )
 
 

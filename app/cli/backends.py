@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from gradcam_client import Client, ExplainResult, ProblemError, TransportError
 from gradcam_client.results import parse_explain
+from gradcam_client.targets import box_target, region_target
 
 
 class ExplainFailure(Exception):
@@ -31,7 +32,7 @@ def options_of(args: argparse.Namespace) -> dict[str, Any]:
     """The explain options the command line set (None: not set)."""
     layers = [layer_of(part) for part in args.layer.split(",")] if args.layer else [None]
     return {
-        "targets": args.target,
+        "targets": command_targets(args),
         "method": args.method,
         "layer": layers[0] if len(layers) == 1 else layers,
         "overlay_format": args.format,
@@ -44,6 +45,23 @@ def layer_of(text: str) -> int | str:
     """A layer index (digits) or name."""
     text = text.strip()
     return int(text) if text.lstrip("-").isdigit() else text
+
+
+def command_targets(args: argparse.Namespace) -> list[Any] | None:
+    """`--target`, with `--box`, `--mask` and `--output` as target objects (the service's
+    docs/targets.md): each class with each box, or with the mask; a box or mask alone
+    explains its top class."""
+    classes: list[int | None] = list(args.target) if args.target else [None]
+    if args.mask is not None:
+        mask = region_target(None, args.mask.read_bytes())["mask"]
+        objects = [{"class": cls, "mask": mask} for cls in classes]
+    elif args.box:
+        objects = [box_target(cls, box) for box in args.box for cls in classes]
+    elif args.output is not None:
+        objects = [{"class": cls} for cls in classes]
+    else:
+        return args.target  # type: ignore[no-any-return]
+    return [obj if args.output is None else {**obj, "output": args.output} for obj in objects]
 
 
 class RemoteBackend:
@@ -95,6 +113,8 @@ class LocalBackend:
 
         settings = self.settings
         options = {key: value for key, value in self.options.items() if value is not None}
+        if "targets" in options:
+            options["targets"] = local_targets(options["targets"])
         try:
             explain_options = ExplainOptions(
                 colormap=settings.colormap,
@@ -115,6 +135,18 @@ class LocalBackend:
 
     def close(self) -> None:
         pass
+
+
+def local_targets(targets: list[Any]) -> list[Any]:
+    """Target objects as the explain layer takes them, validated as the API does."""
+    from app.api.routes.explain import request_targets
+    from app.api.schemas import TargetObject
+
+    try:
+        items = [t if isinstance(t, int) else TargetObject.model_validate(t) for t in targets]
+    except ValueError as exc:
+        raise ExplainFailure(f"bad target: {exc}") from exc
+    return request_targets(items) or []
 
 
 def load_one_model(settings: Any, model_id: str) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
-from gradcam_client import ExplainResult
+from gradcam_client import ExplainResult, TargetExplanation
 
 from app.cli.files import InputImage
 
@@ -59,10 +59,20 @@ def success_record(
                 "scale": target.scale,
                 "overlay": overlay,
                 "heatmap": np.round(target.heatmap.astype(np.float64), 5).tolist(),
+                **target_echo(target),
             }
             for target, overlay in zip(explanation.targets, overlays, strict=True)
         ],
     }
+
+
+def target_echo(target: TargetExplanation) -> dict[str, Any]:
+    """What a region or box target was (docs/targets.md); nothing for a class."""
+    if target.kind == "class":
+        return {}
+    echo = {"kind": target.kind, "box": target.box, "iou": target.iou}
+    echo["region_pixels"] = target.region_pixels
+    return {key: value for key, value in echo.items() if value is not None}
 
 
 def failure_record(image: InputImage, problem: str) -> dict[str, Any]:

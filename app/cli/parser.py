@@ -54,6 +54,17 @@ def add_explain(parser: argparse.ArgumentParser) -> None:
         help="with --local: the models folder (default: $GRADCAM_MODELS_DIR or models)",
     )
     parser.add_argument("--target", type=int, nargs="+", help="class indices (default: top one)")
+    parser.add_argument(
+        "--box",
+        type=box_argument,
+        action="append",
+        metavar="X0,Y0,X1,Y1",
+        help="detection: explain the predicted box matching this one (image pixels; repeatable)",
+    )
+    parser.add_argument(
+        "--mask", type=Path, help="segmentation: a PNG at the image's size, non-zero = inside"
+    )
+    parser.add_argument("--output", help="the model output to explain (default: the card's)")
     parser.add_argument("--method", help="CAM method (default: the service's)")
     parser.add_argument(
         "--layer",
@@ -101,6 +112,15 @@ def add_audit(parser: argparse.ArgumentParser) -> None:
         help="with --local or --ray: the models folder (default: $GRADCAM_MODELS_DIR or models)",
     )
     parser.set_defaults(run=run_audit)
+
+
+def box_argument(text: str) -> tuple[float, float, float, float]:
+    parts = text.split(",")
+    try:
+        x0, y0, x1, y1 = (float(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a box is x0,y0,x1,y1 in pixels, not {text!r}") from None
+    return (x0, y0, x1, y1)
 
 
 def positive_int(text: str) -> int:

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from app.engine.targets.results import CamBatch
+from app.explain.answers import add_instance_answer, add_target_answer, outline_target
 from app.explain.options import ExplainOptions
 from app.explain.overlays import (
     add_overlay,
@@ -34,13 +35,18 @@ class PreparedImages:
     pixels: np.ndarray  # (B, H, W, C) resized, 0..255, before the scaling (for metrics)
     from_jpeg: list[bool]  # each upload was a JPEG (overlay_format "auto" answers in kind)
 
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        """Each upload's (width, height): masks and boxes are in its pixels."""
+        return [image.size for image in self.images]
+
 
 def explain_images(
     served: ServedModel, uploads: list[bytes], options: ExplainOptions, limits: ImageLimits
 ) -> ExplainResult:
     """Synchronous explain of images, straight on the engine (no batching)."""
     prepared = prepare_images(served, uploads, limits)
-    gradcam, cams = run_gradcam(served, prepared.inputs, options, prepared.pixels)
+    gradcam, cams = run_gradcam(served, prepared.inputs, options, prepared.pixels, prepared.sizes)
     if options.metrics:
         assert served.scaling is not None
         cams = gradcam.add_metrics(
@@ -97,14 +103,20 @@ def render_images(
 ) -> ExplainResult:
     check_overlay_format(options)
     result = new_result(served, layer, cams, options)
+    labels = served.labels_of(result.output)
     for index, image in enumerate(prepared.images):
         explanation = ExplanationResult(image=ImageSizeResult(*image.size))
+        add_instance_answer(explanation, cams, index, labels)
         fmt = overlay_format_for(options, prepared.from_jpeg[index])
         draw = overlay_drawer(image, options, fmt)
         for row in np.flatnonzero(cams.sample == index):
             target = target_result(served, cams, int(row), cams.heatmaps[row].tolist())
+            add_target_answer(target, cams, int(row), image.size)
             if draw is not None:
-                add_overlay(target, draw(cams.heatmaps[row]), fmt)
+                picture = draw(cams.heatmaps[row])
+                if options.draw_targets:
+                    picture = outline_target(picture, target, cams, int(row), image.size)
+                add_overlay(target, picture, fmt)
             explanation.targets.append(target)
         result.explanations.append(explanation)
     return result

@@ -12,8 +12,18 @@ from app.engine.methods.pixel.options import PixelOptions
 
 
 @dataclass(frozen=True)
+class RequestTarget:
+    """A target object of a request (docs/targets.md), before it meets the images."""
+
+    cls: int | None = None  # None: the top class
+    output: str | None = None  # None: the card's default output
+    mask: bytes | None = None  # PNG bytes at the uploaded image's size
+    box: tuple[float, float, float, float] | None = None  # uploaded image's pixels
+
+
+@dataclass(frozen=True)
 class ExplainOptions:
-    targets: list[int] | None = None
+    targets: list[int | RequestTarget] | None = None
     layer: int | str | list[int | str] | None = None  # a list: several target layers
     relu: bool = True
     counterfactual: bool = False
@@ -40,6 +50,7 @@ class ExplainOptions:
     padding: str | None = None  # None: the model's padding side
     interpolation_kind: str = "linear"
     max_tokens: int = 4096  # per instance, after tokenizing (char models make many)
+    draw_targets: bool = False  # overlays: outline each target's region or box
     # pytorch-grad-cam's options; None: its default (app.engine.methods.options)
     eigen_smooth: bool = False
     aug_smooth: bool = False

@@ -9,6 +9,7 @@ from app.engine.runtime.gradcam import GradCam
 from app.engine.targets.results import CamBatch
 from app.errors import InvalidInput
 from app.explain.options import ExplainOptions
+from app.explain.targets import check_answered, engine_targets, requested_output
 from app.registry.served import ServedModel
 
 
@@ -24,12 +25,18 @@ def run_gradcam(
     inputs: np.ndarray,
     options: ExplainOptions,
     pixels: np.ndarray | None = None,
+    sizes: list[tuple[int, int]] | None = None,
 ) -> tuple[GradCam, CamBatch]:
-    """`pixels` (B, H, W, C) 0..255: images, for integrated-gradients' baseline."""
-    gradcam = served.gradcam(options.layer, options.method, options.cam_options())
+    """`pixels` (B, H, W, C) 0..255: images, for integrated-gradients' baseline and the
+    black-box methods; `sizes`: each uploaded image's (width, height), for its masks and
+    boxes."""
+    gradcam = served.gradcam(
+        options.layer, options.method, options.cam_options(), requested_output(options.targets)
+    )
+    targets = engine_targets(options.targets, gradcam.head, sizes)
     cams = gradcam.explain(
         inputs,
-        options.targets,
+        targets,
         relu=options.relu,
         counterfactual=options.counterfactual,
         score=options.score or served.card.score,
@@ -40,4 +47,5 @@ def run_gradcam(
         scaling=served.scaling,
         blackbox=options.blackbox,
     )
+    check_answered(gradcam.head, cams, targets)
     return gradcam, cams

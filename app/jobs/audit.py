@@ -188,7 +188,12 @@ def randomization_steps(
     copy = model_copy(served.model)
     try:
         copy_cam = GradCam(
-            copy, cam.layer, method=cam.method.name, device=served.device, fold=FoldPlan({}, {})
+            copy,
+            cam.layer,
+            method=cam.method.name,
+            device=served.device,
+            fold=FoldPlan({}, {}),
+            head=cam.head,  # the clone's outputs have the served model's names
         )
 
         def maps_of() -> np.ndarray:

@@ -138,6 +138,31 @@ class SavedModelConfig(Strict):
     output_key: str | None = Field(default=None, description="needed when there are several")
 
 
+HeadKind = Literal["classifier", "multilabel", "regression", "segmentation", "detection"]
+
+
+class OutputConfig(Strict):
+    """`[outputs.<name>]`: how one output of a model with several is explained."""
+
+    head: HeadKind = "classifier"
+    labels_file: str | None = None
+
+
+class DetectionConfig(Strict):
+    """`[detection]`: the outputs and conventions of a detection model."""
+
+    boxes_output: str = Field(description="the (batch, boxes, 4) output")
+    scores_output: str = Field(
+        description="the (batch, boxes, classes) per-class scores before any NMS"
+    )
+    box_format: Literal["xyxy", "xywh", "cxcywh"] = "xyxy"
+    box_units: Literal["pixels", "normalized"] = Field(
+        default="normalized", description="pixels of the model input, or [0, 1]"
+    )
+    score_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    iou_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
 class ModelCard(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     version: str = "1"
@@ -191,6 +216,39 @@ class ModelCard(Strict):
         if isinstance(data, dict) and data.get("remote") and "score" not in data:
             return {**data, "score": "output"}
         return data
+
+    head: HeadKind = Field(default="classifier", description="what the default output is")
+    default_output: str | None = Field(
+        default=None, description="the output a target naming none explains"
+    )
+    outputs: dict[str, OutputConfig] = Field(
+        default_factory=dict, description="[outputs.<name>]: one table per explained output"
+    )
+    detection: DetectionConfig | None = None
+
+    @model_validator(mode="after")
+    def consistent_heads(self) -> Self:
+        detecting = self.head == "detection" or any(
+            o.head == "detection" for o in self.outputs.values()
+        )
+        if detecting and self.detection is None:
+            raise ValueError('head = "detection" needs a [detection] table')
+        if self.detection is not None and not detecting:
+            raise ValueError('[detection] is only read with head = "detection"')
+        if (
+            self.default_output is not None
+            and self.outputs
+            and self.default_output not in self.outputs
+        ):
+            raise ValueError(
+                f"default_output {self.default_output!r} has no "
+                f"[outputs.{self.default_output}] table"
+            )
+        if self.remote is not None and (self.head != "classifier" or self.outputs):
+            # Its :predict answers one (batch, n) tensor of predictions: no logit maps or
+            # boxes to score a region or a box on.
+            raise ValueError("a remote model is explained as a classifier: no head or [outputs]")
+        return self
 
     @model_validator(mode="after")
     def consistent(self) -> Self:

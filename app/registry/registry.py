@@ -20,6 +20,7 @@ from app.errors import ExplainError, ModelError, ModelNotFound, ModelNotReady
 from app.registry.card import ModelCard
 from app.registry.formats.loader import image_scaling, load_keras_model, model_path
 from app.registry.formats.remote.model import RemoteModel
+from app.registry.heads import card_heads, input_size, model_output_shapes
 from app.registry.policy import VersionPolicy, parse_policy
 from app.registry.served import ServedModel
 from app.registry.text_specs import read_card_entries, text_spec
@@ -243,6 +244,8 @@ def load_served_model(
         )
     if card.text is not None:
         served.text_spec = text_spec(models_dir, card)
+    shapes, size = model_output_shapes(model), input_size(model)
+    served.heads = card_heads(models_dir, card, shapes, size, labels)
     try:
         served.default_gradcam()  # resolve the default layer now: a bad card fails at start-up
     except ExplainError as exc:

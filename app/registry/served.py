@@ -24,17 +24,20 @@ from app.engine.layers.refs import LayerRef, LayerSpec
 from app.engine.layers.tokens import TokenHints
 from app.engine.methods.options import DEFAULT_OPTIONS, CamOptions
 from app.engine.runtime.gradcam import GradCam
+from app.engine.targets.heads import Head
 from app.errors import InvalidImage, InvalidInput
 from app.preprocess.text import TextSpec
 from app.registry.card import ModelCard
 from app.registry.formats.loader import Scaling
 from app.registry.formats.remote.explainer import RemoteExplainer
 from app.registry.formats.remote.model import RemoteModel
+from app.registry.heads import ServedHeads
 
+DENSE_HEADS = ("segmentation", "detection")
 # Compiled functions kept per model: each (layer, method) a client asks for costs a trace.
 MAX_COMPILED_LAYERS = 16
-# The compiled functions' key: the layers' paths, the method, its options.
-CamKey = tuple[tuple[tuple[str, ...], ...], str, CamOptions]
+# The compiled functions' key: the layers' paths, the method, its options, the output.
+CamKey = tuple[tuple[tuple[str, ...], ...], str, CamOptions, str | None]
 Layers = LayerSpec | list[str | int] | tuple[str | int, ...]
 
 
@@ -48,6 +51,7 @@ class ServedModel:
     device: str = "/CPU:0"
     ready: bool = False
     load_seconds: float = 0.0  # loading plus warming, for the metrics
+    heads: ServedHeads | None = None  # None: the first output as a classifier
     _cams: OrderedDict[CamKey, GradCam] = field(default_factory=OrderedDict)
     _layers: dict[tuple[type, LayerSpec], LayerRef] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -157,14 +161,21 @@ class ServedModel:
         return self.gradcam(None, self.default_method)
 
     def gradcam(
-        self, layer: Layers, method: str = "gradcam", options: CamOptions = DEFAULT_OPTIONS
+        self,
+        layer: Layers,
+        method: str = "gradcam",
+        options: CamOptions = DEFAULT_OPTIONS,
+        output: str | None = None,
     ) -> GradCam:
         """The compiled `method` for `layer` (None: the card's default, else automatic;
-        a list: several layers, their maps combined) with `options`."""
+        a list: several layers, their maps combined) with `options`, explaining `output`
+        (None: the card's default output)."""
+        head = None if self.heads is None else self.heads.head(output)
         if isinstance(self.model, RemoteModel):
-            return self._remote_explainer(self.model, method)
+            return self._remote_explainer(self.model, method, head)
         first, *more = [self._resolve(self._spec(spec)) for spec in _layer_list(layer)]
-        key = ((first.path, *(ref.path for ref in more)), method, options)
+        name = None if head is None else head.output
+        key = ((first.path, *(ref.path for ref in more)), method, options, name)
         with self._lock:
             cam = self._cams.pop(key, None)
             if cam is None:
@@ -179,6 +190,7 @@ class ServedModel:
                     forward=self._forward,
                     options=options,
                     more_layers=more,
+                    head=head,
                 )
             self._cams[key] = cam  # most recently used last
             while len(self._cams) > MAX_COMPILED_LAYERS:
@@ -186,13 +198,13 @@ class ServedModel:
                 self._evicted_traces += evicted.trace_count
             return cam
 
-    def _remote_explainer(self, model: RemoteModel, method: str) -> GradCam:
+    def _remote_explainer(self, model: RemoteModel, method: str, head: Head | None) -> GradCam:
         """Nothing to compile; kept per method so concurrent requests share batches."""
-        key = ((), method, DEFAULT_OPTIONS)
+        key = ((), method, DEFAULT_OPTIONS, None if head is None else head.output)
         with self._lock:
             cam = self._cams.get(key)
         if cam is None:
-            cam = RemoteExplainer(model, method)  # a gradient method raises here (422)
+            cam = RemoteExplainer(model, method, head)  # a gradient method raises here (422)
             with self._lock:
                 self._cams[key] = cam
         return cam
@@ -208,7 +220,11 @@ class ServedModel:
         self._forward = ModelForward(self.model, device=self.device, fold=self._fold)
 
     def compiled(
-        self, layer: Layers, method: str = "gradcam", options: CamOptions = DEFAULT_OPTIONS
+        self,
+        layer: Layers,
+        method: str = "gradcam",
+        options: CamOptions = DEFAULT_OPTIONS,
+        output: str | None = None,
     ) -> GradCam | None:
         """The `method` for `layer` if it is resolved and compiled already, else None.
 
@@ -216,12 +232,19 @@ class ServedModel:
         """
         if isinstance(self.model, RemoteModel):
             return None
+        name = None if self.heads is None else self.heads.head(output).output
         with self._lock:
             refs = [self._layers.get(_layer_key(self._spec(spec))) for spec in _layer_list(layer)]
             if any(ref is None for ref in refs):
                 return None
             paths = tuple(ref.path for ref in refs if ref is not None)
-            return self._cams.get((paths, method, options))
+            return self._cams.get((paths, method, options, name))
+
+    def labels_of(self, output: str | None) -> tuple[str, ...]:
+        """The labels of `output`'s classes (None: the default output)."""
+        if self.heads is None:
+            return self.labels
+        return self.heads.labels[self.heads.head(output).output]
 
     def _spec(self, layer: LayerSpec) -> LayerSpec:
         return self.card.default_layer if layer is None else layer
@@ -234,10 +257,12 @@ class ServedModel:
         if ref is None:
             # A bad spec raises and is not kept.
             model = self.model
+            # Dense heads' (B, N, C) tensors are boxes or pixels, not a transformer's tokens.
+            tokens = self.heads is None or self.heads.head(None).kind not in DENSE_HEADS
             ref = (
-                model.resolve(spec)
+                model.resolve(spec, tokens)
                 if isinstance(model, FrozenModel)
-                else resolve_layer(model, spec, self.token_hints)
+                else resolve_layer(model, spec, self.token_hints, tokens)
             )
             with self._lock:
                 self._layers[key] = ref

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import replace
 
 from fastapi import APIRouter, Request, Response
@@ -11,9 +13,9 @@ from app.api.disconnect import cancel_on_disconnect
 from app.api.encodings import parse_explain
 from app.api.negotiation import explain_response, wanted_image_format
 from app.api.openapi_docs import EXPLAIN_OPENAPI, EXPLAIN_RESPONSES
-from app.api.schemas import ExplainParameters, ExplainResponse
+from app.api.schemas import ExplainParameters, ExplainResponse, TargetItem
 from app.errors import InvalidInput
-from app.explain.options import ExplainOptions
+from app.explain.options import ExplainOptions, RequestTarget
 from app.pipeline import BatcherPool, ExplainInputs, explain_request
 from app.preprocess.image import ImageLimits
 from app.registry.registry import Registry
@@ -106,10 +108,35 @@ def explain_options(
             f"{settings.max_channels}"
         )
     return ExplainOptions(
-        **params.model_dump(exclude={"colormap", "alpha_limit", "overlay_format"}),
+        **params.model_dump(exclude={"colormap", "alpha_limit", "overlay_format", "targets"}),
+        targets=request_targets(params.targets),
         colormap=params.colormap or settings.colormap,
         alpha_limit=settings.alpha_limit if params.alpha_limit is None else params.alpha_limit,
         overlay_format=image_format or params.overlay_format,
         overlay_max_side=settings.overlay_max_side,
         max_tokens=settings.max_tokens,
     )
+
+
+def request_targets(targets: list[TargetItem] | None) -> list[int | RequestTarget] | None:
+    """Target objects as the explain stage takes them; a mask's base64 decoded."""
+    if targets is None:
+        return None
+    return [
+        item
+        if isinstance(item, int)
+        else RequestTarget(
+            item.class_,
+            item.output,
+            None if item.mask is None else decode_mask(item.mask.b64),
+            item.box,
+        )
+        for item in targets
+    ]
+
+
+def decode_mask(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise InvalidInput(f"a target's mask is not valid base64: {exc}") from None

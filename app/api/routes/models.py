@@ -17,6 +17,7 @@ from app.api.schemas import (
     ModelListResponse,
     ModelSummary,
     ModelVersionStatus,
+    OutputInfo,
     RandomizationVerdict,
     RemoteInfo,
     SavedModelInfo,
@@ -92,7 +93,25 @@ def model_detail(registry: Registry, served: ServedModel) -> ModelDetailResponse
         saved_model=saved_model_info(served),
         remote=None if served.remote is None else RemoteInfo(**served.remote.summary()),
         card_error=registry.entry(served.id).card_error or None,
+        outputs=output_infos(served),
     )
+
+
+def output_infos(served: ServedModel) -> list[OutputInfo]:
+    """The explained outputs, the default first; a card without heads: its first output."""
+    if served.heads is None:
+        return []
+    heads = served.heads
+    names = [heads.default, *(name for name in heads.heads if name != heads.default)]
+    return [
+        OutputInfo(
+            name=name,
+            head=heads.heads[name].kind,
+            n_classes=heads.heads[name].n_classes,
+            labels=list(heads.labels[name]),
+        )
+        for name in names
+    ]
 
 
 def layer_info(ref: LayerRef) -> LayerInfo:

@@ -8,7 +8,7 @@ frozen graph. Every method runs inside a `tf.function`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import numpy as np
@@ -16,9 +16,22 @@ import tensorflow as tf
 
 from app.engine.layers.graph import OnTarget
 
-# (predictions (B, n) float32, logits (B, n) float32) -> the score differentiated (B,)
-ScoreOf = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
-Forward = Callable[[np.ndarray], np.ndarray]  # plain forward: inputs (M, ...) -> (M, n)
+# Every model output by name (Keras: a dict key or the output layer's name; SavedModel:
+# the signature's output key), float32 with the batch first.
+Outputs = Mapping[str, tf.Tensor]
+# (outputs, logits) -> the score differentiated (B,); the logit of an output is the input
+# of its final softmax / sigmoid, else the output itself.
+ScoreOf = Callable[[Outputs, Outputs], tf.Tensor]
+
+
+class Forward(Protocol):
+    """The plain compiled forward pass (faithfulness scores, default targets)."""
+
+    def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        """The first (or the card's) output `(M, n)` for inputs `(M, ...)`."""
+
+    def outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output by name, float32 `(M, ...)`."""
 
 
 class Capture(Protocol):
@@ -26,13 +39,13 @@ class Capture(Protocol):
 
     def gradients(
         self, inputs: tf.Tensor, score_of: ScoreOf, with_gradients: bool
-    ) -> tuple[tf.Tensor, tf.Tensor | None, tf.Tensor]:
-        """(activations, d score / d activations or None, predictions float32)."""
+    ) -> tuple[tf.Tensor, tf.Tensor | None, Outputs]:
+        """(activations, d score / d activations or None, outputs by name)."""
 
     def input_gradients(
         self, inputs: tf.Tensor, score_of: ScoreOf, guided: bool
-    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """(d score / d inputs (B, ...), predictions (B, n), scores (B,)), all float32.
+    ) -> tuple[tf.Tensor, Outputs, tf.Tensor]:
+        """(d score / d inputs (B, ...), outputs by name, scores (B,)), all float32.
 
         The pixel-level methods' gradient, at the model input rather than a layer; with
         `guided`, every ReLU backpropagates the guided rule (`app.engine.capture.guided`).
@@ -40,8 +53,11 @@ class Capture(Protocol):
 
     def forward(
         self, inputs: tf.Tensor, path: tuple[str, ...], on_target: OnTarget
-    ) -> tuple[tf.Tensor, tf.Tensor]:
-        """(outputs, logits) float32; `on_target` sees (and may replace) `path`'s output."""
+    ) -> tuple[Outputs, Outputs]:
+        """(outputs, logits) by name; `on_target` sees (and may replace) `path`'s output."""
+
+    def has_logit(self, output: str) -> bool:
+        """Whether `output` has a logit apart from itself (a separable final activation)."""
 
     def mask_path(self) -> tuple[str, ...] | None:
         """Where Score-CAM masks a model whose input is not float (the first Embedding)."""

@@ -4,7 +4,8 @@ Computed from the returned heatmaps on the model input after resize and before t
 card's scaling (`pixels`, 0..255): the pixels are ranked by the heatmap upsampled
 (bilinear) to the input size, highest first, ties by pixel index; step `i` of
 `0..steps` affects the first `round(i * P / steps)` pixels (numpy's round: half to
-even). `f` is the model output at the target. Every masked image of a request goes
+even). `f` is the model output at the target, or for a head's rows its score of the
+outputs (`app.engine.evaluation.head_scores`). Every masked image of a request goes
 through the compiled forward in chunks of `CHUNK` images; the original image's `f` is
 the explanation's own score, and the black image (the same for every sample) runs once.
 """
@@ -26,6 +27,8 @@ CHUNK = 32  # masked images per compiled forward call
 
 Forward = Callable[[np.ndarray], np.ndarray]  # scaled inputs (M, ...) -> outputs (M, n)
 Scaling = Callable[[np.ndarray], np.ndarray]
+# (scaled images (M, ...) or one image (1, ...) for every row, map rows (M,)) -> f (M,)
+RowScore = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -55,14 +58,17 @@ def faithfulness(
     heatmaps: np.ndarray,
     metrics: Sequence[str],
     steps: int = DEFAULT_STEPS,
+    row_score: RowScore | None = None,
 ) -> dict[str, np.ndarray]:
     """Scores `{name: (N,)}` of N maps `heatmaps` `(N, h, w)` for `pixels` `(B, H, W, C)`.
 
-    Row n explains `pixels[sample[n]]` for class `targets[n]`, whose output is `scores[n]`.
+    Row n explains `pixels[sample[n]]` for class `targets[n]`, whose output is `scores[n]`;
+    `row_score` replaces "the output at the target" (a head's score).
     """
     check_metrics(metrics, steps)
     if not metrics:
         return {}
+    row_score = row_score or class_output(forward, targets)
     maps = upsampled(heatmaps, pixels.shape[1:3])
     ranks = [pixel_ranks(m) for m in maps]
     curves = [kind for kind in ("deletion", "insertion") if kind in metrics]
@@ -78,10 +84,11 @@ def faithfulness(
         keep = affected if probe.kind == "insertion" else ~affected
         return np.asarray(source * keep[..., None].astype(source.dtype))
 
-    values = score_probes(forward, scaling, probes, image, targets, sample)
+    values = score_probes(row_score, scaling, probes, image)
     results: dict[str, np.ndarray] = {}
     if curves:
-        black = forward(scaling(np.zeros((1, *pixels.shape[1:]), pixels.dtype)))[0][targets]
+        black_image = scaling(np.zeros((1, *pixels.shape[1:]), pixels.dtype))
+        black = row_score(black_image, np.arange(len(maps)))
         add_curves(results, metrics, values, scores, black, steps)
     masked = np.array([values.get(Probe(row, "masked"), 0.0) for row in range(len(maps))])
     if "drop" in metrics:
@@ -117,20 +124,29 @@ def plan_probes(n_maps: int, steps: int, curves: Sequence[str], masked: bool) ->
             yield Probe(row, "masked")
 
 
+def class_output(forward: Forward, targets: np.ndarray) -> RowScore:
+    """f = the model output at each row's class."""
+
+    def score(images: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        outputs = forward(images)
+        return np.asarray(outputs[np.arange(len(rows)) % len(outputs), targets[rows]])
+
+    return score
+
+
 def score_probes(
-    forward: Forward,
+    row_score: RowScore,
     scaling: Scaling,
     probes: list[Probe],
     image: Callable[[Probe], np.ndarray],
-    targets: np.ndarray,
-    sample: np.ndarray,
 ) -> dict[Probe, float]:
     values: dict[Probe, float] = {}
     for start in range(0, len(probes), CHUNK):
         chunk = probes[start : start + CHUNK]
-        outputs = forward(scaling(np.stack([image(probe) for probe in chunk])))
-        for probe, output in zip(chunk, outputs, strict=True):
-            values[probe] = float(output[targets[probe.row]])
+        images = scaling(np.stack([image(probe) for probe in chunk]))
+        scores = row_score(images, np.array([probe.row for probe in chunk]))
+        for probe, value in zip(chunk, scores, strict=True):
+            values[probe] = float(value)
     return values
 
 

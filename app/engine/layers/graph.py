@@ -35,6 +35,40 @@ def output_layer(model: keras.Model) -> keras.layers.Layer:
     return model.outputs[0]._keras_history.operation
 
 
+def output_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """Each output's name and the layer producing it, in the model's output order.
+
+    The name is the key of a dict output, else the output layer's name."""
+    if isinstance(model, keras.Sequential):
+        return {model.layers[-1].name: model.layers[-1]}
+    struct = getattr(model, "_outputs_struct", None)
+    if isinstance(struct, dict):
+        return {str(key): tensor._keras_history.operation for key, tensor in struct.items()}
+    return {
+        tensor._keras_history.operation.name: tensor._keras_history.operation
+        for tensor in model.outputs
+    }
+
+
+def output_shapes(model: keras.Model) -> dict[str, tuple[int | None, ...]]:
+    """Each output's name (as `output_layers`) and static shape, batch first."""
+    struct = getattr(model, "_outputs_struct", None)
+    tensors = list(struct.values()) if isinstance(struct, dict) else list(model.outputs)
+    return {
+        name: tuple(tensor.shape)
+        for name, tensor in zip(output_layers(model), tensors, strict=True)
+    }
+
+
+def named_outputs(model: keras.Model, result: Any) -> dict[str, tf.Tensor]:
+    """The model's result (a tensor, a list or a dict) as {output name: tensor}."""
+    if isinstance(result, dict):
+        return {str(key): value for key, value in result.items()}
+    names = list(output_layers(model))
+    values = list(result) if isinstance(result, list | tuple) else [result]
+    return dict(zip(names, values, strict=True))
+
+
 def replay(
     model: keras.Model,
     inputs: tf.Tensor,
@@ -46,10 +80,10 @@ def replay(
     """Run `model` on `inputs`; `on_target` sees (and may replace) the target's output.
 
     `target` is the path of layer names from `model` down to the target layer.
-    `on_output_layer(layer, layer_input)` is called for the layer making the first output.
+    `on_output_layer(layer, layer_input)` is called for each layer making an output.
     `fold` computes the layers it folded in their place (see `app.engine.capture.keras.fold`).
     """
-    last = output_layer(model) if on_output_layer else None
+    last = {id(layer) for layer in output_layers(model).values()} if on_output_layer else set()
 
     def compute(layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
         if fold is None:
@@ -57,7 +91,7 @@ def replay(
         return fold.call(layer, lambda: layer(*args, **kwargs), args[0])
 
     def call(layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
-        if layer is last and on_output_layer is not None:
+        if id(layer) in last and on_output_layer is not None:
             on_output_layer(layer, args[0])
         if layer.name != target[0]:
             return compute(layer, *args, **kwargs)

@@ -73,10 +73,12 @@ def all_layers(model: keras.Model) -> list[LayerRef]:
     return refs
 
 
-def resolve_layer(model: keras.Model, spec: LayerSpec, hints: TokenHints | None = None) -> LayerRef:
+def resolve_layer(
+    model: keras.Model, spec: LayerSpec, hints: TokenHints | None = None, tokens: bool = True
+) -> LayerRef:
     """The layer `spec` names (or the automatic choice for None), checked for Grad-CAM."""
     if spec is None:
-        return auto_layer(model, hints)
+        return auto_layer(model, hints, tokens)
     if isinstance(spec, bool) or not isinstance(spec, int | str):
         raise InvalidInput(f"layer must be a name, a path or an integer index, not {spec!r}")
     ref = layer_by_index(model, spec) if isinstance(spec, int) else layer_by_name(model, spec)
@@ -125,19 +127,23 @@ def layer_by_name(model: keras.Model, name: str) -> LayerRef:
     )
 
 
-def auto_layer(model: keras.Model, hints: TokenHints | None = None) -> LayerRef:
+def auto_layer(
+    model: keras.Model, hints: TokenHints | None = None, tokens: bool = True
+) -> LayerRef:
     """ELI5's automatic choice, searching inside nested models too.
 
     Images: the last layer whose output is `(B, H, W, C)`; when token layers come after
     it (a transformer), the last token layer whose patch tokens still receive gradient
     (probed on the model: the last block's output feeds only the class token to the
     head). Text: the last Conv1D or recurrent layer with a `(B, T, C)` output, else the
-    last 1-D pooling layer of that rank, else the last Embedding.
+    last 1-D pooling layer of that rank, else the last Embedding. `tokens=False` (a
+    segmentation or detection head: its `(B, N, C)` tensors are per box, not patches)
+    skips the token layers.
     """
     candidates = [ref for ref in candidate_layers(model, hints) if not is_model(model, ref.path)]
     if required_rank(model) == IMAGE_RANK:
         rules: list[Callable[[keras.layers.Layer], bool]] = [lambda layer: True]
-        token_refs = token_tail(candidates)
+        token_refs = token_tail(candidates) if tokens else []
         found = last_layer_with_patch_gradient(model, token_refs) if token_refs else None
         if found is not None:
             return found

@@ -22,11 +22,13 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from app.engine.layers.graph import first_output, output_layer, run_layers
+from app.engine.capture.keras.capture import float_outputs
+from app.engine.layers.graph import named_outputs, output_layers, run_layers
 from app.engine.layers.refs import LayerRef, output_shape
 from app.engine.layers.tokens import NoTokenGrid, TokenGrid, token_grid
 from app.engine.methods.cam import normalise
-from app.engine.targets.score import LogitFn
+from app.engine.targets.heads import Head, RowTensors, step_results
+from app.engine.targets.score import LogitFn, logit_function
 from app.errors import InvalidInput
 
 # (probabilities per layer, gradients per layer or None) -> relevance (B, T, T)
@@ -37,7 +39,7 @@ Relevance = Callable[[list[tf.Tensor], list[tf.Tensor] | None], tf.Tensor]
 class AttentionContext:
     model: keras.Model
     layer: LayerRef  # its grid is used when it has the attention's token count
-    logit_fn: LogitFn | None
+    head: Head  # the score differentiated
 
 
 def rollout(probabilities: list[tf.Tensor], gradients: list[tf.Tensor] | None) -> tf.Tensor:
@@ -110,7 +112,11 @@ class AttentionPass:
                 f"{context.model.name} has none"
             )
         self.grid = self.check_grid()
-        self.last = output_layer(context.model)
+        self.logit_fns: dict[int, tuple[str, LogitFn]] = {}  # output layer -> its logit
+        for name, layer in output_layers(context.model).items():
+            logit_fn = logit_function(layer)
+            if logit_fn is not None:
+                self.logit_fns[id(layer)] = (name, logit_fn)
 
     def check_grid(self) -> TokenGrid:
         counts = {output_shape(layer)[1] for layer in self.layers}  # type: ignore[index]
@@ -135,8 +141,9 @@ class AttentionPass:
         """`model` on `inputs`, recording each attention's probabilities and the logits."""
 
         def call(layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
-            if layer is self.last and self.context.logit_fn is not None:
-                found["logits"] = self.context.logit_fn(args[0])
+            if id(layer) in self.logit_fns:
+                name, logit_fn = self.logit_fns[id(layer)]
+                found["logits"][name] = logit_fn(args[0])
             if isinstance(layer, keras.layers.MultiHeadAttention):
                 output, probabilities = attend(layer, *args, **kwargs)
                 found["attention"].append(probabilities)
@@ -151,21 +158,21 @@ class AttentionPass:
         self,
         inputs: tf.Tensor,
         targets: tf.Tensor,
+        regions: tf.Tensor,
+        boxes: tf.Tensor,
+        anchors: tf.Tensor,
         relu: tf.Tensor,
         counterfactual: tf.Tensor,
         use_logit: tf.Tensor,
-    ) -> tuple[tf.Tensor, ...]:
-        found: dict[str, Any] = {"attention": []}
+    ) -> dict[str, Any]:
+        found: dict[str, Any] = {"attention": [], "logits": {}}
+        model = self.context.model
+        rows = RowTensors(targets, regions, boxes, anchors)
         with tf.GradientTape() as tape:
-            predictions = tf.cast(
-                first_output(self.run(self.context.model, inputs, found)), tf.float32
-            )
-            logits = tf.cast(found.get("logits", predictions), tf.float32)
-            top = tf.argmax(predictions, axis=-1, output_type=tf.int32)
-            resolved = tf.where(targets < 0, top, targets)
-            score = tf.gather(
-                tf.where(use_logit, logits, predictions), resolved, axis=1, batch_dims=1
-            )
+            result = named_outputs(model, self.run(model, inputs, found))
+            outputs, logits = float_outputs(result, found["logits"])
+            scored = self.context.head.score(outputs, logits, rows, use_logit)
+            score = scored.score
         probabilities = [tf.cast(a, tf.float32) for a in found["attention"]]
         gradients = None
         if self.uses_gradients:
@@ -176,8 +183,7 @@ class AttentionPass:
         cam = class_row(self.relevance(probabilities, gradients), self.grid)
         cam = tf.where(relu, tf.nn.relu(cam), cam)
         heatmaps, scales = normalise(cam)
-        output_scores = tf.gather(predictions, resolved, axis=1, batch_dims=1)
-        return heatmaps, scales, cam, predictions, resolved, output_scores
+        return step_results(heatmaps, scales, cam, outputs, scored)
 
 
 def attention_rollout(context: AttentionContext) -> AttentionPass:

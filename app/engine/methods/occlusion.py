@@ -63,7 +63,7 @@ def occlusion_map(
                 image[top : top + shape[0], left : left + shape[1]] = 0
                 yield image
 
-    _, scores = score_chunks(scorer, occluded(), chunk_rows)
+    scores, _ = score_chunks(scorer, occluded(), chunk_rows)
     scores = scores.reshape(len(samples), len(corners), -1)
     coverage = np.zeros(size)
     for top, left in corners:

@@ -9,7 +9,9 @@ a method that perturbs them replaces the layer's output with them, and the unuse
 before the layer are pruned from the graph. Chunks hold at most `CHUNK_ROWS` perturbed inputs, so
 memory stays bounded; a request's chunks are a Python loop over compiled calls. Both
 the model output and the logit come back for every class, so one pass serves every
-target of a sample and either `score` mode.
+target of a sample and either `score` mode: each row's score is its head's
+(`app.engine.targets.heads`) on the perturbed outputs, with the row's choices (its class,
+region, box) fixed on the unperturbed input.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from app.engine.capture.adapter import Capture
+from app.engine.capture.adapter import Capture, Outputs
 from app.engine.compiled import compile_step
 from app.engine.layers.graph import OnTarget
 from app.engine.layers.tokens import TokenGrid
 from app.engine.methods.cam import EPSILON, spatial_axes
 from app.engine.methods.smoothing import smooth_weighted
+from app.engine.targets.heads import Head, RowTensors
 from app.engine.targets.results import CamBatch
+from app.engine.targets.rows import TargetRows
 
 # Perturbed inputs per compiled call: bounded memory, still a batch big enough to be fast.
 CHUNK_ROWS = 32
@@ -60,11 +64,11 @@ class ModelContext:
 class ChannelScores:
     """Per sample b: the model without perturbation and with each selected channel's."""
 
-    outputs: np.ndarray  # (B, n): model output
-    logits: np.ndarray  # (B, n): logit (= outputs when the model has none)
+    outputs: dict[str, np.ndarray]  # name -> (B, ...): every model output
+    logits: dict[str, np.ndarray]  # name -> (B, ...): logit (= output when it has none)
     activations: np.ndarray  # (B, *spatial, k): the selected channels of A
-    channel_outputs: np.ndarray  # (B, k, n): output with channel k's perturbation
-    channel_logits: np.ndarray  # (B, k, n)
+    channel_outputs: dict[str, np.ndarray]  # name -> (B, k, ...): with channel k perturbed
+    channel_logits: dict[str, np.ndarray]  # name -> (B, k, ...)
 
 
 class Perturbation(ABC):
@@ -98,8 +102,8 @@ class Perturbation(ABC):
     @abstractmethod
     def _chunk_step(
         self, inputs: tf.Tensor, layer: tf.Tensor, chunk: tf.Tensor
-    ) -> tuple[tf.Tensor, tf.Tensor]:
-        """(outputs, logits) `(B, c, n)` for the perturbations of a chunk of c channels;
+    ) -> tuple[Outputs, Outputs]:
+        """(outputs, logits) `(B, c, ...)` by name for the perturbations of c channels;
         `layer` `(B, *S, K)` holds the layer's activations (float32) for every sample
         (a token layer: its tokens `(B, T, K)`, prefix included)."""
 
@@ -113,14 +117,14 @@ class Perturbation(ABC):
             stop = start + per_chunk
             argument = self.chunk_argument(activations[..., start:stop], channels[:, start:stop])
             out, logit = self._chunk(inputs, layer, argument)
-            chunk_outputs.append(out.numpy())
-            chunk_logits.append(logit.numpy())
+            chunk_outputs.append(out)
+            chunk_logits.append(logit)
         return ChannelScores(
-            outputs=outputs.numpy(),
-            logits=logits.numpy(),
+            outputs=as_numpy(outputs),
+            logits=as_numpy(logits),
             activations=activations.numpy(),
-            channel_outputs=np.concatenate(chunk_outputs, axis=1),
-            channel_logits=np.concatenate(chunk_logits, axis=1),
+            channel_outputs=concatenated(chunk_outputs),
+            channel_logits=concatenated(chunk_logits),
         )
 
     def _capture_step(self, inputs: tf.Tensor, max_channels: tf.Tensor) -> tuple[tf.Tensor, ...]:
@@ -142,14 +146,29 @@ class Perturbation(ABC):
 
     def forward(
         self, inputs: tf.Tensor, path: tuple[str, ...], on_target: OnTarget
-    ) -> tuple[tf.Tensor, tf.Tensor]:
-        """The model's (output, logit), float32, with `on_target` applied at `path`."""
+    ) -> tuple[Outputs, Outputs]:
+        """The model's (outputs, logits) by name, with `on_target` applied at `path`."""
         return self.context.capture.forward(inputs, path, on_target)
 
 
-def per_channel(values: tf.Tensor, n_samples: tf.Tensor, n_channels: tf.Tensor) -> tf.Tensor:
-    """Rows ordered (sample, channel) as `(B, c, n)`."""
-    return tf.reshape(values, [n_samples, n_channels, -1])
+def per_channel(values: Outputs, n_samples: tf.Tensor, n_channels: tf.Tensor) -> Outputs:
+    """Each output's rows ordered (sample, channel) `(B * c, ...)` as `(B, c, ...)`."""
+    return {
+        name: tf.reshape(value, tf.concat([[n_samples, n_channels], tf.shape(value)[1:]], 0))
+        for name, value in values.items()
+    }
+
+
+def as_numpy(values: Outputs) -> dict[str, np.ndarray]:
+    return {name: value.numpy() for name, value in values.items()}
+
+
+def concatenated(chunks: list[Outputs]) -> dict[str, np.ndarray]:
+    """The chunks' `(B, c, ...)` outputs joined along the channels."""
+    return {
+        name: np.concatenate([chunk[name].numpy() for chunk in chunks], axis=1)
+        for name in chunks[0]
+    }
 
 
 def upsample(maps: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
@@ -163,20 +182,38 @@ def upsample(maps: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
 def combine_channels(
     scores: ChannelScores,
     channel_weights: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    sample: np.ndarray,
-    rows: np.ndarray,
+    rows: TargetRows,
     relu: bool,
     use_logit: bool,
+    head: Head,
     smooth: bool = False,
 ) -> CamBatch:
     """Per (sample, target) row: `channel_weights(base score (N,), channel scores (N, k))`,
-    then the map `sum_k w_k A_k` over the selected channels (score: logit or output, as
-    asked; `rows` < 0: the sample's top prediction); `smooth`: the first principal
-    component of `A_k w_k` instead of the sum (eigen_smooth)."""
-    resolved = np.where(rows < 0, scores.outputs.argmax(axis=1)[sample], rows)
-    base = (scores.logits if use_logit else scores.outputs)[sample, resolved]
-    channel = scores.channel_logits if use_logit else scores.channel_outputs
-    weights = channel_weights(base, channel[sample, :, resolved])
+    then the map `sum_k w_k A_k` over the selected channels. The scores are the head's
+    (logit or output, as asked), each channel's with the row's class, region and box
+    resolved on the unperturbed input; `smooth`: the first principal component of
+    `A_k w_k` instead of the sum (eigen_smooth)."""
+    sample = rows.sample
+    wanted = RowTensors(
+        *(tf.constant(v) for v in (rows.target, rows.region, rows.box, rows.anchor))
+    )
+    base = head.score(
+        taken(scores.outputs, sample), taken(scores.logits, sample), wanted, use_logit
+    )
+    resolved = base.resolved(wanted)
+    n_channels = scores.activations.shape[-1]
+    repeated = RowTensors(
+        *(
+            tf.repeat(v, n_channels, axis=0)
+            for v in (resolved.target, resolved.region, resolved.box, resolved.anchor)
+        )
+    )
+    channel = head.score(
+        flat_channels(scores.channel_outputs, sample), flat_channels(scores.channel_logits, sample),
+        repeated, use_logit,
+    )  # fmt: skip
+    channel_scores = channel.score.numpy().reshape(len(sample), n_channels)
+    weights = channel_weights(base.score.numpy(), channel_scores)
     if smooth:
         raw = smooth_weighted(scores.activations[sample], weights)
     else:
@@ -185,11 +222,28 @@ def combine_channels(
     scales = np.abs(raw).reshape(len(raw), -1).max(axis=1)
     heatmaps = raw / (scales.reshape(-1, *[1] * (raw.ndim - 1)) + EPSILON)
     return CamBatch(
-        predictions=scores.outputs,
+        predictions=head.summary(scores.outputs),
         sample=sample,
-        targets=resolved.astype(np.int32),
-        scores=scores.outputs[sample, resolved],
+        targets=base.target.numpy(),
+        scores=base.value.numpy(),
         cams=raw,
         heatmaps=heatmaps.astype(np.float32),
         scales=scales,
+        outputs=scores.outputs,
+        anchors=base.anchor.numpy(),
+        quality=base.quality.numpy(),
+        regions=base.region.numpy(),
+        head=head,
     )
+
+
+def taken(values: dict[str, np.ndarray], sample: np.ndarray) -> dict[str, tf.Tensor]:
+    return {name: tf.constant(value[sample]) for name, value in values.items()}
+
+
+def flat_channels(values: dict[str, np.ndarray], sample: np.ndarray) -> dict[str, tf.Tensor]:
+    """Per row its k channels' outputs `(N, k, ...)` as `(N * k, ...)`."""
+    return {
+        name: tf.constant(value[sample].reshape(-1, *value.shape[2:]))
+        for name, value in values.items()
+    }

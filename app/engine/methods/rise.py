@@ -88,7 +88,7 @@ def rise_map(scorer: Scorer, rows: Rows, options: BlackBoxOptions, chunk_rows: i
             for b in samples:
                 yield from rows.pixels[b] * chunk[..., None]
 
-        _, scores = score_chunks(scorer, masked(), chunk_rows)
+        scores, _ = score_chunks(scorer, masked(), chunk_rows)
         scores = scores.reshape(len(samples), len(chunk), -1)
         for row, (b, target) in enumerate(zip(rows.sample, rows.targets, strict=True)):
             weights = scores[np.searchsorted(samples, b), :, target]

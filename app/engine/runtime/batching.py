@@ -17,9 +17,9 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from app.engine.methods.blackbox import BlackBoxOptions
 from app.engine.methods.pixel.options import PixelOptions
 from app.engine.runtime.admission import Admission, refusal
 from app.engine.runtime.gradcam import GradCam
-from app.engine.targets.expand import expand_targets
+from app.engine.targets.expand import Targets, expand_rows
 from app.engine.targets.results import CamBatch
 from app.errors import DeadlineExceeded, InvalidInput
 from app.metrics import Metrics
@@ -53,7 +53,7 @@ class Job:
     options: BatchOptions
     # Out of the repr: printing a batch of images (or a future holding maps) costs ms.
     inputs: np.ndarray = field(repr=False)
-    targets: list[int] | None
+    targets: Targets  # as GradCam.explain takes them: one list for all, or per sample
     future: asyncio.Future[CamBatch] = field(repr=False)
     pixels: np.ndarray | None = field(default=None, repr=False)  # unscaled, for metrics
     scaling: Scaling | None = field(default=None, repr=False)
@@ -61,8 +61,19 @@ class Job:
 
     @property
     def rows(self) -> int:
-        """Maps this job adds to a batch: samples x targets."""
-        return len(self.inputs) * (len(self.targets) if self.targets else 1)
+        """Maps this job adds to a batch: samples x targets (a head's defaults count 1)."""
+        return sum(len(targets or (None,)) for targets in self.per_sample())
+
+    def per_sample(self) -> list[Any]:
+        """One target list (or None: the defaults) per sample."""
+        targets = self.targets
+        if (
+            targets is not None
+            and len(targets)
+            and all(t is None or isinstance(t, list | tuple) for t in targets)
+        ):
+            return list(targets)
+        return [None if targets is None else list(targets)] * len(self.inputs)
 
     def joins(self, other: Job) -> bool:
         return self.gradcam is other.gradcam and self.options == other.options
@@ -126,7 +137,7 @@ class Batcher:
         self,
         gradcam: GradCam,
         inputs: np.ndarray,
-        targets: Sequence[int] | None,
+        targets: Targets,
         options: BatchOptions,
         *,
         timeout: float,
@@ -135,7 +146,7 @@ class Batcher:
     ) -> CamBatch:
         """Queue one request's samples and wait for its maps (or 503 / 504)."""
         # Checked now, so a bad request never fails the batch it would have joined.
-        expand_targets(len(inputs), targets, gradcam.n_classes, gradcam.name)
+        expand_rows(len(inputs), targets, gradcam.head, gradcam.name)
         gradcam.check_score(options.score)
         gradcam.check_options(options.counterfactual, options.max_channels)
         check_metrics(options.metrics, options.metric_steps)
@@ -144,7 +155,7 @@ class Batcher:
             gradcam,
             options,
             inputs,
-            None if targets is None else list(targets),
+            targets,
             asyncio.get_running_loop().create_future(),
             pixels=pixels,
             scaling=scaling,
@@ -271,7 +282,7 @@ def compute_batch(jobs: list[Job]) -> CamBatch:
     their faithfulness scores when asked for (on this thread too: the model's)."""
     head = jobs[0]
     inputs = np.concatenate([job.inputs for job in jobs])
-    targets = [job.targets for job in jobs for _ in range(len(job.inputs))]
+    targets = [targets for job in jobs for targets in job.per_sample()]
     options = head.options
     pixels = (
         None

@@ -12,14 +12,15 @@ by layer, or a SavedModel's frozen graph imported into the function.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from app.engine.capture.adapter import Capture, Forward
+from app.engine.capture.adapter import Capture, Forward, Outputs, ScoreOf
 from app.engine.capture.frozen.capture import FrozenCapture, FrozenForward
 from app.engine.capture.frozen.model import FrozenModel
 from app.engine.capture.keras.capture import KerasCapture
@@ -27,7 +28,8 @@ from app.engine.capture.keras.fold import FoldPlan, plan_folding
 from app.engine.capture.keras.forward import ModelForward
 from app.engine.compiled import compile_step
 from app.engine.evaluation.faithfulness import DEFAULT_STEPS, Scaling, check_metrics, faithfulness
-from app.engine.layers.graph import first_output, layer_at, output_layer
+from app.engine.evaluation.head_scores import head_row_score
+from app.engine.layers.graph import layer_at, output_shapes
 from app.engine.layers.lookup import resolve_layer
 from app.engine.layers.refs import LayerRef, LayerSpec
 from app.engine.methods import DEFAULT_MAX_CHANNELS, check_method_options, get_method
@@ -40,17 +42,16 @@ from app.engine.methods.perturbation import ModelContext, combine_channels
 from app.engine.methods.pixel.attributions import PixelContext
 from app.engine.methods.pixel.options import PixelOptions
 from app.engine.methods.pixel.runner import PixelRunner
+from app.engine.runtime import view_steps
 from app.engine.runtime.scorer import CHUNK_ROWS, LocalScorer
-from app.engine.runtime.views import (
-    augment,
-    combine_views,
-    identity_view,
-    view_list,
-    views_at_input,
-)
-from app.engine.targets.expand import Targets, expand_targets
-from app.engine.targets.results import CamBatch
-from app.engine.targets.score import SCORE_MODES, LogitFn, logit_function
+from app.engine.runtime.views import view_list
+from app.engine.targets.defaults import default_targets, needs_outputs
+from app.engine.targets.expand import Targets, expand_rows, sample_lists
+from app.engine.targets.heads import Head, RowTensors, Scored, step_results
+from app.engine.targets.results import CamBatch, step_batch
+from app.engine.targets.rows import TargetRows
+from app.engine.targets.score import SCORE_MODES
+from app.engine.targets.table import make_head
 from app.errors import InvalidInput
 
 
@@ -70,6 +71,7 @@ class GradCam:
         options: CamOptions = DEFAULT_OPTIONS,
         more_layers: Sequence[LayerRef] = (),
         at_input: bool = False,
+        head: Head | None = None,
     ) -> None:
         """`options`: pytorch-grad-cam's options (`app.engine.methods.options`);
         `more_layers`: further target layers, their maps combined with this layer's at
@@ -82,15 +84,23 @@ class GradCam:
         self.name = name or model.name
         self.device = device
         self.capture: Capture
-        self._logit_fn: LogitFn | None
         self.forward: Forward
         if isinstance(model, FrozenModel):
             self._capture_frozen(model, layer, forward)
+            shapes = model.output_shapes
         else:
             self._capture_keras(model, layer, fold, forward)
+            shapes = output_shapes(model)
+        # Without a card's head: the first output, as a classifier (ELI5's behaviour).
+        self.head = head or make_head("classifier", next(iter(shapes)), shapes)
+        self.n_classes = self.head.n_classes
+        self._supports_logit = self.capture.has_logit(self.head.output)
         signature = [
             self.capture.input_spec,
             tf.TensorSpec([None], tf.int32, name="targets"),
+            tf.TensorSpec([None, None], tf.float32, name="regions"),
+            tf.TensorSpec([None, 4], tf.float32, name="boxes"),
+            tf.TensorSpec([None], tf.int32, name="anchors"),
             tf.TensorSpec([], tf.bool, name="relu"),
             tf.TensorSpec([], tf.bool, name="counterfactual"),
             tf.TensorSpec([], tf.bool, name="use_logit"),
@@ -99,38 +109,45 @@ class GradCam:
         self._target_score = (
             None if self.method.target_score is None else self.method.target_score(options)
         )
-        self._views = view_list(options.aug_smooth)
+        self.views = view_list(options.aug_smooth)
         self._at_input = at_input or options.aug_smooth or bool(more_layers)
         if self._at_input:
             self._check_at_input()
         if self.method.name == "kpcacam":
             self._check_kpca_positions()
-        step = self._views_step if self._at_input else self._gradcam_step
-        self._step = compile_step(step, signature)
+        if self._target_score is not None and self.head.kind != "classifier":
+            raise InvalidInput(
+                f"method {self.method.name} compares a classifier's classes (a softmax over "
+                f"them); output {self.head.output!r} of model {self.name} is {self.head.kind}"
+            )
+        step = self._gradcam_step
+        if self._at_input:
+            step = partial(view_steps.views_step, self)
+        self.step = compile_step(step, signature)
         if self.method.attention is not None:  # its own compiled pass, same signature
             if isinstance(model, FrozenModel):
                 raise InvalidInput(
                     f"method {self.method.name} recomputes Keras MultiHeadAttention layers; "
                     f"model {self.name} is a SavedModel's frozen graph"
                 )
-            attention = self.method.attention(AttentionContext(model, self.layer, self._logit_fn))
-            self._step = compile_step(attention.step, signature)
+            attention = self.method.attention(AttentionContext(model, self.layer, self.head))
+            self.step = compile_step(attention.step, signature)
         self._pixel = None
         if self.method.pixel is not None:  # its own compiled pass, more options
             keras_model = None if isinstance(model, FrozenModel) else model
-            pixels = PixelContext(self.capture, self.layer, keras_model, self._logit_fn)
+            pixels = PixelContext(self.capture, self.layer, keras_model, self.head)
             self._pixel = PixelRunner(self.method.name, self.method.pixel, pixels)
-        self._perturbation = None
+        self.perturbation = None
         if self.method.perturbation is not None:
             grid = self.layer.grid
             spatial = tuple(self.layer.output_shape[1:-1]) if grid is None else grid.shape
             channels = None if grid is None else self.layer.output_shape[-1]
             context = ModelContext(self.capture, self.layer.path, spatial, grid, channels)
-            self._perturbation = self.method.perturbation(context)
+            self.perturbation = self.method.perturbation(context)
         self._scorer = None
         if self.method.blackbox is not None:
             self._scorer = LocalScorer(self.capture, self.layer.path, device, self.method.name)
-        self._more = [
+        self.more = [
             GradCam(
                 model,
                 ref,
@@ -141,6 +158,7 @@ class GradCam:
                 forward=self.forward,
                 options=options,
                 at_input=True,
+                head=self.head,
             )
             for ref in more_layers
         ]
@@ -148,7 +166,7 @@ class GradCam:
     @property
     def layer_name(self) -> str:
         """The target layer's name; several layers: their names joined by commas."""
-        return ",".join([self.layer.name, *(more.layer.name for more in self._more)])
+        return ",".join([self.layer.name, *(more.layer.name for more in self.more)])
 
     def _check_at_input(self) -> None:
         """Maps at the input's resolution need an image model with float inputs."""
@@ -182,9 +200,6 @@ class GradCam:
         self.layer = layer if isinstance(layer, LayerRef) else model.resolve(layer)
         self.capture = FrozenCapture(model, self.layer.path)
         self.forward = forward or FrozenForward(model, device=self.device)
-        self.n_classes = model.n_classes
-        self._supports_logit = True  # the Softmax/Sigmoid input, else the output
-        self._logit_fn = None
 
     def _capture_keras(
         self,
@@ -199,26 +214,23 @@ class GradCam:
         target = layer_at(model, self.layer.path)
         self._fold = (plan_folding(model, self.device) if fold is None else fold).without(target)
         self.forward = forward or ModelForward(model, device=self.device, fold=self._fold)
-        self.n_classes = int(first_output(model.outputs).shape[-1])
-        self._logit_fn = logit_function(output_layer(model))
-        self._supports_logit = self._logit_fn is not None
-        self.capture = KerasCapture(model, self.layer.path, self._fold, self._logit_fn)
+        self.capture = KerasCapture(model, self.layer.path, self._fold)
 
     @property
     def supports_logit(self) -> bool:
-        return self._supports_logit
+        return bool(self._supports_logit)
 
     @property
     def trace_count(self) -> int:
         """How many times the compiled functions were traced (1 or 2 after the first call)."""
-        more = sum(cam.trace_count for cam in self._more)
-        if self._perturbation is not None:
-            return self._perturbation.trace_count + more
+        more = sum(cam.trace_count for cam in self.more)
+        if self.perturbation is not None:
+            return self.perturbation.trace_count + more
         if self._pixel is not None:
             return self._pixel.trace_count
         if self._scorer is not None:
             return self._scorer.trace_count
-        return int(self._step.experimental_get_tracing_count()) + more
+        return int(self.step.experimental_get_tracing_count()) + more
 
     def explain(
         self,
@@ -241,64 +253,62 @@ class GradCam:
         the layer's); the other methods ignore it. `pixel` holds the pixel-level methods'
         options, `baselines` (B, ...) Integrated Gradients' baseline inputs (None: zeros).
         Occlusion and RISE perturb `pixels` (B, H, W, C), the inputs before `scaling`, as
-        `blackbox` says; maps (N, H, W).
+        `blackbox` says; maps (N, H, W). Every method scores the rows through the head.
         """
         use_logit = self.check_score(score)
         self.check_options(counterfactual, max_channels)
-        sample, rows = expand_targets(len(inputs), targets, self.n_classes, self.name)
+        rows = self.target_rows(inputs, targets)
         if self._scorer is not None:
             assert self.method.blackbox is not None
             if pixels is None or scaling is None:
                 raise InvalidInput(f"method {self.method.name} explains images only")
-            with tf.device(self.device):
-                return explain_blackbox(
-                    self.method.blackbox,
-                    self._scorer.scorer(scaling, use_logit),
-                    np.asarray(pixels, np.float32),
-                    sample,
-                    rows,
-                    blackbox or BlackBoxOptions(),
-                    relu=relu,
-                    chunk_rows=CHUNK_ROWS,
-                )
+            return explain_blackbox(
+                self.method.blackbox,
+                self._scorer.forward(scaling),
+                self.head,
+                np.asarray(pixels, np.float32),
+                rows,
+                blackbox or BlackBoxOptions(),
+                relu=relu,
+                use_logit=use_logit,
+                chunk_rows=CHUNK_ROWS,
+            )
         if self._pixel is not None:
             flags = (relu, counterfactual, use_logit)
             with tf.device(self.device):
-                return self._pixel.run(
-                    inputs, sample, rows, flags, pixel or PixelOptions(), baselines
-                )
+                return self._pixel.run(inputs, rows, flags, pixel or PixelOptions(), baselines)
         if self._at_input:
-            return self._explain_at_input(
-                np.asarray(inputs), sample, rows, relu, counterfactual, use_logit, max_channels
-            )
-        if self._perturbation is not None:
+            flags = (relu, counterfactual, use_logit)
+            return view_steps.explain_at_input(self, np.asarray(inputs), rows, flags, max_channels)
+        if self.perturbation is not None:
             with tf.device(self.device):
-                scores = self._perturbation.run(np.asarray(inputs), max_channels)
+                scores = self.perturbation.run(np.asarray(inputs), max_channels)
             assert self.method.weights is not None
             return combine_channels(
-                scores,
-                self.method.weights,
-                sample,
-                rows,
-                relu,
-                use_logit,
+                scores, self.method.weights, rows, relu, use_logit, self.head,
                 smooth=self.options.eigen_smooth,
-            )
-        batch = np.asarray(inputs)[sample]
+            )  # fmt: skip
+        batch = np.asarray(inputs)[rows.sample]
         with tf.device(self.device):
-            heat, scale, raw, preds, resolved, scores = self._step(
-                batch, rows, relu, counterfactual, use_logit
-            )
-        first_row = np.searchsorted(sample, np.arange(len(inputs)))
-        return CamBatch(
-            predictions=preds.numpy()[first_row],
-            sample=sample,
-            targets=resolved.numpy(),
-            scores=scores.numpy(),
-            cams=raw.numpy(),
-            heatmaps=heat.numpy(),
-            scales=scale.numpy(),
-        )
+            found = self.step(
+                batch, rows.target, rows.region, rows.box, rows.anchor, relu, counterfactual,
+                use_logit,
+            )  # fmt: skip
+        return step_batch([found], rows.sample, len(inputs), self.head)
+
+    def target_rows(self, inputs: np.ndarray, targets: Targets) -> TargetRows:
+        """The rows to explain; without targets, the head's defaults (multilabel,
+        segmentation and detection read the outputs first: one plain forward pass)."""
+        if self.head.kind != "classifier":
+            per_sample = sample_lists(len(inputs), targets)
+            if any(t is None for t in per_sample):
+                outputs = self.forward.outputs(inputs) if needs_outputs(self.head) else {}
+                defaults = default_targets(self.head, outputs, len(inputs))
+                per_sample = [
+                    d if t is None else t for t, d in zip(per_sample, defaults, strict=True)
+                ]
+            targets = per_sample
+        return expand_rows(len(inputs), targets, self.head, self.name)
 
     def baselines(
         self, options: PixelOptions, pixels: np.ndarray | None, scaling: Scaling | None
@@ -342,6 +352,7 @@ class GradCam:
             cams.heatmaps,
             metrics,
             steps,
+            row_score=head_row_score(self.forward, self.head, cams),
         )
         return replace(cams, metrics=values)
 
@@ -363,69 +374,45 @@ class GradCam:
         self,
         inputs: tf.Tensor,
         targets: tf.Tensor,
+        regions: tf.Tensor,
+        boxes: tf.Tensor,
+        anchors: tf.Tensor,
         relu: tf.Tensor,
         counterfactual: tf.Tensor,
         use_logit: tf.Tensor,
-    ) -> tuple[tf.Tensor, ...]:
-        def resolve(predictions: tf.Tensor) -> tf.Tensor:
-            top = tf.argmax(predictions, axis=-1, output_type=tf.int32)
-            return tf.where(targets < 0, top, targets)
+    ) -> dict[str, object]:
+        rows = RowTensors(targets, regions, boxes, anchors)
+        found: dict[str, Scored] = {}
 
-        raw, predictions, resolved = self._raw(inputs, resolve, relu, counterfactual, use_logit)
+        def score_of(outputs: Outputs, logits: Outputs) -> tf.Tensor:
+            found["scored"] = self.head.score(outputs, logits, rows, use_logit)
+            return self.method_score(outputs, logits, found["scored"], use_logit)
+
+        raw, outputs = self.raw_maps(inputs, score_of, relu, counterfactual)
         heatmaps, scales = cam_math.normalise(raw)
-        output_scores = tf.gather(predictions, resolved, axis=1, batch_dims=1)
-        return heatmaps, scales, raw, predictions, resolved, output_scores
+        return step_results(heatmaps, scales, raw, outputs, found["scored"])
 
-    def _views_step(
+    def method_score(
+        self, outputs: Outputs, logits: Outputs, scored: Scored, use_logit: tf.Tensor
+    ) -> tf.Tensor:
+        """What is differentiated: the head's score, or the method's own comparison of
+        the classifier's classes (FinerCAM) at the row's resolved class."""
+        if self._target_score is None:
+            return scored.score
+        name = self.head.output
+        scores = tf.where(use_logit, logits[name], outputs[name])
+        return self._target_score(scores, scored.target)
+
+    def raw_maps(
         self,
         inputs: tf.Tensor,
-        targets: tf.Tensor,
+        score_of: ScoreOf,
         relu: tf.Tensor,
         counterfactual: tf.Tensor,
-        use_logit: tf.Tensor,
-    ) -> tuple[tf.Tensor, ...]:
-        """The maps of every view at the input's resolution `(V, N, H, W)`; predictions,
-        targets and output scores `(N, ...)` of the view that is the input itself (a
-        top target is that view's top class, explained in every view)."""
-        views = self._views
-        rows = tf.shape(inputs)[0]
-        first = identity_view(views) * rows
-
-        def resolve(predictions: tf.Tensor) -> tf.Tensor:
-            plain = predictions[first : first + rows]
-            top = tf.argmax(plain, axis=-1, output_type=tf.int32)
-            return tf.tile(tf.where(targets < 0, top, targets), [len(views)])
-
-        augmented = augment(inputs, views)
-        raw, predictions, resolved = self._raw(augmented, resolve, relu, counterfactual, use_logit)
-        maps = views_at_input(raw, tf.shape(inputs)[1:3], views)
-        plain_predictions = predictions[first : first + rows]
-        plain_targets = resolved[:rows]
-        scores = tf.gather(plain_predictions, plain_targets, axis=1, batch_dims=1)
-        return maps, plain_predictions, plain_targets, scores
-
-    def _raw(
-        self,
-        inputs: tf.Tensor,
-        resolve: Callable[[tf.Tensor], tf.Tensor],
-        relu: tf.Tensor,
-        counterfactual: tf.Tensor,
-        use_logit: tf.Tensor,
-    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """(raw maps `(N, *spatial)`, predictions `(N, n)`, targets `(N,)`); `resolve`
-        turns the predictions into the explained class of every row."""
-        resolved: dict[str, tf.Tensor] = {}
-        target_score = self._target_score
-
-        def score_of(predictions: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-            resolved["targets"] = resolve(predictions)
-            scored = tf.where(use_logit, logits, predictions)
-            if target_score is not None:
-                return target_score(scored, resolved["targets"])
-            return tf.gather(scored, resolved["targets"], axis=1, batch_dims=1)
-
+    ) -> tuple[tf.Tensor, Outputs]:
+        """(raw maps `(N, *spatial)`, every output `(N, ...)`) with `score_of` differentiated."""
         uses_gradients = self.method.uses_gradients
-        captured, grads, predictions = self.capture.gradients(inputs, score_of, uses_gradients)
+        captured, grads, outputs = self.capture.gradients(inputs, score_of, uses_gradients)
         activations = tf.cast(captured, tf.float32)
         gradients = tf.zeros_like(activations)
         if uses_gradients:
@@ -439,90 +426,4 @@ class GradCam:
             gradients = self.layer.grid.to_grid(gradients)
         assert self._raw_map is not None
         raw = cam_math.method_map(self._raw_map, activations, gradients, relu, counterfactual)
-        return raw, predictions, resolved["targets"]
-
-    def _explain_at_input(
-        self,
-        inputs: np.ndarray,
-        sample: np.ndarray,
-        rows: np.ndarray,
-        relu: bool,
-        counterfactual: bool,
-        use_logit: bool,
-        max_channels: int,
-    ) -> CamBatch:
-        """Maps at the input's resolution, combined over views and layers."""
-        maps, predictions, resolved, scores = self.view_maps(
-            inputs, sample, rows, relu, counterfactual, use_logit, max_channels
-        )
-        per_layer = [maps]
-        for more in self._more:
-            per_layer.append(
-                more.view_maps(
-                    inputs, sample, resolved, relu, counterfactual, use_logit, max_channels
-                )[0]
-            )
-        cams = combine_views(per_layer)
-        scales = cams.reshape(len(cams), -1).max(axis=1)
-        heatmaps = cams / (scales.reshape(-1, 1, 1) + cam_math.EPSILON)
-        return CamBatch(
-            predictions=predictions,
-            sample=sample,
-            targets=resolved,
-            scores=scores,
-            cams=cams,
-            heatmaps=heatmaps.astype(np.float32),
-            scales=scales,
-        )
-
-    def view_maps(
-        self,
-        inputs: np.ndarray,
-        sample: np.ndarray,
-        rows: np.ndarray,
-        relu: bool,
-        counterfactual: bool,
-        use_logit: bool,
-        max_channels: int,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """This layer's maps of every view `(V, N, H, W)` (`app.engine.runtime.views`),
-        the predictions `(B, n)` and, per row, the target and output score."""
-        first_row = np.searchsorted(sample, np.arange(len(inputs)))
-        if self._perturbation is not None:
-            return self._perturbation_views(inputs, sample, rows, relu, use_logit, max_channels)
-        with tf.device(self.device):
-            maps, preds, resolved, scores = self._step(
-                inputs[sample], rows, relu, counterfactual, use_logit
-            )
-        return maps.numpy(), preds.numpy()[first_row], resolved.numpy(), scores.numpy()
-
-    def _perturbation_views(
-        self,
-        inputs: np.ndarray,
-        sample: np.ndarray,
-        rows: np.ndarray,
-        relu: bool,
-        use_logit: bool,
-        max_channels: int,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Score-CAM / Ablation-CAM on every view of the B inputs (one run)."""
-        assert self._perturbation is not None and self.method.weights is not None
-        views, count = self._views, len(inputs)
-        with tf.device(self.device):
-            augmented = augment(tf.constant(inputs), views).numpy()
-            channel_scores = self._perturbation.run(augmented, max_channels)
-        first = identity_view(views) * count
-        plain = channel_scores.outputs[first : first + count]
-        resolved = np.where(rows < 0, plain.argmax(axis=1)[sample], rows).astype(np.int32)
-        view_sample = np.concatenate([sample + index * count for index in range(len(views))])
-        cams = combine_channels(
-            channel_scores,
-            self.method.weights,
-            view_sample,
-            np.tile(resolved, len(views)),
-            relu,
-            use_logit,
-            smooth=self.options.eigen_smooth,
-        )
-        maps = views_at_input(tf.constant(cams.cams), tf.constant(inputs.shape[1:3]), views)
-        return maps.numpy(), plain, resolved, plain[sample, resolved]
+        return raw, outputs

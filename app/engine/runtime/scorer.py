@@ -1,7 +1,8 @@
 """A local model's scorer for the black-box methods: one compiled forward, chunked.
 
 The forward is the capture adapter's (the path the CAM methods score through), with
-nothing replaced at the explained layer: (outputs, logits) for every class. One trace
+nothing replaced at the explained layer: every output and logit by name, which the
+black-box methods score with the head (`app.engine.methods.blackbox`). One trace
 per model and layer; the perturbed images of a request pass through it `CHUNK_ROWS`
 at a time, scaled as the card says.
 """
@@ -11,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from app.engine.capture.adapter import Capture
+from app.engine.capture.adapter import Capture, Outputs
 from app.engine.compiled import compile_step
 from app.engine.evaluation.faithfulness import Scaling
-from app.engine.methods.blackbox import Scorer
+from app.engine.methods.blackbox import ImageForward
 from app.errors import InvalidInput
 
 # Perturbed images per compiled call: bounded memory (224x224x3 float32: 19 MB).
@@ -40,16 +41,19 @@ class LocalScorer:
     def trace_count(self) -> int:
         return int(self._step.experimental_get_tracing_count())
 
-    def scorer(self, scaling: Scaling, use_logit: bool) -> Scorer:
-        """Pixels (M, H, W, C) before scaling -> (outputs, logit or output) (M, n)."""
+    def forward(self, scaling: Scaling) -> ImageForward:
+        """Pixels (M, H, W, C) before scaling -> (outputs, logits) by name, (M, ...)."""
 
-        def score(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def run(pixels: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
             with tf.device(self.device):
                 outputs, logits = self._step(scaling(pixels.astype(np.float32)))
-            outputs = outputs.numpy()
-            return outputs, logits.numpy() if use_logit else outputs
+            return as_arrays(outputs), as_arrays(logits)
 
-        return score
+        return run
 
-    def _scores_step(self, inputs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _scores_step(self, inputs: tf.Tensor) -> tuple[Outputs, Outputs]:
         return self.capture.forward(inputs, self.path, lambda activations: activations)
+
+
+def as_arrays(values: Outputs) -> dict[str, np.ndarray]:
+    return {name: value.numpy() for name, value in values.items()}

@@ -22,6 +22,7 @@ from gradcam_client.results import (
     TargetExplanation,
     WeightedSpans,
 )
+from gradcam_client.targets import box_target, output_target, region_target
 
 __all__ = [
     "AsyncClient",
@@ -39,4 +40,7 @@ __all__ = [
     "Timeout",
     "TransportError",
     "WeightedSpans",
+    "box_target",
+    "output_target",
+    "region_target",
 ]

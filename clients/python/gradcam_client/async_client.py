@@ -11,7 +11,7 @@ import httpx
 
 from gradcam_client import protocol
 from gradcam_client.inputs import ImagesInput
-from gradcam_client.protocol import DEFAULT_TIMEOUT, Call, Overlay, RetryPolicy
+from gradcam_client.protocol import DEFAULT_TIMEOUT, Call, Overlay, RetryPolicy, Target
 from gradcam_client.results import (
     ExplainResult,
     ModelInfo,
@@ -63,7 +63,7 @@ class AsyncClient:
         model: str,
         image: ImagesInput,
         *,
-        targets: Sequence[int] | None = None,
+        targets: Sequence[Target] | None = None,
         method: str | None = None,
         layer: int | str | Sequence[int | str] | None = None,
         overlay: Overlay | None = None,
@@ -90,7 +90,7 @@ class AsyncClient:
         text: str | Sequence[str] | None = None,
         tokens: Sequence[str] | None = None,
         ids: Sequence[int] | None = None,
-        targets: Sequence[int] | None = None,
+        targets: Sequence[Target] | None = None,
         method: str | None = None,
         layer: int | str | Sequence[int | str] | None = None,
         **parameters: Any,

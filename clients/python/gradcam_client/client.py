@@ -12,7 +12,7 @@ import httpx
 from gradcam_client import protocol
 from gradcam_client.audits import FINISHED, audit_call, job_path
 from gradcam_client.inputs import ImagesInput
-from gradcam_client.protocol import DEFAULT_TIMEOUT, Call, Overlay, RetryPolicy
+from gradcam_client.protocol import DEFAULT_TIMEOUT, Call, Overlay, RetryPolicy, Target
 from gradcam_client.results import (
     ExplainResult,
     ModelInfo,
@@ -64,7 +64,7 @@ class Client:
         model: str,
         image: ImagesInput,
         *,
-        targets: Sequence[int] | None = None,
+        targets: Sequence[Target] | None = None,
         method: str | None = None,
         layer: int | str | Sequence[int | str] | None = None,
         overlay: Overlay | None = None,
@@ -91,7 +91,7 @@ class Client:
         text: str | Sequence[str] | None = None,
         tokens: Sequence[str] | None = None,
         ids: Sequence[int] | None = None,
-        targets: Sequence[int] | None = None,
+        targets: Sequence[Target] | None = None,
         method: str | None = None,
         layer: int | str | Sequence[int | str] | None = None,
         **parameters: Any,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +29,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 # JSON bodies at 1 MiB by default (~750 KB of image) and raw images at 8 MiB.
 RAW_BODY_BYTES = 512 * 1024
 Overlay = bool | str  # True, False or "layer"
+Target = int | Mapping[str, Any]  # a class index, or a target object (gradcam_client.targets)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ def explain_call(model: str, instances: list[dict[str, Any]], options: dict[str,
 def image_call(model: str, files: list[bytes], options: dict[str, Any]) -> Call:
     """Images as JSON instances; one large image of a known type as a raw body."""
     kind = media_type(files[0]) if len(files) == 1 else None
-    if kind is None or len(files[0]) <= RAW_BODY_BYTES:
+    objects = any(isinstance(t, Mapping) for t in options.get("targets") or ())
+    if kind is None or len(files[0]) <= RAW_BODY_BYTES or objects:  # objects need JSON
         return explain_call(model, image_instances(files), options)
     headers = {"content-type": kind}
     return Call("POST", explain_path(model), None, files[0], headers, query_parameters(options))
@@ -92,7 +94,7 @@ def explain_image_call(
     model: str,
     image: ImagesInput,
     *,
-    targets: Sequence[int] | None,
+    targets: Sequence[Target] | None,
     method: str | None,
     layer: int | str | Sequence[int | str] | None,
     overlay: Overlay | None,
@@ -116,7 +118,7 @@ def explain_text_call(
     text: str | Sequence[str] | None,
     tokens: Sequence[str] | None,
     ids: Sequence[int] | None,
-    targets: Sequence[int] | None,
+    targets: Sequence[Target] | None,
     method: str | None,
     layer: int | str | Sequence[int | str] | None,
     parameters: dict[str, Any],

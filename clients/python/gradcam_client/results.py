@@ -42,6 +42,11 @@ class TargetExplanation:
     html: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     completeness_gap: float | None = None  # integrated-gradients only
+    output: str | None = None  # the output explained
+    kind: str = "class"  # what the target was: "class", "region" or "box"
+    box: tuple[float, float, float, float] | None = None  # box: the predicted box explained
+    iou: float | None = None  # box: its IoU with the box asked for
+    region_pixels: int | None = None  # region: its cells at the output's grid
 
     @cached_property
     def overlay_bytes(self) -> bytes | None:
@@ -76,6 +81,16 @@ class Explanation:
     targets: list[TargetExplanation]
     image_size: tuple[int, int] | None = None  # (width, height)
     tokens: list[str] | None = None
+    segmentation: np.ndarray | None = None  # (h, w) class map at the output's grid
+    detections: list[Detection] | None = None  # after NMS, in the image's pixels
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in the image's pixels
+    cls: int
+    label: str | None
+    score: float
 
 
 @dataclass
@@ -186,11 +201,21 @@ def parse_explain(data: dict[str, Any], labels: Sequence[str] = ()) -> ExplainRe
 
 def parse_explanation(data: dict[str, Any]) -> Explanation:
     size = data.get("image")
+    segmentation = data.get("segmentation")
+    detections = data.get("detections")
     return Explanation(
         targets=[parse_target(item) for item in data["targets"]],
         image_size=(size["width"], size["height"]) if size else None,
         tokens=data.get("tokens"),
+        segmentation=None if segmentation is None else np.asarray(segmentation, dtype=np.int64),
+        detections=None if detections is None else [parse_detection(item) for item in detections],
     )
+
+
+def parse_detection(data: dict[str, Any]) -> Detection:
+    x0, y0, x1, y1 = (float(v) for v in data["box"])
+    cls = data["class"] if "class" in data else data["class_"]  # JSON, or a local dataclass
+    return Detection((x0, y0, x1, y1), int(cls), data.get("label"), float(data["score"]))
 
 
 def parse_target(data: dict[str, Any]) -> TargetExplanation:
@@ -206,6 +231,11 @@ def parse_target(data: dict[str, Any]) -> TargetExplanation:
         html=data.get("html"),
         metrics=data.get("metrics") or {},
         completeness_gap=data.get("completeness_gap"),
+        output=data.get("output"),
+        kind=data.get("kind", "class"),
+        box=None if data.get("box") is None else tuple(float(v) for v in data["box"]),  # type: ignore[arg-type]
+        iou=data.get("iou"),
+        region_pixels=data.get("region_pixels"),
     )
 
 

@@ -98,7 +98,7 @@ def test_ablationcam_equals_definition(deep_image_model, images, score):
         return head(ablated.astype(np.float32))[0, targets[b]]
 
     expected = ref.ablationcam(a, channels, base, ablated_score)
-    assert cam._perturbation.suffix_only
+    assert cam.perturbation.suffix_only
     np.testing.assert_allclose(result.cams, expected, rtol=1e-4, atol=1e-6)
 
 
@@ -124,7 +124,7 @@ def test_graph_cut_detection(skip_model, nested_model):
 def test_ablationcam_around_a_skip_connection_replays_the_whole_model(skip_model, images):
     pixels = images[:, :12, :12]
     cam = GradCam(skip_model, "conv_b", method="ablationcam")
-    assert not cam._perturbation.suffix_only
+    assert not cam.perturbation.suffix_only
     result = cam.explain(pixels, [1], relu=False, score="output", max_channels=4)
     a = activations_of(skip_model, "conv_a", pixels)
     b = activations_of(skip_model, "conv_b", pixels)

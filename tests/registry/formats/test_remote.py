@@ -107,3 +107,9 @@ def test_a_not_ready_remote_loads_not_ready() -> None:
 
     model = RemoteModel.connect(card(remote_retries=0), httpx.MockTransport(handle))
     assert not model.ready and "503" in (model.error or "")
+
+
+def test_a_remote_card_with_a_head_is_refused() -> None:
+    # Its :predict answers one (batch, n) tensor: there is no region or box to score.
+    with pytest.raises(ValidationError, match="explained as a classifier"):
+        card(head="segmentation")

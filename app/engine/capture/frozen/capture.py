@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from app.engine.capture.adapter import ScoreOf
+from app.engine.capture.adapter import Outputs, ScoreOf
 from app.engine.capture.frozen.model import FrozenModel
 from app.engine.capture.guided import guided_relus
 from app.engine.compiled import compile_step
@@ -42,7 +42,7 @@ class FrozenCapture:
 
     def gradients(
         self, inputs: tf.Tensor, score_of: ScoreOf, with_gradients: bool
-    ) -> tuple[tf.Tensor, tf.Tensor | None, tf.Tensor]:
+    ) -> tuple[tf.Tensor, tf.Tensor | None, Outputs]:
         activations, predictions, logits = self._run(inputs, self.path, {})
         score = score_of(predictions, logits)
         gradients = tf.gradients(score, activations)[0] if with_gradients else None
@@ -50,22 +50,26 @@ class FrozenCapture:
 
     def input_gradients(
         self, inputs: tf.Tensor, score_of: ScoreOf, guided: bool
-    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    ) -> tuple[tf.Tensor, Outputs, tf.Tensor]:
         with guided_relus(guided):  # the imported ops carry the override too
-            _, predictions, logits = self._run(inputs, self.path, {})
-        scores = score_of(predictions, logits)
+            _, outputs, logits = self._run(inputs, self.path, {})
+        scores = score_of(outputs, logits)
         (gradients,) = tf.gradients(scores, [inputs])
-        return tf.cast(gradients, tf.float32), predictions, scores
+        return tf.cast(gradients, tf.float32), outputs, scores
 
     def forward(
         self, inputs: tf.Tensor, path: tuple[str, ...], on_target: OnTarget
-    ) -> tuple[tf.Tensor, tf.Tensor]:
+    ) -> tuple[Outputs, Outputs]:
         activations, outputs, logits = self._run(inputs, path, {})
         replaced = on_target(activations)
         if replaced is not activations:
             layer = self.model.tensor_of(path)
             _, outputs, logits = self._run(inputs, path, {layer: replaced})
         return outputs, logits
+
+    def has_logit(self, output: str) -> bool:
+        # The input of a final Softmax/Sigmoid, else the output itself (as before heads).
+        return output in self.model.outputs
 
     def mask_path(self) -> tuple[str, ...] | None:
         mask = self.model.mask
@@ -76,13 +80,20 @@ class FrozenCapture:
 
     def _run(
         self, inputs: tf.Tensor, path: tuple[str, ...], replace: dict[str, tf.Tensor]
-    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    ) -> tuple[tf.Tensor, Outputs, Outputs]:
         model = self.model
-        returns = [model.tensor_of(path), model.output_name, model.logit_name or model.output_name]
+        keys = list(model.outputs)
+        returns = [
+            model.tensor_of(path),
+            *(model.outputs[key] for key in keys),
+            *(model.logit_names[key] for key in keys),
+        ]
         input_map = {model.input_name: inputs, **replace}
         graph_def = self.graph_def if path == self.path else model.graph_def
-        activations, outputs, logits = import_frozen(graph_def, input_map, returns)
-        return activations, tf.cast(outputs, tf.float32), tf.cast(logits, tf.float32)
+        activations, *found = import_frozen(graph_def, input_map, returns)
+        as_float = [tf.cast(tensor, tf.float32) for tensor in found]
+        outputs = dict(zip(keys, as_float[: len(keys)], strict=True))
+        return activations, outputs, dict(zip(keys, as_float[len(keys) :], strict=True))
 
 
 class FrozenForward:
@@ -96,6 +107,7 @@ class FrozenForward:
         self.model = model
         self.device = device
         self.start = model.input_name if model.decoded is None else model.decoded.tensor
+        self.primary = next(k for k, v in model.outputs.items() if v == model.output_name)
         self.graph_def = model.graph_for(frozenset({self.start}))
         spec = model.input_spec
         if model.decoded is not None:
@@ -108,10 +120,15 @@ class FrozenForward:
         return int(self._step.experimental_get_tracing_count())
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
-        with tf.device(self.device):
-            return self._step(inputs).numpy()  # type: ignore[no-any-return]
+        """The explained output `(M, n)` (the card's, else the only one)."""
+        return self.outputs(inputs)[self.primary]
 
-    def _forward_step(self, inputs: tf.Tensor) -> tf.Tensor:
+    def outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output by name, float32 `(M, ...)`."""
+        with tf.device(self.device):
+            return {key: value.numpy() for key, value in self._step(inputs).items()}
+
+    def _forward_step(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
         model = self.model
         if model.decoded is None:
             input_map = {model.input_name: inputs}
@@ -120,8 +137,9 @@ class FrozenForward:
                 self.start: tf.cast(inputs, model.decoded.dtype),
                 model.input_name: tf.fill(tf.shape(inputs)[:1], ""),
             }
-        (outputs,) = import_frozen(self.graph_def, input_map, [model.output_name])
-        return tf.cast(outputs, tf.float32)
+        keys = list(model.outputs)
+        found = import_frozen(self.graph_def, input_map, [model.outputs[key] for key in keys])
+        return {key: tf.cast(tensor, tf.float32) for key, tensor in zip(keys, found, strict=True)}
 
 
 class FrozenDecoder:

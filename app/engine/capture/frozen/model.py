@@ -48,6 +48,11 @@ class FrozenModel:
     keepalive: object = field(default=None, repr=False)  # owns the signature's variables
     input_key: str = ""  # the signature's name for the input (TF Serving's `inputs` key)
     hints: TokenHints | None = None  # the card's token_grid / prefix_tokens, if any
+    # Every output by the signature's key: its tensor, and its logit tensor (the input of
+    # a final Softmax/Sigmoid, else the output's own); `output_name` is one of them.
+    outputs: dict[str, str] = field(default_factory=dict)
+    logit_names: dict[str, str] = field(default_factory=dict)
+    output_shapes: dict[str, tuple[int | None, ...]] = field(default_factory=dict)
     _tensors: dict[str, FrozenLayer] = field(default_factory=dict, repr=False)
     _folded: dict[frozenset[str], tf.compat.v1.GraphDef] = field(default_factory=dict, repr=False)
 
@@ -92,6 +97,7 @@ class FrozenModel:
     def graph_for(self, keep: frozenset[str]) -> tf.compat.v1.GraphDef:
         """The graph with its BatchNormalizations folded, but every `keep` tensor computed."""
         keep = keep | {self.output_name, self.logit_name or self.output_name}
+        keep = keep | set(self.outputs.values()) | set(self.logit_names.values())
         graph = self._folded.get(keep)
         if graph is None:
             graph = self._folded[keep] = fold_batchnorms(self.graph_def, keep)
@@ -100,10 +106,11 @@ class FrozenModel:
     def tensor_of(self, path: tuple[str, ...]) -> str:
         return self._tensors[path[0]].tensor
 
-    def resolve(self, spec: LayerSpec) -> LayerRef:
-        """`spec`: a layer name, an op name, an index into the layers, or None (automatic)."""
+    def resolve(self, spec: LayerSpec, tokens: bool = True) -> LayerRef:
+        """`spec`: a layer name, an op name, an index into the layers, or None (automatic;
+        `tokens=False`: never a token layer, as for Keras models)."""
         if spec is None:
-            return self.auto_layer()
+            return self.auto_layer(tokens)
         if isinstance(spec, bool) or not isinstance(spec, int | str):
             raise InvalidInput(f"layer must be a name or an integer index, not {spec!r}")
         ref = self._by_index(spec) if isinstance(spec, int) else self._by_name(spec)
@@ -123,14 +130,14 @@ class FrozenModel:
             )
         return ref
 
-    def auto_layer(self) -> LayerRef:
+    def auto_layer(self, tokens: bool = True) -> LayerRef:
         """Images: the last candidate. Text: ELI5's rule on op types (sequence, pooling,
         embedding)."""
         candidates = [i for i, layer in enumerate(self.layers) if self._is_candidate(layer)]
         rules = [SEQUENCE_OPS, POOLING_1D_OPS, EMBEDDING_OPS]
         if self.required_rank == IMAGE_RANK:
             rules = [frozenset()]
-            found = self._last_token_layer_with_patch_gradient(candidates)
+            found = self._last_token_layer_with_patch_gradient(candidates) if tokens else None
             if found is not None:
                 return found
             candidates = [i for i in candidates if len(self.layers[i].output_shape) == 4]
@@ -221,8 +228,13 @@ def patch_gradient(model: FrozenModel, layer: FrozenLayer, probe: tf.Tensor) -> 
 
 
 def analyse_graph(
-    name: str, graph_def: tf.compat.v1.GraphDef, input_name: str, output_name: str
+    name: str,
+    graph_def: tf.compat.v1.GraphDef,
+    input_name: str,
+    output_name: str,
+    outputs: dict[str, str] | None = None,
 ) -> FrozenModel:
+    """`outputs`: every output's key and tensor name (default: the one output as "output")."""
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
@@ -245,7 +257,7 @@ def analyse_graph(
     if not source.dtype.is_floating:
         first_float = _first(path, None, (tf.float32, tf.float16))
         mask = None if first_float is None else tensors[short_op_name(first_float.op.name)]
-    return FrozenModel(
+    model = FrozenModel(
         name=name,
         graph_def=graph_def,
         input_name=input_name,
@@ -259,6 +271,12 @@ def analyse_graph(
         consumers={op.name: [c.name for t in op.outputs for c in t.consumers()] for op in path_ops},
         _tensors=tensors,
     )
+    named = {key: graph.get_tensor_by_name(tensor) for key, tensor in (outputs or {}).items()}
+    named = named or {"output": output}
+    model.outputs = {key: tensor.name for key, tensor in named.items()}
+    model.logit_names = {key: _logit(tensor) or tensor.name for key, tensor in named.items()}
+    model.output_shapes = {key: tuple(tensor.shape.as_list()) for key, tensor in named.items()}
+    return model
 
 
 def _closure(start: list[T], step: Callable[[T], list[T]]) -> set[T]:

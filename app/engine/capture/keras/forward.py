@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from app.engine.capture.keras.fold import FoldPlan, plan_folding
 from app.engine.compiled import compile_step
-from app.engine.layers.graph import first_output
+from app.engine.layers.graph import named_outputs
 
 
 class ModelForward:
@@ -29,11 +29,15 @@ class ModelForward:
         return int(self._step.experimental_get_tracing_count())
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
-        """Model outputs `(M, n_classes)` for preprocessed `inputs` `(M, ...)`."""
-        with tf.device(self.device):
-            return self._step(inputs).numpy()  # type: ignore[no-any-return]
+        """The first output `(M, n_classes)` for preprocessed `inputs` `(M, ...)`."""
+        return next(iter(self.outputs(inputs).values()))
 
-    def _forward_step(self, inputs: tf.Tensor) -> tf.Tensor:
+    def outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output by name (`app.engine.layers.graph.named_outputs`), float32."""
+        with tf.device(self.device):
+            return {name: value.numpy() for name, value in self._step(inputs).items()}
+
+    def _forward_step(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
         fold = self._fold
 
         def call(layer: keras.layers.Layer, *args: object, **kwargs: object) -> object:
@@ -44,6 +48,6 @@ class ModelForward:
             x = inputs
             for layer in model.layers:
                 x = call(layer, x)
-            return tf.cast(first_output(x), tf.float32)
-        outputs = model._run_through_graph(inputs, operation_fn=lambda op: op, call_fn=call)
-        return tf.cast(first_output(outputs), tf.float32)
+        else:
+            x = model._run_through_graph(inputs, operation_fn=lambda op: op, call_fn=call)
+        return {name: tf.cast(value, tf.float32) for name, value in named_outputs(model, x).items()}

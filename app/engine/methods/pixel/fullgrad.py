@@ -23,11 +23,12 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from app.engine.capture.keras.capture import float_outputs
 from app.engine.capture.keras.fold import FoldedLayer
-from app.engine.layers.graph import first_output, output_layer, run_layers
+from app.engine.layers.graph import named_outputs, output_layers, run_layers
 from app.engine.methods.pixel.attributions import PixelCall, PixelContext, PixelResult
 from app.engine.methods.pixel.maps import EPSILON, min_max, resize_maps
-from app.engine.targets.score import target_score
+from app.engine.targets.score import LogitFn, logit_function
 
 _CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 
@@ -64,15 +65,22 @@ def replay_unfolded(
     model: keras.Model,
     inputs: tf.Tensor,
     recorder: BiasRecorder,
-    on_output_layer: Callable[[tf.Tensor], None] | None = None,
+    logits: dict[str, tf.Tensor] | None = None,
 ) -> Any:
     """`model(inputs)` layer by layer, nested models included, through `recorder`;
-    `on_output_layer` sees the input of the layer making the first output."""
-    last = output_layer(model) if on_output_layer is not None else None
+    `logits` (the outer model only) gets each output's logit by name, from the input of
+    the layer making it."""
+    logit_fns: dict[int, tuple[str, LogitFn]] = {}
+    if logits is not None:
+        for name, layer in output_layers(model).items():
+            logit_fn = logit_function(layer)
+            if logit_fn is not None:
+                logit_fns[id(layer)] = (name, logit_fn)
 
     def call(layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
-        if layer is last and on_output_layer is not None:
-            on_output_layer(args[0])
+        if logits is not None and id(layer) in logit_fns:
+            name, logit_fn = logit_fns[id(layer)]
+            logits[name] = logit_fn(args[0])
         if isinstance(layer, keras.Model):
             return replay_unfolded(layer, args[0], recorder)
         return recorder.call(layer, lambda: layer(*args, **kwargs), args[0])
@@ -89,20 +97,14 @@ def channel_terms(values: tf.Tensor) -> tf.Tensor:
 
 def fullgrad(context: PixelContext, call: PixelCall) -> PixelResult:
     """FullGrad's map `(R, H, W)` in [0, 1] (see the module docstring)."""
-    model, logit_fn = context.model, context.logit_fn
+    model = context.model
     assert model is not None  # Keras models only: checked when the method is built
     recorder = BiasRecorder()
     kept: dict[str, tf.Tensor] = {}
-
-    def keep_logits(layer_input: tf.Tensor) -> None:
-        if logit_fn is not None:
-            kept["logits"] = logit_fn(layer_input)
-
-    outputs = replay_unfolded(model, call.inputs, recorder, keep_logits)
-    predictions = tf.cast(first_output(outputs), tf.float32)
-    logits = tf.cast(kept.get("logits", predictions), tf.float32)
-    resolved: dict[str, tf.Tensor] = {}
-    scores = target_score(call.targets, call.use_logit, resolved)(predictions, logits)
+    result = replay_unfolded(model, call.inputs, recorder, kept)
+    outputs, logits = float_outputs(named_outputs(model, result), kept)
+    scored = context.head.score(outputs, logits, call.rows, call.use_logit)
+    scores = scored.score
     linear = [output for output, _ in recorder.terms]
     gradients = tf.gradients(scores, [call.inputs, *linear])
     size = tf.shape(call.inputs)[1:3]
@@ -111,4 +113,4 @@ def fullgrad(context: PixelContext, call: PixelCall) -> PixelResult:
         if gradient is not None:  # a bias layer off the path to the output
             total += resize_maps(channel_terms(tf.abs(bias * gradient)), size)
     raw = min_max(total)
-    return PixelResult(raw, predictions, resolved["targets"], tf.zeros_like(scores))
+    return PixelResult(raw, outputs, scored, tf.zeros_like(scores))

@@ -12,7 +12,7 @@ a request with more rows is a Python loop over compiled calls.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import tensorflow as tf
@@ -21,7 +21,9 @@ from app.engine.compiled import compile_step
 from app.engine.methods.cam import normalise
 from app.engine.methods.pixel.attributions import PixelCall, PixelContext, PixelResult
 from app.engine.methods.pixel.options import PixelOptions, Scaling, baseline_inputs, draw_seed
-from app.engine.targets.results import CamBatch
+from app.engine.targets.heads import RowTensors, step_results
+from app.engine.targets.results import CamBatch, step_batch
+from app.engine.targets.rows import TargetRows
 from app.errors import InvalidInput
 
 EXPANDED_ROWS = 64
@@ -52,6 +54,9 @@ class PixelRunner:
         signature = [
             spec,
             tf.TensorSpec([None], tf.int32, name="targets"),
+            tf.TensorSpec([None, None], tf.float32, name="regions"),
+            tf.TensorSpec([None, 4], tf.float32, name="boxes"),
+            tf.TensorSpec([None], tf.int32, name="anchors"),
             tf.TensorSpec([], tf.bool, name="relu"),
             tf.TensorSpec([], tf.bool, name="counterfactual"),
             tf.TensorSpec([], tf.bool, name="use_logit"),
@@ -89,48 +94,35 @@ class PixelRunner:
     def run(
         self,
         inputs: np.ndarray,
-        sample: np.ndarray,
-        rows: np.ndarray,
+        rows: TargetRows,
         flags: tuple[bool, bool, bool],
         options: PixelOptions,
         baselines: np.ndarray | None,
     ) -> CamBatch:
-        """Maps of the rows `(sample, rows)`; `flags` = (relu, counterfactual, use_logit);
-        `baselines` (B, ...) the baseline inputs (None: zeros, e.g. token id 0)."""
+        """Maps of the `rows`; `flags` = (relu, counterfactual, use_logit); `baselines`
+        (B, ...) the baseline inputs (None: zeros, e.g. token id 0)."""
         options.check()
-        batch = np.asarray(inputs)[sample]
-        base = np.zeros_like(batch) if baselines is None else np.asarray(baselines)[sample]
+        batch = np.asarray(inputs)[rows.sample]
+        base = np.zeros_like(batch) if baselines is None else np.asarray(baselines)[rows.sample]
         knobs = (options.samples, options.noise, draw_seed(options.seed), options.steps)
         per_call = max(1, EXPANDED_ROWS // self.method.expansion(options))
-        parts = [
-            self._step(
-                batch[i : i + per_call],
-                rows[i : i + per_call],
-                *flags,
-                base[i : i + per_call].astype(batch.dtype),
-                *knobs,
-            )
-            for i in range(0, len(batch), per_call)
-        ]
-        heat, scale, raw, preds, resolved, scores, gaps = (
-            np.concatenate([part[k].numpy() for part in parts]) for k in range(7)
-        )
-        first_row = np.searchsorted(sample, np.arange(len(inputs)))
-        return CamBatch(
-            predictions=preds[first_row],
-            sample=sample,
-            targets=resolved,
-            scores=scores,
-            cams=raw,
-            heatmaps=heat,
-            scales=scale,
-            gaps=gaps if self.method.copies == "steps" else None,
-        )
+        parts = []
+        for i in range(0, len(batch), per_call):
+            part = rows.take(np.arange(i, min(i + per_call, len(batch))))
+            row_tensors = (part.target, part.region, part.box, part.anchor)
+            chunk_base = base[i : i + per_call].astype(batch.dtype)
+            chunk = batch[i : i + per_call]
+            parts.append(self._step(chunk, *row_tensors, *flags, chunk_base, *knobs))
+        cams = step_batch(parts, rows.sample, len(inputs), self.context.head)
+        return cams if self.method.copies == "steps" else replace(cams, gaps=None)
 
     def _pixel_step(
         self,
         inputs: tf.Tensor,
         targets: tf.Tensor,
+        regions: tf.Tensor,
+        boxes: tf.Tensor,
+        anchors: tf.Tensor,
         relu: tf.Tensor,
         counterfactual: tf.Tensor,
         use_logit: tf.Tensor,
@@ -139,15 +131,16 @@ class PixelRunner:
         noise: tf.Tensor,
         seed: tf.Tensor,
         steps: tf.Tensor,
-    ) -> tuple[tf.Tensor, ...]:
+    ) -> dict[str, object]:
+        rows = RowTensors(targets, regions, boxes, anchors)
         call = PixelCall(
-            inputs, targets, use_logit, counterfactual, baselines, samples, noise, seed, steps
+            inputs, rows, use_logit, counterfactual, baselines, samples, noise, seed, steps
         )
         result = self.method.attribute(self.context, call)
         raw = tf.where(relu, tf.nn.relu(result.raw), result.raw)
         heatmaps, scales = normalise(raw)
-        scores = tf.gather(result.predictions, result.targets, axis=1, batch_dims=1)
-        return heatmaps, scales, raw, result.predictions, result.targets, scores, result.gaps
+        found = step_results(heatmaps, scales, raw, result.outputs, result.scored)
+        return {**found, "gaps": result.gaps}
 
 
 def check_method(name: str, method: PixelMethod, context: PixelContext) -> None:

@@ -17,17 +17,37 @@ from app.engine.methods.blackbox import BlackBoxOptions, explain_blackbox
 from app.engine.methods.options import DEFAULT_OPTIONS
 from app.engine.methods.pixel.options import PixelOptions
 from app.engine.runtime.gradcam import GradCam
-from app.engine.targets.expand import Targets, expand_targets
+from app.engine.targets.expand import Targets, expand_rows
+from app.engine.targets.heads import Head
 from app.engine.targets.results import CamBatch
+from app.engine.targets.table import make_head
 from app.errors import InvalidInput, RemoteModelFailed
 from app.registry.formats.remote.model import RemoteModel
 
 # What a remote model's maps are "of": the model input (black-box maps are per pixel).
 INPUT_LAYER = "input"
+PREDICTIONS = "predictions"  # the name of its one output
+
+
+class RefusedForward:
+    """The service's own `:predict` (and any local forward) does not relay to a remote
+    model: a 422 naming where to send it."""
+
+    def __init__(self, model: RemoteModel) -> None:
+        self.model = model
+
+    def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        raise InvalidInput(
+            f"model {self.model.name} is remote: send :predict to {self.model.url} itself"
+        )
+
+    def outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        return {PREDICTIONS: self(inputs)}
 
 
 class RemoteExplainer(GradCam):
-    def __init__(self, model: RemoteModel, method: str) -> None:  # no super(): no TensorFlow
+    def __init__(self, model: RemoteModel, method: str, head: Head | None = None) -> None:
+        # No super().__init__: nothing to compile. The remote answers one (B, n) output.
         self.method = get_method(method)
         if method not in BLACKBOX_METHODS:
             raise InvalidInput(
@@ -40,16 +60,17 @@ class RemoteExplainer(GradCam):
         self.name = model.name
         self.device = None
         self.layer = LayerRef((INPUT_LAYER,), model.input_shape, None)
-        self._more: list[GradCam] = []  # one "layer": the input
         self.options = DEFAULT_OPTIONS
         self._supports_logit = False
-        self.forward = self.refuse_forward
-
-    def refuse_forward(self, inputs: np.ndarray) -> np.ndarray:
-        """The service's own `:predict` does not relay to a remote model."""
-        raise InvalidInput(
-            f"model {self.name} is remote: send :predict to {self.remote.url} itself"
-        )
+        self.more = []  # no layers, so no layer list
+        shapes = {PREDICTIONS: (None, model.n_classes)}
+        self.head = make_head("classifier", PREDICTIONS, shapes)
+        if head is not None and head.kind != "classifier":
+            raise InvalidInput(
+                f"model {model.name} is remote: its :predict answer is explained as a "
+                f"classifier's, not as {head.kind}"
+            )
+        self.forward = RefusedForward(model)
 
     @property
     def n_classes(self) -> int:  # type: ignore[override]
@@ -87,24 +108,26 @@ class RemoteExplainer(GradCam):
         self.check_options(counterfactual, max_channels)
         if pixels is None:
             raise InvalidInput(f"model {self.name} explains images only")
-        sample, rows = expand_targets(len(pixels), targets, self.n_classes, self.name)
+        rows = expand_rows(len(pixels), targets, self.head, self.name)
         assert self.method.blackbox is not None
 
-        def scorer(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def forward(batch: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
             predictions = self.remote.predict(batch)
             if predictions.shape[1] != self.n_classes:
                 raise_changed(self.remote, predictions.shape[1])
-            return predictions, predictions
+            outputs = {PREDICTIONS: np.asarray(predictions, np.float32)}
+            return outputs, outputs
 
         limits = self.remote.client.limits
         return explain_blackbox(
             self.method.blackbox,
-            scorer,
+            forward,
+            self.head,
             np.asarray(pixels, np.float32),
-            sample,
             rows,
             blackbox or BlackBoxOptions(),
             relu=relu,
+            use_logit=False,
             chunk_rows=limits.batch * limits.concurrency,
         )
 

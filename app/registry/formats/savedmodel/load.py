@@ -40,17 +40,18 @@ def load_saved_model(path: Path, card: ModelCard) -> FrozenModel:
         known = ", ".join(sorted(loaded.signatures)) or "none"
         raise ModelError(f"the SavedModel has no signature {config.signature!r} ({known})")
     input_key = _pick_input(function, config.signature, config.input_key)
-    output_key = _pick_output(function, config.signature, config.output_key)
+    output_key = _pick_output(function, config.signature, config.output_key or _card_output(card))
     # Loops stay functional (While + its body function): lowered v1 frames break import.
     frozen = convert_variables_to_constants_v2(function, lower_control_flow=False)
     spec = function.structured_input_signature[1][input_key]
     input_name = _placeholder(frozen, spec.name or input_key)
     # The frozen function's outputs are the signature's, flattened (keys sorted).
     keys = tf.nest.flatten({key: key for key in function.structured_outputs})
-    output_name = frozen.outputs[keys.index(output_key)].name
+    named = {key: frozen.outputs[keys.index(key)].name for key in function.structured_outputs}
     output = function.structured_outputs[output_key]
     _check_drivable(card, config.signature, input_key, spec, output_key, output)
-    model = analyse_graph(card.id, frozen.graph.as_graph_def(), input_name, output_name)
+    graph_def = frozen.graph.as_graph_def()
+    model = analyse_graph(card.id, graph_def, input_name, named[output_key], outputs=named)
     if spec.dtype == tf.string and model.decoded is None:
         raise ModelError(
             f"signature {config.signature!r} takes encoded images but no (batch, height, "
@@ -103,6 +104,15 @@ def _pick_output(function: ConcreteFunction, name: str, key: str | None) -> str:
     return key
 
 
+def _card_output(card: ModelCard) -> str | None:
+    """The output the card explains by default, if it names one."""
+    if card.default_output is not None:
+        return card.default_output
+    if card.detection is not None:
+        return card.detection.scores_output
+    return next(iter(card.outputs), None)
+
+
 def _placeholder(frozen: ConcreteFunction, name: str) -> str:
     for tensor in frozen.inputs:
         if tensor.op.name == name:
@@ -136,7 +146,9 @@ def _check_drivable(
             f"signature {signature!r} input {key!r} is {dtype.name}{spec.shape}; a {card.task} "
             f"model needs {wanted}"
         )
-    if output.shape.rank != 2 or not output.dtype.is_floating:
+    # Other heads' outputs are checked against their head (app.registry.heads).
+    classifier = card.head == "classifier" and not card.outputs
+    if (classifier and output.shape.rank != 2) or not output.dtype.is_floating:
         raise ModelError(
             f"signature {signature!r} output {output_key!r} is {output.dtype.name}"
             f"{output.shape}; the service needs float (batch, classes) scores"
