@@ -31,7 +31,9 @@ def test_unknown_model_ready_is_404(client):
 
 def test_list_models(client):
     models = {m["id"]: m for m in client.get("/v1/models").json()["models"]}
-    assert set(models) == {"shapes", "shapes_vit", "keywords", "efficientnet_lite0", "complaints"}
+    bundled = {"shapes", "shapes_vit", "shapes_seg", "shapes_det", "keywords"}
+    assert set(models) == bundled | {"efficientnet_lite0", "complaints"}
+    assert models["shapes_seg"]["ready"] and models["shapes_det"]["ready"]
     assert models["shapes"] == {"id": "shapes", "version": "1", "task": "image", "ready": True}
     assert models["keywords"]["task"] == "text"
 
