@@ -208,14 +208,22 @@ def test_calls_are_batched(client, fake):
     assert sorted(state.sizes) == [1, 1, 8, 8, 8, 8, 8, 8]
 
 
-def test_a_stopped_remote_is_a_502_and_not_ready(client, fake):
-    url, _, server = fake
-    server.shutdown()
-    server.server_close()
-    response = explain(client, "flaky", png(make_shapes(1, 3)[0][0]), occlusion_window=32)
-    assert response.status_code == 502, response.text
-    assert "unreachable" in response.json()["detail"] and url in response.json()["detail"]
-    assert client.get("/v2/health/ready").status_code == 503
-    detail = client.get("/v1/models/remote_b64").json()  # the other remotes still answer
-    assert detail["remote"]["ready"] is True
-    assert client.get("/v2/models/flaky/ready").status_code == 503
+def test_a_stopped_remote_is_a_502_and_not_ready(predictor, tmp_path):
+    """On an app of its own: the module's fake remote must keep serving the other tests,
+    whatever their order."""
+    models = tmp_path / "models"
+    write_card(models, "remote_b64", f"{predictor}/v1/models/shapes")
+    with fake_remote() as (url, _, server):
+        write_card(models, "gone", f"{url}/v1/models/gone", "remote_timeout = 1.0")
+        app = create_app(Settings(models_dir=models, _env_file=None))
+        with TestClient(app, raise_server_exceptions=False) as client:
+            server.shutdown()
+            server.server_close()
+            response = explain(client, "gone", png(make_shapes(1, 3)[0][0]), occlusion_window=32)
+            assert response.status_code == 502, response.text
+            detail = response.json()["detail"]
+            assert "unreachable" in detail and url in detail
+            assert client.get("/v2/health/ready").status_code == 503
+            other = client.get("/v1/models/remote_b64").json()  # the other remote answers
+            assert other["remote"]["ready"] is True
+            assert client.get("/v2/models/gone/ready").status_code == 503
