@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from app.engine.methods import CAM_METHOD_NAMES as METHOD_NAMES  # CNN benches: the ten
+from app.engine.methods import CAM_METHOD_NAMES as METHOD_NAMES  # the fourteen CAM methods
 from app.engine.runtime.gradcam import GradCam
 from app.preprocess.image import to_model_array
 from app.render.overlay import blend_overlay
