@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.oracle_cnn import oracle_images, oracle_weights, to_nchw, torch_model
 from bench.pytorch_gradcam_agreement import (
+    oriented_projection,
     service_conventions,
     stub_torchvision,
 )
@@ -112,16 +113,6 @@ WITH_MAP = ("gradcam", "kpcacam", "fem", "shapleycam_output", "finercam_top", "g
 def oriented_eigen_smooth():
     """`get_2d_projection` oriented along the mean term, where each method imported it."""
     from pytorch_grad_cam import base_cam, grad_cam_elementwise, hirescam, layer_cam
-
-    def oriented_projection(batch):
-        projections = []
-        for features in np.nan_to_num(batch):
-            flat = features.reshape(features.shape[0], -1).T
-            mean = flat.mean(axis=0)
-            component = np.linalg.svd(flat - mean, full_matrices=True)[2][0]
-            sign = -1.0 if mean @ component < 0 else 1.0
-            projections.append(((flat - mean) @ component * sign).reshape(features.shape[1:]))
-        return np.float32(projections)
 
     modules = (base_cam, grad_cam_elementwise, hirescam, layer_cam)
     saved = [module.get_2d_projection for module in modules]

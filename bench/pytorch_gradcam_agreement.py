@@ -200,6 +200,19 @@ def ablate_only(ablation_layer, channels: np.ndarray):
     return choose
 
 
+def oriented_projection(batch: np.ndarray) -> np.ndarray:
+    """pytorch-grad-cam's `get_2d_projection` with the principal component oriented along
+    the mean feature (the service's convention), not the SVD's sign."""
+    projections = []
+    for features in np.nan_to_num(batch):
+        flat = features.reshape(features.shape[0], -1).T
+        mean = flat.mean(axis=0)
+        component = np.linalg.svd(flat - mean, full_matrices=True)[2][0]
+        sign = -1.0 if mean @ component < 0 else 1.0
+        projections.append(((flat - mean) @ component * sign).reshape(features.shape[1:]))
+    return np.float32(projections)
+
+
 @contextmanager
 def service_conventions():
     """pytorch-grad-cam with the service's three conventions, patched in for the block."""
@@ -222,16 +235,6 @@ def service_conventions():
         with np.errstate(divide="ignore", invalid="ignore"):
             alpha = np.where(denominator != 0, grads**2 / denominator, 0.0)
         return (np.maximum(grads, 0) * alpha).sum(axis=(2, 3))
-
-    def oriented_projection(batch):
-        projections = []
-        for features in np.nan_to_num(batch):
-            flat = features.reshape(features.shape[0], -1).T
-            mean = flat.mean(axis=0)
-            component = np.linalg.svd(flat - mean, full_matrices=True)[2][0]
-            sign = -1.0 if mean @ component < 0 else 1.0
-            projections.append(((flat - mean) @ component * sign).reshape(features.shape[1:]))
-        return np.float32(projections)
 
     saved = (
         torch.nn.UpsamplingBilinear2d,
