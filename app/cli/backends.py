@@ -28,6 +28,20 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+# Pixel-level and black-box options (app.cli.parser.add_method_options), as the API names them.
+METHOD_OPTIONS = (
+    "samples",
+    "noise",
+    "seed",
+    "steps",
+    "baseline",
+    "occlusion_window",
+    "occlusion_stride",
+    "rise_masks",
+    "rise_cells",
+)
+
+
 def options_of(args: argparse.Namespace) -> dict[str, Any]:
     """The explain options the command line set (None: not set)."""
     layers = [layer_of(part) for part in args.layer.split(",")] if args.layer else [None]
@@ -38,6 +52,7 @@ def options_of(args: argparse.Namespace) -> dict[str, Any]:
         "overlay_format": args.format,
         "eigen_smooth": args.eigen_smooth or None,
         "aug_smooth": args.aug_smooth or None,
+        **{name: getattr(args, name) for name in METHOD_OPTIONS},
     }
 
 

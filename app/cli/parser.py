@@ -74,6 +74,7 @@ def add_explain(parser: argparse.ArgumentParser) -> None:
         "--eigen-smooth", action="store_true", help="pytorch-grad-cam's eigen_smooth"
     )
     parser.add_argument("--aug-smooth", action="store_true", help="pytorch-grad-cam's aug_smooth")
+    add_method_options(parser.add_argument_group("pixel-level and black-box methods"))
     parser.add_argument("--out", type=Path, default=Path("gradcam-out"), help="overlay folder")
     parser.add_argument(
         "--format",
@@ -87,6 +88,24 @@ def add_explain(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=positive_int, default=1, help="images in flight")
     parser.add_argument("--top-k", type=positive_int, default=5, help="predictions per image")
     parser.set_defaults(run=run_explain)
+
+
+def add_method_options(group: argparse._ArgumentGroup) -> None:
+    """The options of the pixel-level and black-box methods (docs/methods.md); unset, the
+    service's defaults apply."""
+    group.add_argument("--samples", type=positive_int, help="smoothgrad: noisy copies (20)")
+    group.add_argument("--noise", type=float, help="smoothgrad: sigma / (max - min) (0.2)")
+    group.add_argument("--seed", type=int, help="smoothgrad's noise, RISE's masks")
+    group.add_argument("--steps", type=positive_int, help="integrated-gradients: steps (32)")
+    group.add_argument(
+        "--baseline", choices=("black", "white", "blur"), help="integrated-gradients (black)"
+    )
+    group.add_argument(
+        "--occlusion-window", type=positive_int, help="occlusion: px (an eighth of the side)"
+    )
+    group.add_argument("--occlusion-stride", type=positive_int, help="occlusion: px (window/2)")
+    group.add_argument("--rise-masks", type=positive_int, help="rise: random masks (2000)")
+    group.add_argument("--rise-cells", type=positive_int, help="rise: cells a side (7)")
 
 
 def add_audit(parser: argparse.ArgumentParser) -> None:

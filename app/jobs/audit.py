@@ -2,7 +2,7 @@
 through the served model's compiled explainers (the same engine as requests), a chunk of
 instances at a time so that progress and a cancel are seen between chunks.
 
-The randomisation check runs on a copy of the model (`model_copy`), explained by a
+The randomisation check runs on a copy of the model (`twins`), explained by a
 compiled explainer of its own without BatchNormalization folding (folded weights are
 copies taken once, so they would not follow the re-drawn weights); the served model
 is only read. Image maps are compared at the model input's size (bilinear, as the
@@ -11,9 +11,9 @@ pointing game resizes them); text maps at their tokens.
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass, field
 
+import keras
 import numpy as np
 
 from app.engine.capture.keras.fold import FoldPlan
@@ -23,7 +23,6 @@ from app.engine.evaluation.randomization import (
     Step,
     cascade,
     cascade_layers,
-    model_copy,
     other_classes,
 )
 from app.engine.evaluation.road import road
@@ -33,6 +32,7 @@ from app.engine.runtime.gradcam import GradCam
 from app.engine.targets.results import CamBatch
 from app.jobs.audit_inputs import AuditParameters, PreparedAudit
 from app.jobs.manager import Progress
+from app.jobs.twins import randomizable
 from app.registry.served import ServedModel
 
 CHUNK = 8  # instances per compiled call; progress and cancel are checked between chunks
@@ -185,9 +185,8 @@ def randomization_steps(
     originals: np.ndarray,
     progress: Progress,
 ) -> list[Step]:
-    copy = model_copy(served.model)
-    try:
-        copy_cam = GradCam(
+    def make_cam(copy: keras.Model) -> GradCam:
+        return GradCam(
             copy,
             cam.layer,
             method=cam.method.name,
@@ -195,6 +194,9 @@ def randomization_steps(
             fold=FoldPlan({}, {}),
             head=cam.head,  # the clone's outputs have the served model's names
         )
+
+    key = (cam.layer, cam.method.name, cam.head)
+    with randomizable(served, key, make_cam) as (copy, copy_cam):
 
         def maps_of() -> np.ndarray:
             found = []
@@ -208,6 +210,3 @@ def randomization_steps(
             return np.concatenate(found)
 
         return list(cascade(copy, originals, maps_of, seed=params.seed))
-    finally:
-        del copy
-        gc.collect()

@@ -12,12 +12,15 @@ import httpx
 
 from bench.server import serving
 from bench.soak import __doc__ as DOC
+from bench.soak.extras import REMOTE, remote_card
+from bench.soak.heads import check_scene_pool
 from bench.soak.mix import load_inputs
 from bench.soak.report import Report, print_report
-from bench.soak.repository import BUNDLED, VERSIONED, build_models
+from bench.soak.repository import BUNDLED, VERSIONED, add_remote, build_models
 from bench.soak.run import Soak, read_mark
 
 MODELS = [*BUNDLED, VERSIONED]
+REMOTE_DEADLINE = 120.0  # seconds for the watcher to load the remote card
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,9 +43,21 @@ def soak(requests: int, seconds: float, warmup: int, clients: int) -> Report:
             # Memory is measured here, not latency: on a busy shared CPU a first trace
             # under load may take longer than the default 30 s.
             "GRADCAM_REQUEST_TIMEOUT": "300",
+            # Finished audits are dropped after a minute: expiry is part of the run.
+            "GRADCAM_JOBS_KEEP_SECONDS": "60",
         }
         with serving(settings) as (base, pid):
+            add_remote(models, REMOTE, remote_card(base))
+            wait_for_model(base, REMOTE)
             return drive(base, pid, models / VERSIONED, requests, seconds, warmup, clients)
+
+
+def wait_for_model(base: str, model: str) -> None:
+    deadline = time.monotonic() + REMOTE_DEADLINE
+    while httpx.get(f"{base}/v2/models/{model}/ready", timeout=30).status_code != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{model} was not ready after {REMOTE_DEADLINE:.0f} s")
+        time.sleep(0.5)
 
 
 def drive(
@@ -50,6 +65,7 @@ def drive(
 ) -> Report:
     inputs = load_inputs()
     inputs.details = {m: httpx.get(f"{base}/v1/models/{m}", timeout=30).json() for m in MODELS}
+    check_scene_pool(base, inputs)
     run = Soak(base, pid, folder, inputs, clients=clients)
     started = time.monotonic()
     until = started + seconds

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.soak.extras import bad_extras, extra_kinds
+from bench.soak.heads import head_kinds
 from bench.soak.mix import (
     EXPLAIN,
     WORDS,
@@ -217,7 +219,8 @@ def bad_kinds() -> list[Kind]:
 def all_kinds() -> list[Kind]:
     """Model kinds and bad ones interleaved: a bad request every few good ones."""
     good = photo_kinds() + shapes_kinds(S) + vit_kinds() + text_kinds() + versioned_kinds()
-    wrong = bad_kinds()
+    good += head_kinds() + extra_kinds()
+    wrong = bad_kinds() + bad_extras()
     cycle: list[Kind] = []
     for index, kind in enumerate(good):
         cycle.append(kind)

@@ -28,7 +28,9 @@ class Request:
     kind: str
     path: str
     send: dict[str, Any]  # httpx.post keyword arguments
-    bad: bool = False  # expects a 4xx, not 200
+    bad: bool = False  # expects a 4xx, not one of `ok`
+    ok: tuple[int, ...] = (200,)
+    follow_job: bool = False  # a 202's job: polled to its end, its report read
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Inputs:
 
     photo: bytes
     shapes: dict[str, tuple[bytes, str]]  # name -> (file, content type)
+    scenes: list[Any] = field(default_factory=list)  # bench.soak.heads.Scene
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def layers(self, model: str) -> list[str]:
@@ -73,7 +76,9 @@ def shape_images() -> dict[str, tuple[bytes, str]]:
 
 
 def load_inputs() -> Inputs:
-    return Inputs(test_image(), shape_images())
+    from bench.soak.heads import make_scene_pool
+
+    return Inputs(test_image(), shape_images(), make_scene_pool())
 
 
 def b64(data: bytes) -> dict[str, str]:

@@ -9,7 +9,15 @@ from pathlib import Path
 
 from bench.server import ROOT
 
-BUNDLED = ("efficientnet_lite0", "shapes", "shapes_vit", "keywords", "complaints")
+BUNDLED = (
+    "efficientnet_lite0",
+    "shapes",
+    "shapes_vit",
+    "keywords",
+    "complaints",
+    "shapes_seg",
+    "shapes_det",
+)
 VERSIONED = "shapes_v"
 
 
@@ -35,3 +43,13 @@ def publish(folder: Path, version: int) -> None:
     staging.mkdir()
     shutil.copy(ROOT / "models" / "shapes" / "model.keras", staging / "model.keras")
     staging.rename(folder / str(version))
+
+
+def add_remote(models: Path, name: str, card: str) -> None:
+    """A remote card beside the others, written whole under a dot name then renamed (the
+    watcher never sees half a folder)."""
+    staging = models / f".{name}.staging"
+    staging.mkdir()
+    shutil.copy(ROOT / "models" / "shapes" / "labels.txt", staging / "labels.txt")
+    (staging / "model.toml").write_text(card)
+    staging.rename(models / name)

@@ -18,6 +18,7 @@ from bench.soak.mix import Inputs, Kind, Request, json_images
 from bench.soak.repository import VERSIONED, publish
 
 SWAP_DEADLINE = 180.0  # seconds for version 2 to answer once published
+JOB_DEADLINE = 300.0  # seconds for an audit job to end once accepted
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Tally:
         self.answers[(request.kind, status)] += 1
         if request.path.startswith(f"/v1/models/{VERSIONED}:") and version is not None:
             self.versions[version] += 1
-        expected = 400 <= status < 500 if request.bad else status == 200
+        expected = 400 <= status < 500 if request.bad else status in request.ok
         if not expected:
             self.unexpected.append(f"{request.kind}: {status} {why[:200]}")
 
@@ -106,6 +107,19 @@ class Soak:
             return
         version = response.headers.get("x-model-version")
         self.tally.record(request, response.status_code, version, response.text)
+        if request.follow_job and response.status_code == 202:
+            await self.follow(client, request, response.headers["location"])
+
+    async def follow(self, client: httpx.AsyncClient, request: Request, job: str) -> None:
+        """Poll a job to its end, then read its report: the whole life of a job."""
+        deadline = time.monotonic() + JOB_DEADLINE
+        status = "queued"
+        while status in ("queued", "running") and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            status = (await client.get(job)).json()["status"]
+        report = await client.get(f"{job}/report")
+        done = Request(f"{request.kind}: {status}, report", f"{job}/report", {})
+        self.tally.record(done, report.status_code if status == "done" else 0, None, status)
 
     def publish_version_2(self) -> None:
         publish(self.versioned_folder, 2)

@@ -86,6 +86,26 @@ def test_randomization_leaves_the_served_model_bit_equal(shapes, scenes):
     assert -1 <= result["random_logit"]["ssim"] <= 1
 
 
+def test_audits_reuse_the_versions_twin_and_trace_it_once(shapes, scenes):
+    """A second audit resets the twin to the served weights (the same steps as the first)
+    and adds no trace; a job that finds the twin busy gets a copy of its own, equal too."""
+    from app.engine.compiled import TRACES
+    from app.jobs.twins import randomizable
+
+    few = tuple(part[:4] for part in scenes)
+    params = AuditParameters(methods=("gradcam",), checks=("randomization",), seed=3)
+    first = audit_of(shapes, few, params)[1]["gradcam"].steps
+    traced = TRACES.count
+    second = audit_of(shapes, few, params)[1]["gradcam"].steps
+    assert TRACES.count == traced
+    assert second == first
+    cam = shapes.gradcam(None)
+    with randomizable(shapes, (cam.layer, "gradcam", cam.head), lambda copy: cam) as (twin, _):
+        busy = audit_of(shapes, few, params)[1]["gradcam"].steps
+        assert busy == first
+        assert twin is not shapes.model
+
+
 def test_a_box_beside_the_object_is_flagged_and_shown_in_the_report(shapes, scenes):
     labels = scenes[1]
     corner = np.array([[0, 0, 6, 6]] * len(labels))  # the shapes are 14..30 px, elsewhere
