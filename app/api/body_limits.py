@@ -58,6 +58,7 @@ class LimitedBody:
         self.limit = limit
         self.timeout = timeout
         self.pending = pending  # body bytes may still arrive
+        self.refused = False  # this body was refused (too large, stalled): never drained
         self.size = 0
 
     async def receive(self) -> Message:
@@ -67,6 +68,7 @@ class LimitedBody:
             with anyio.fail_after(self.timeout):
                 message = await self._receive()
         except TimeoutError:
+            self.refused = True
             raise RequestTimeout(
                 f"no part of the request body arrived for {self.timeout:g} s"
             ) from None
@@ -75,18 +77,34 @@ class LimitedBody:
             return message
         self.size += len(message.get("body", b""))
         if self.size > self.limit:
+            self.refused = True
             raise PayloadTooLarge(f"the body is larger than the limit of {self.limit} bytes")
         self.pending = bool(message.get("more_body", False))
         return message
 
     def closing(self, send: Send) -> Send:
-        """`send` that closes the connection when the app answers before the whole body
-        arrived (a 413, 408 or early error): the rest is never read."""
+        """`send` for an app that may answer before the whole body arrived (an unknown
+        model, a bad option): the rest of the body is read and dropped first, within the
+        limit, so the client still sending gets the answer and not a connection reset
+        (closing a socket with unread data resets it). A refused body (413, 408) is not
+        read on: the connection closes."""
 
         async def send_closing(message: Message) -> None:
-            if message["type"] == "http.response.start" and self.pending:
+            started = message["type"] == "http.response.start"
+            if started and self.pending and not await self.drained():
                 headers = [*message.get("headers", []), (b"connection", b"close")]
                 message = {**message, "headers": headers}
             await send(message)
 
         return send_closing
+
+    async def drained(self) -> bool:
+        """Read the rest of the body and drop it; False when it cannot be (refused, too
+        large, stalled, or the client left)."""
+        try:
+            while self.pending and not self.refused:
+                if (await self.receive())["type"] != "http.request":
+                    return False
+        except (PayloadTooLarge, RequestTimeout):
+            return False
+        return not self.refused

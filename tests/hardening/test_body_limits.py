@@ -53,6 +53,18 @@ def test_chunked_multipart_over_the_limit_is_413(client, tiny_png):
     assert exchange.status == 413
 
 
+def test_an_early_answer_reads_the_rest_of_a_body_within_the_limit(client):
+    """An unknown model is known before the body is read; the rest is read and dropped
+    (a socket closed on unread data resets the client still sending) and the connection
+    stays open."""
+    piece = b"\0" * (256 * 1024)
+    exchange = call(client, "/v1/models/nope:explain", PNG, [b"\x89PNG", *[piece] * 8])
+    assert exchange.status == 404, exchange.body
+    assert exchange.bytes_pulled == 4 + 8 * len(piece)
+    assert "connection" not in exchange.headers
+    assert json.loads(exchange.body)["title"] == "Model not found"
+
+
 def test_chunked_body_within_the_limit_is_served(client):
     body = text_body()
     exchange = call(client, KEYWORDS, JSON, [body[:5], body[5:20], body[20:]])
