@@ -94,8 +94,18 @@ class ServedModel:
         if isinstance(self.model, FrozenModel):
             return self.model.input_key
         if isinstance(self.model, RemoteModel):
-            return self.model.input_key or "input"
+            return self.model.signature_key or "input"
         return str(self.model.inputs[0].name)
+
+    @property
+    def predict_output(self) -> tuple[str, tuple[int | None, ...]]:
+        """The name and shape of what `:predict` answers: the forward's one output."""
+        if isinstance(self.model, RemoteModel):
+            return "predictions", (None, self.model.n_classes)
+        if isinstance(self.model, FrozenModel):
+            return self.model.output_name, tuple(self.model.output_shape)
+        output = self.model.outputs[0]
+        return str(output.name), tuple(output.shape)
 
     @property
     def takes_encoded_images(self) -> bool:
