@@ -497,8 +497,45 @@ class ModelSpec(Schema):
     version: str
 
 
+def example_dims(*sizes: int) -> dict[str, object]:
+    return {"dim": [{"size": str(size), "name": ""} for size in sizes], "unknown_rank": False}
+
+
 class ModelMetadataResponse(Schema):
     """TF Serving's `GET /v1/models/NAME/metadata` answer (its GetModelMetadata, as JSON)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_spec": {"name": "shapes", "signature_name": "", "version": "1"},
+                    "metadata": {
+                        "signature_def": {
+                            "signature_def": {
+                                "serving_default": {
+                                    "inputs": {
+                                        "pixels": {
+                                            "dtype": "DT_FLOAT",
+                                            "tensor_shape": example_dims(-1, 64, 64, 3),
+                                            "name": "pixels",
+                                        }
+                                    },
+                                    "outputs": {
+                                        "output_0": {
+                                            "dtype": "DT_FLOAT",
+                                            "tensor_shape": example_dims(-1, 4),
+                                            "name": "predictions",
+                                        }
+                                    },
+                                    "method_name": "tensorflow/serving/predict",
+                                }
+                            }
+                        }
+                    },
+                }
+            ]
+        }
+    )
 
     model_spec: ModelSpec
     metadata: MetadataBody
