@@ -13,6 +13,7 @@ from pydantic import (
     Tag,
     model_validator,
 )
+from pydantic.config import JsonDict
 
 ScoreMode = Literal["logit", "output"]
 InterpolationKind = Literal[
@@ -497,7 +498,7 @@ class ModelSpec(Schema):
     version: str
 
 
-def example_dims(*sizes: int) -> dict[str, object]:
+def example_dims(*sizes: int) -> JsonDict:
     return {"dim": [{"size": str(size), "name": ""} for size in sizes], "unknown_rank": False}
 
 

@@ -48,7 +48,9 @@ def parse_tensor(index: int, values: list[object], key: str | None) -> ImageTens
         raise InvalidInput(f"instances[{index}] is an empty tensor")
     values64 = array.astype(np.float64)
     if not np.isfinite(values64).all():
-        raise InvalidInput(f"instances[{index}] holds a number too large for a float")
+        raise InvalidInput(
+            f"instances[{index}] holds NaN, an infinity or a number past float range"
+        )
     return ImageTensor(values64, index, key)
 
 

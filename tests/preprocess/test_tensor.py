@@ -71,7 +71,7 @@ def test_the_input_key_is_the_models() -> None:
         ([[True, False]], "true/false"),
         ([[None]], "not all numbers"),
         ([], "empty"),
-        ([[1e308 * 10]], "too large"),
+        ([[1e308 * 10]], "an infinity"),
     ],
 )
 def test_what_is_not_a_tensor_of_numbers(values: list, said: str) -> None:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
 from fastapi import APIRouter, Request
-from tensorflow.core.framework import types_pb2
 
 from app.api.deps import RegistryDep
 from app.api.openapi_docs import problem_response
@@ -98,16 +96,11 @@ async def get_version_metadata(
 def model_metadata(served: ServedModel) -> ModelMetadataResponse:
     """The `serving_default` signature as TF Serving's REST metadata gives it: the input
     key `:predict`'s named instances use, its dtype and shape (-1: the batch), the output.
-    A graph that decodes images itself takes a string tensor (TF Serving's b64 form);
-    every other image model takes its input tensor, and `{"b64": ...}` images too."""
-    shape: tuple[int | None, ...]
-    if served.takes_encoded_images:
-        dtype, shape = "DT_STRING", (None,)
-    else:
-        dtype, shape = datatype(served.input_dtype), served.input_shape
+    An image model's `:predict` also takes `{"b64": ...}` images."""
+    key, dtype, shape = served.predict_input
     output_name, output_shape = served.predict_output
     signature = SignatureDef(
-        inputs={served.input_key: tensor_info(dtype, shape, served.input_key)},
+        inputs={key: tensor_info(dtype, shape, key)},
         outputs={"output_0": tensor_info("DT_FLOAT", output_shape, output_name)},
     )
     return ModelMetadataResponse(
@@ -116,11 +109,6 @@ def model_metadata(served: ServedModel) -> ModelMetadataResponse:
             signature_def=SignatureDefMap(signature_def={"serving_default": signature})
         ),
     )
-
-
-def datatype(dtype: str) -> str:
-    """`float32` -> `DT_FLOAT`: TensorFlow's DataType name."""
-    return str(types_pb2.DataType.Name(tf.dtypes.as_dtype(dtype).as_datatype_enum))
 
 
 def tensor_info(dtype: str, shape: tuple[int | None, ...], name: str) -> TensorInfo:
