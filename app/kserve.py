@@ -6,7 +6,8 @@ writes a models folder holding one card, `NAME`, and points the settings at it:
 
 - without `--storage_uri`: a remote model calling `http://HOST[:PORT]/v1/models/NAME`
   (`:predict`, `/metadata`): only the black-box methods; images are sent as
-  `--remote_input` (b64 PNG, or the scaled array) at `--image_size`, `--scaling`;
+  `--remote_input` (b64 PNG, or the scaled array) at `--image_size` (else the size the
+  predictor's `/metadata` gives), `--scaling`;
 - with `--storage_uri PATH` (a local folder: KServe's storage initializer has copied the
   model there, e.g. /mnt/models): the model files are loaded, every method works. PATH
   holding a `model.toml` is used as it is (its id set to NAME); otherwise PATH is the
@@ -24,6 +25,8 @@ from pathlib import Path
 
 from app.registry.card import CARD_FILE, KERAS_SUFFIXES, SAVED_MODEL_FILE
 
+DEFAULT_SIZE = "224,224"  # a model file's input size when --image_size gives none
+
 
 def parser() -> argparse.ArgumentParser:
     args = argparse.ArgumentParser(prog="python -m app", description=__doc__.split("\n\n")[0])
@@ -32,7 +35,12 @@ def parser() -> argparse.ArgumentParser:
     args.add_argument("--http_port", type=int, default=8080, help="port to serve on")
     args.add_argument("--storage_uri", default=None, help="local folder of the model files")
     args.add_argument("--remote_input", choices=("b64", "array"), default="b64")
-    args.add_argument("--image_size", default="224,224", help="WIDTH,HEIGHT the model takes")
+    args.add_argument(
+        "--image_size",
+        default=None,
+        help="WIDTH,HEIGHT the model takes (default: a predictor's from its /metadata; "
+        f"a model file's {DEFAULT_SIZE})",
+    )
     args.add_argument("--scaling", default="unit", help="as the card's [image] scaling")
     args.add_argument("--labels_file", default=None, help="one label a line")
     return args
@@ -72,8 +80,12 @@ def write_card(folder: Path, options: argparse.Namespace) -> None:
     if options.labels_file:
         shutil.copy(options.labels_file, folder / "labels.txt")
         lines.append('labels_file = "labels.txt"')
-    width, height = (int(side) for side in options.image_size.split(","))
-    lines += ["", "[image]", f"size = [{width}, {height}]", f'scaling = "{options.scaling}"']
+    lines += ["", "[image]"]
+    size = options.image_size or (None if storage is None else DEFAULT_SIZE)
+    if size is not None:  # else the remote's /metadata gives it, when the model loads
+        width, height = (int(side) for side in size.split(","))
+        lines.append(f"size = [{width}, {height}]")
+    lines.append(f'scaling = "{options.scaling}"')
     (folder / CARD_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -25,6 +25,7 @@ from app.explain.texts import PreparedTexts, prepare_texts, render_texts
 from app.memory import cap_malloc_arenas, keep_buffers_in_heap
 from app.metrics import Metrics, ModelStateCollector, ProcessTracesCollector
 from app.preprocess.image import ImageLimits
+from app.preprocess.tensor import ImageTensor
 from app.registry.registry import Registry
 from app.registry.served import ServedModel
 from app.settings import Settings
@@ -34,7 +35,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ExplainInputs:
-    images: list[bytes]
+    images: list[bytes | ImageTensor]  # encoded images, or image tensors
     texts: list[TextInput]
 
 

@@ -3,6 +3,7 @@ KServe V1 `:explain`, against a second instance of this service as the predictor
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 
 from app.kserve import kserve_environment
 from tests.api.conftest import b64
@@ -51,6 +54,14 @@ def test_a_predictor_host_makes_a_remote_card(tmp_path: Path) -> None:
     assert card["remote"] == "http://predictor.ns:8080/v1/models/flowers"
     assert card["remote_input"] == "array"
     assert card["image"] == {"size": [96, 64], "scaling": "symmetric"}
+
+
+def test_without_an_image_size_the_predictors_metadata_gives_it(tmp_path: Path) -> None:
+    env = kserve_environment(
+        ["--model_name", "flowers", "--predictor_host", "predictor.ns:8080"], tmp_path
+    )
+    card = tomllib.loads((Path(env["GRADCAM_MODELS_DIR"]) / "flowers" / "model.toml").read_text())
+    assert card["image"] == {"scaling": "unit"}  # no size: read at load from /metadata
 
 
 def test_a_storage_uri_with_a_card_is_served_as_named(tmp_path: Path) -> None:
@@ -118,15 +129,28 @@ def kserve_explain(url: str, name: str, **parameters: object) -> httpx.Response:
 def test_the_explainer_calls_its_predictor(tmp_path: Path) -> None:
     with live_server(tmp_path / "predictor") as predictor:
         host = predictor.removeprefix("http://")
-        with explainer(
-            tmp_path, "--model_name", "shapes", "--predictor_host", host, "--image_size", "64,64"
-        ) as url:
+        # No --image_size: the predictor's /metadata gives the input shape.
+        with explainer(tmp_path, "--model_name", "shapes", "--predictor_host", host) as url:
             detail = httpx.get(f"{url}/v1/models/shapes").json()
             assert detail["remote"]["url"] == f"{predictor}/v1/models/shapes"
+            assert detail["input_shape"] == [None, 64, 64, 3]
             response = kserve_explain(url, "shapes", occlusion_window=16)
             assert response.status_code == 200, response.text
             assert response.json()["method"] == "occlusion"  # a remote model's default
             assert kserve_explain(url, "shapes", method="gradcam").status_code == 422
+            # The V1 protocol's tensor instance: the image after the card's scaling (unit).
+            image, label = shape_sample(5)
+            pixels = np.asarray(Image.open(io.BytesIO(image)), np.float32)
+            body = {
+                "instances": [(pixels / np.float32(255.0)).tolist()],
+                "parameters": {"targets": [label], "occlusion_window": 16},
+            }
+            tensor = httpx.post(f"{url}/v1/models/shapes:explain", json=body, timeout=120)
+            assert tensor.status_code == 200, tensor.text
+            maps = [
+                r.json()["explanations"][0]["targets"][0]["heatmap"] for r in (response, tensor)
+            ]
+            np.testing.assert_allclose(maps[1], maps[0], atol=1e-6)
 
 
 @pytest.mark.slow

@@ -33,6 +33,7 @@ from app.errors import (
     UnsupportedMediaType,
 )
 from app.explain.options import TextInput
+from app.preprocess.tensor import ImageTensor, parse_tensor
 from app.preprocess.text import word_count
 from app.settings import Settings
 
@@ -44,7 +45,7 @@ SMALL_INT = re.compile(r"-?[0-9]{1,18}")  # ASCII digits that int() takes and in
 @dataclass
 class ParsedExplain:
     parameters: ExplainParameters
-    images: list[bytes] = field(default_factory=list)
+    images: list[bytes | ImageTensor] = field(default_factory=list)
     texts: list[TextInput] = field(default_factory=list)
 
 
@@ -98,6 +99,8 @@ def add_instance(result: ParsedExplain, index: int, instance: Instance) -> None:
             result.images.append(base64.b64decode(instance.image.b64, validate=True))
         except (binascii.Error, ValueError) as exc:
             raise InvalidImage(f"instances[{index}].image.b64 is not valid base64") from exc
+    elif instance.tensor is not None:
+        result.images.append(parse_tensor(index, instance.tensor, instance.tensor_key))
     else:
         result.texts.append(TextInput(instance.text, instance.tokens, instance.doc, instance.ids))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -13,6 +13,7 @@ from pydantic import (
     Tag,
     model_validator,
 )
+from pydantic.config import JsonDict
 
 ScoreMode = Literal["logit", "output"]
 InterpolationKind = Literal[
@@ -257,10 +258,24 @@ class ImageData(Schema):
     b64: str = Field(description="standard base64 of a JPEG, PNG, WebP or GIF file")
 
 
+# Instance fields whose value is a list: `{"tokens": [...]}` is text, not a named tensor.
+LIST_FIELDS = ("tokens", "doc", "ids", "tensor")
+
+
 class Instance(Schema):
-    """One sample: an image, free text, tokens, tokens with their ids (`doc`), or ids alone."""
+    """One sample: an image (encoded, or as the model's input tensor), free text, tokens,
+    tokens with their ids (`doc`), or ids alone."""
 
     image: ImageData | None = None
+    tensor: list[Any] | None = Field(
+        default=None,
+        description="an image as the model's input tensor: height x width x channels "
+        "numbers after the card's scaling, what :predict takes (KServe V1's instance "
+        'as nested lists; a bare list or {"<input name>": [...]} means this)',
+    )
+    tensor_key: str | None = Field(
+        default=None, description='the input name `{"<input>": tensor}` gave: the model\'s'
+    )
     text: str | None = None
     tokens: list[str] | None = None
     doc: list[StrictInt] | None = None
@@ -271,16 +286,25 @@ class Instance(Schema):
     @model_validator(mode="before")
     @classmethod
     def kserve_image(cls, data: object) -> object:
-        """A KServe V1 / TF Serving instance `{"b64": ...}` is an image."""
+        """A KServe V1 / TF Serving instance `{"b64": ...}` is an image; nested lists, bare
+        or as `{"<input name>": [...]}`, are an image tensor."""
         if isinstance(data, dict) and set(data) == {"b64"}:
             return {"image": data}
+        if isinstance(data, list):
+            return {"tensor": data}
+        if isinstance(data, dict) and len(data) == 1:
+            ((key, value),) = data.items()
+            if isinstance(value, list) and key not in LIST_FIELDS:
+                return {"tensor": value, "tensor_key": key}
         return data
 
     @model_validator(mode="after")
     def one_kind(self) -> Self:
-        kinds = [self.image, self.text, self.tokens, self.ids]
+        kinds = [self.image, self.tensor, self.text, self.tokens, self.ids]
         if sum(kind is not None for kind in kinds) != 1:
-            raise ValueError("an instance has exactly one of image, text, tokens or ids")
+            raise ValueError("an instance has exactly one of image, tensor, text, tokens or ids")
+        if self.tensor_key is not None and self.tensor is None:
+            raise ValueError("tensor_key names the input of a tensor")
         if self.doc is not None and self.tokens is None:
             raise ValueError("doc (token ids) needs the matching tokens")
         return self
@@ -436,6 +460,86 @@ class RemoteInfo(Schema):
     ready: bool = Field(description="it answered its status URL and a :predict")
     error: str | None = Field(default=None, description="why it is not ready")
     batch: int = Field(description="instances per :predict call")
+
+
+class TensorDim(Schema):
+    size: str = Field(description="the dimension's size as TF Serving writes it: -1 for any")
+    name: str = ""
+
+
+class TensorShape(Schema):
+    dim: list[TensorDim]
+    unknown_rank: bool = False
+
+
+class TensorInfo(Schema):
+    dtype: str = Field(description="DT_FLOAT, DT_INT32, DT_STRING (encoded images), ...")
+    tensor_shape: TensorShape
+    name: str = Field(description="the tensor the signature maps this key to")
+
+
+class SignatureDef(Schema):
+    inputs: dict[str, TensorInfo] = Field(description="by the key `:predict` instances use")
+    outputs: dict[str, TensorInfo]
+    method_name: str = "tensorflow/serving/predict"
+
+
+class SignatureDefMap(Schema):
+    signature_def: dict[str, SignatureDef]
+
+
+class MetadataBody(Schema):
+    signature_def: SignatureDefMap
+
+
+class ModelSpec(Schema):
+    name: str
+    signature_name: str = ""
+    version: str
+
+
+def example_dims(*sizes: int) -> JsonDict:
+    return {"dim": [{"size": str(size), "name": ""} for size in sizes], "unknown_rank": False}
+
+
+class ModelMetadataResponse(Schema):
+    """TF Serving's `GET /v1/models/NAME/metadata` answer (its GetModelMetadata, as JSON)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_spec": {"name": "shapes", "signature_name": "", "version": "1"},
+                    "metadata": {
+                        "signature_def": {
+                            "signature_def": {
+                                "serving_default": {
+                                    "inputs": {
+                                        "pixels": {
+                                            "dtype": "DT_FLOAT",
+                                            "tensor_shape": example_dims(-1, 64, 64, 3),
+                                            "name": "pixels",
+                                        }
+                                    },
+                                    "outputs": {
+                                        "output_0": {
+                                            "dtype": "DT_FLOAT",
+                                            "tensor_shape": example_dims(-1, 4),
+                                            "name": "predictions",
+                                        }
+                                    },
+                                    "method_name": "tensorflow/serving/predict",
+                                }
+                            }
+                        }
+                    },
+                }
+            ]
+        }
+    )
+
+    model_spec: ModelSpec
+    metadata: MetadataBody
 
 
 class RandomizationVerdict(Schema):

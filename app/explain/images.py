@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
 from app.engine.targets.results import CamBatch
+from app.errors import InvalidInput
 from app.explain.answers import add_instance_answer, add_target_answer, outline_target
 from app.explain.options import ExplainOptions
 from app.explain.overlays import (
@@ -25,6 +27,7 @@ from app.explain.results import (
 )
 from app.explain.run import require_task, run_gradcam
 from app.preprocess.image import ImageLimits, decode_image, is_jpeg, to_model_array
+from app.preprocess.tensor import ImageTensor, scaling_affine, tensor_pixels
 from app.registry.served import ServedModel
 
 
@@ -42,7 +45,10 @@ class PreparedImages:
 
 
 def explain_images(
-    served: ServedModel, uploads: list[bytes], options: ExplainOptions, limits: ImageLimits
+    served: ServedModel,
+    uploads: Sequence[bytes | ImageTensor],
+    options: ExplainOptions,
+    limits: ImageLimits,
 ) -> ExplainResult:
     """Synchronous explain of images, straight on the engine (no batching)."""
     prepared = prepare_images(served, uploads, limits)
@@ -56,18 +62,57 @@ def explain_images(
 
 
 def prepare_images(
-    served: ServedModel, uploads: list[bytes], limits: ImageLimits
+    served: ServedModel, uploads: Sequence[bytes | ImageTensor], limits: ImageLimits
 ) -> PreparedImages:
+    """Encoded images decoded and resized, image tensors checked and mapped back to
+    pixels; `inputs` holds the tensors as they were sent."""
     require_task(served, "image")
+    encoded = [upload for upload in uploads if isinstance(upload, bytes)]
     if served.takes_encoded_images:
-        return prepare_encoded_images(served, uploads, limits)
+        if len(encoded) != len(uploads):
+            index = next(i for i, u in enumerate(uploads) if isinstance(u, ImageTensor))
+            raise InvalidInput(
+                f"model {served.id} decodes encoded images in its own graph: send "
+                f'instances[{index}] as an image, {{"b64": ...}}'
+            )
+        return prepare_encoded_images(served, encoded, limits)
     config = served.card.image
-    assert config is not None and served.scaling is not None
-    images = [decode_image(data, limits) for data in uploads]
-    arrays = [to_model_array(img, config.size, config.resize, config.color_mode) for img in images]
-    pixels = np.stack(arrays)
-    from_jpeg = [is_jpeg(data) for data in uploads]
-    return PreparedImages(images, served.scaling(pixels), pixels, from_jpeg)
+    assert config is not None and config.size is not None and served.scaling is not None
+    width, height = config.size
+    channels = 3 if config.color_mode == "rgb" else 1
+    affine = None
+    images, arrays, sent = [], [], {}
+    for index, upload in enumerate(uploads):
+        if isinstance(upload, ImageTensor):
+            if affine is None:
+                affine = scaling_affine(served.scaling, channels)
+            pixels = tensor_pixels(
+                upload,
+                (height, width, channels),
+                affine,
+                served.id,
+                config.scaling,
+                served.input_key,
+            )
+            images.append(Image.fromarray(eight_bit(pixels)))
+            sent[index] = upload.values
+        else:
+            image = decode_image(upload, limits)
+            images.append(image)
+            pixels = to_model_array(image, config.size, config.resize, config.color_mode)
+        arrays.append(pixels)
+    stacked = np.stack(arrays)
+    inputs = np.array(served.scaling(stacked), copy=True)
+    for index, values in sent.items():
+        inputs[index] = values  # the model takes the tensor as it was sent
+    from_jpeg = [isinstance(upload, bytes) and is_jpeg(upload) for upload in uploads]
+    return PreparedImages(images, inputs, stacked, from_jpeg)
+
+
+def eight_bit(pixels: np.ndarray) -> np.ndarray:
+    """Pixels `(H, W, C)` 0..255 as the 8-bit picture the overlay is drawn on."""
+    values: np.ndarray = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    return values[..., 0] if values.shape[-1] == 1 else values
 
 
 def prepare_encoded_images(

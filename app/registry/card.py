@@ -33,7 +33,11 @@ class Strict(BaseModel):
 
 
 class ImageConfig(Strict):
-    size: tuple[int, int] = Field(description="(width, height) the model takes")
+    size: tuple[int, int] | None = Field(
+        default=None,
+        description="(width, height) the model takes; a remote model may leave it to the "
+        "input shape its /metadata gives",
+    )
     resize: Literal["nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"] = "bilinear"
     color_mode: Literal["rgb", "grayscale"] = "rgb"
     scaling: str = "unit"
@@ -257,8 +261,8 @@ class ModelCard(Strict):
         if self.remote is not None:
             if self.model_file is not None or self.architecture is not None:
                 raise ValueError("a remote model names no model_file or [architecture]")
-            if self.task != "image" or self.image is None:
-                raise ValueError("a remote model is an image model with an [image] section")
+            if self.task != "image":
+                raise ValueError('a remote model is an image model: task = "image"')
             if self.score != "output":
                 raise ValueError('a remote model answers predictions: score = "output"')
         if self.version_policy is not None:
@@ -270,6 +274,9 @@ class ModelCard(Strict):
         )
         if self.task == "image" and self.image is None and keras_file:
             raise ValueError("an image model needs an [image] section")
+        if self.remote is None and self.image is not None and self.image.size is None:
+            # Only a remote model's /metadata can give it (app/registry/formats/remote).
+            raise ValueError("[image] needs size = [width, height]")
         if self.task == "text" and self.text is None:
             raise ValueError("a text model needs a [text] section")
         return self

@@ -257,9 +257,11 @@ def load_served_model(
 def load_remote_model(models_dir: Path, card: ModelCard, device: str | None) -> ServedModel:
     """A remote endpoint: no weights; ready once it answers (checked now and by /ready)."""
     started = time.perf_counter()
-    assert card.image is not None  # the card validator
     labels = read_card_entries(models_dir, card, card.labels_file) if card.labels_file else ()
     model = RemoteModel.connect(card)
+    # The card as connected: its [image] size read from the remote's metadata when it had none.
+    card = model.card
+    assert card.image is not None
     served = ServedModel(card=card, model=model, labels=labels, device=resolve_device(device))
     served.scaling = image_scaling(card.image)
     served.ready = model.ready

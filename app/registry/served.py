@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
+from tensorflow.core.framework import types_pb2
 
 from app.engine.capture.frozen.capture import FrozenDecoder, FrozenForward
 from app.engine.capture.frozen.model import FrozenModel
@@ -94,8 +95,27 @@ class ServedModel:
         if isinstance(self.model, FrozenModel):
             return self.model.input_key
         if isinstance(self.model, RemoteModel):
-            return self.model.input_key or "input"
+            return self.model.signature_key or "input"
         return str(self.model.inputs[0].name)
+
+    @property
+    def predict_input(self) -> tuple[str, str, tuple[int | None, ...]]:
+        """The key, TensorFlow DataType name and shape of what `:predict`'s instances
+        are (TF Serving's metadata): a graph that decodes images takes strings."""
+        if self.takes_encoded_images:
+            return self.input_key, "DT_STRING", (None,)
+        datatype = types_pb2.DataType.Name(tf.dtypes.as_dtype(self.input_dtype).as_datatype_enum)
+        return self.input_key, str(datatype), self.input_shape
+
+    @property
+    def predict_output(self) -> tuple[str, tuple[int | None, ...]]:
+        """The name and shape of what `:predict` answers: the forward's one output."""
+        if isinstance(self.model, RemoteModel):
+            return "predictions", (None, self.model.n_classes)
+        if isinstance(self.model, FrozenModel):
+            return self.model.output_name, tuple(self.model.output_shape)
+        output = self.model.outputs[0]
+        return str(output.name), tuple(output.shape)
 
     @property
     def takes_encoded_images(self) -> bool:

@@ -2,14 +2,14 @@
 
 The YAML files are built as `V1beta1InferenceService` objects (so a field KServe does not
 know fails here, not in a cluster) and serialised by the SDK's Kubernetes API client.
-The `kserve` package pins protobuf below TensorFlow 2.21's (it would downgrade
-protobuf 7 to 6 in the project's venv), so this runs in a venv of its own:
+The `kserve` package's pins (protobuf<7, python-dateutil<3, pandas<3) do not fit the
+project's venv, so the README's test command installs it without its dependencies
+(`pip install --no-deps kserve==0.21.0`; the dev extra has what its import needs). In
+the project's venv then:
 
-    python3 -m venv /tmp/kservevenv && /tmp/kservevenv/bin/pip install kserve==0.21.0
-    /tmp/kservevenv/bin/python deploy/kserve/generate.py
+    .venv/bin/python deploy/kserve/generate.py
 
-`tests/deploy/test_kserve.py` reads the files, and rebuilds them with the SDK's models
-where `kserve` is installed.
+`tests/deploy/test_kserve.py` reads the files, and rebuilds them with the SDK's models.
 """
 
 from __future__ import annotations

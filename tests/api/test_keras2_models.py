@@ -145,7 +145,7 @@ def test_ids_in_a_multipart_field(client, models):
     [
         ({"ids": [2, 999]}, "999 at position 1"),
         ({"ids": [-1]}, "-1 at position 0"),
-        ({"ids": [2], "text": "goal"}, "exactly one of image, text, tokens or ids"),
+        ({"ids": [2], "text": "goal"}, "exactly one of image, tensor, text, tokens or ids"),
     ],
 )
 def test_bad_ids_are_422(client, instance, message):

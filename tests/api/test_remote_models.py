@@ -28,13 +28,15 @@ ROOT = Path(__file__).resolve().parents[2]
 SHAPES_IMAGE = '[image]\nsize = [64, 64]\nscaling = "unit"\n'
 
 
-def write_card(models: Path, model_id: str, remote: str, extra: str = "") -> None:
+def write_card(
+    models: Path, model_id: str, remote: str, extra: str = "", image: str = SHAPES_IMAGE
+) -> None:
     folder = models / model_id
     folder.mkdir(parents=True)
     shutil.copy(ROOT / "models" / "shapes" / "labels.txt", folder / "labels.txt")
     (folder / "model.toml").write_text(
         f'id = "{model_id}"\ntask = "image"\nremote = "{remote}"\n'
-        f'labels_file = "labels.txt"\nrequired = false\n{extra}\n{SHAPES_IMAGE}'
+        f'labels_file = "labels.txt"\nrequired = false\n{extra}\n{image}'
     )
 
 
@@ -58,6 +60,9 @@ def client(predictor, fake, tmp_path_factory) -> Iterator[TestClient]:
     # JSON arrays of 64x64x3 floats: 4 per call stay under the predictor's 1 MB body limit.
     array = 'remote_input = "array"\nremote_batch = 4'
     write_card(models, "remote_array", f"{predictor}/v1/models/shapes", array)
+    # Only `remote` and `labels_file`: the size comes from the predictor's /metadata.
+    write_card(models, "remote_bare", f"{predictor}/v1/models/shapes", image="")
+    write_card(models, "remote_bare_array", f"{predictor}/v1/models/shapes", array, image="")
     write_card(
         models,
         "flaky",
@@ -91,6 +96,36 @@ def test_the_model_shows_its_remote(client, predictor):
     assert detail["remote"]["ready"] is True and detail["ready"] is True
     assert detail["methods"] == ["occlusion", "rise"]
     assert detail["n_classes"] == 4 and detail["score"] == "output"
+
+
+def test_the_predictor_answers_tf_serving_metadata(predictor):
+    """This service's own GET .../metadata, TF Serving's GetModelMetadata as JSON."""
+    answer = httpx.get(f"{predictor}/v1/models/shapes/metadata").json()
+    assert answer["model_spec"]["name"] == "shapes"
+    signature = answer["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    (key,) = signature["inputs"]
+    tensor = signature["inputs"][key]
+    assert tensor["dtype"] == "DT_FLOAT"
+    assert [dim["size"] for dim in tensor["tensor_shape"]["dim"]] == ["-1", "64", "64", "3"]
+    (output,) = signature["outputs"].values()
+    assert [dim["size"] for dim in output["tensor_shape"]["dim"]] == ["-1", "4"]
+
+
+SIZED = {"remote_bare": "remote_b64", "remote_bare_array": "remote_array"}  # [image] size given
+
+
+@pytest.mark.parametrize("model", list(SIZED))
+def test_a_card_without_a_size_takes_the_predictors(client, model):
+    detail = client.get(f"/v1/models/{model}").json()
+    assert detail["ready"] is True, detail
+    assert detail["input_shape"] == [None, 64, 64, 3]
+    assert detail["card"]["image"]["size"] == [64, 64]  # read from the metadata
+    assert detail["remote"]["input_key"] == ("pixels" if "array" in model else None)
+    image = png(make_shapes(1, 11)[0][0])
+    options = {"occlusion_window": 16, "targets": [0]}
+    bare = heatmap(explain(client, model, image, **options))
+    sized = heatmap(explain(client, SIZED[model], image, **options))
+    np.testing.assert_allclose(bare, sized, atol=1e-6)
 
 
 def test_a_gradient_method_is_a_422_saying_why(client):
@@ -146,6 +181,46 @@ def test_array_input_gives_the_local_models_map(client):
     remote = heatmap(explain(client, "remote_array", image, **options))
     local = heatmap(explain(client, "shapes", image, method="occlusion", score="output", **options))
     np.testing.assert_allclose(remote, local, atol=1e-4)
+
+
+METRICS = ["deletion", "insertion", "drop", "increase"]
+
+
+@pytest.mark.parametrize("model", ["remote_array", "remote_b64"])
+def test_metrics_equal_the_local_models(client, model):
+    """Deletion, insertion, drop and increase scored through the remote's :predict
+    equal the same metrics of the local model (score output) it serves."""
+    images, labels, _ = make_shapes(1, 21)
+    image, label = png(images[0]), int(labels[0])
+    options = {"occlusion_window": 16, "targets": [label], "metrics": METRICS, "metric_steps": 8}
+    remote = explain(client, model, image, **options)
+    local = explain(client, "shapes", image, method="occlusion", score="output", **options)
+    assert remote.status_code == 200 and local.status_code == 200, remote.text + local.text
+    got = remote.json()["explanations"][0]["targets"][0]["metrics"]
+    expected = local.json()["explanations"][0]["targets"][0]["metrics"]
+    assert set(got) == set(METRICS)
+    # b64 sends PNGs: "drop" and "increase" score the image times the map, whose pixels
+    # PNG rounds to 8 bits; the curves' images (pixels kept or blacked out) are exact.
+    exact = METRICS if model == "remote_array" else ["deletion", "insertion"]
+    for name in exact:
+        assert got[name] == pytest.approx(expected[name], abs=1e-5), name
+
+
+def test_tensor_instances_on_a_remote_model(client):
+    """KServe V1 tensors (the scaled image as nested lists) explain as their image."""
+    pixels = make_shapes(1, 12)[0][0]
+    tensor = (pixels.astype(np.float32) / np.float32(255.0)).tolist()
+    options = {"occlusion_window": 16, "targets": [1]}
+    expected = heatmap(explain(client, "remote_array", png(pixels), **options))
+    for instance in (tensor, {"pixels": tensor}):
+        body = {"instances": [instance], "parameters": options}
+        got = heatmap(client.post("/v1/models/remote_array:explain", json=body))
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    body = {"instances": [np.zeros((64, 32, 3)).tolist()], "parameters": options}
+    response = client.post("/v1/models/remote_array:explain", json=body)
+    assert response.status_code == 422, response.text
+    assert "[64, 32, 3]" in response.json()["detail"]
+    assert "[64, 64, 3]" in response.json()["detail"]
 
 
 def test_rise_points_at_the_shape(client):

@@ -1,10 +1,12 @@
 """deploy/kserve/: the InferenceServices read back, and rebuilt with the `kserve` SDK's
-models where it is installed (it pins protobuf below TensorFlow's, so it is not in the
-project's venv: deploy/kserve/generate.py says how it was run)."""
+models (the README's test command installs `kserve` without its dependencies: see the
+dev extra in pyproject.toml). Outside CI a venv without it skips that check; in CI
+(`CI` set) a missing SDK fails it."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 
 import pytest
@@ -45,7 +47,10 @@ def test_the_storage_one_loads_the_model_files() -> None:
     assert env["STORAGE_URI"] == document["spec"]["predictor"]["tensorflow"]["storageUri"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("kserve") is None, reason="kserve not installed")
+NO_SDK = importlib.util.find_spec("kserve") is None and not os.environ.get("CI")
+
+
+@pytest.mark.skipif(NO_SDK, reason="kserve not installed: pip install --no-deps kserve==0.21.0")
 @pytest.mark.parametrize("filename", FILES)
 def test_the_files_are_what_the_sdk_models_build(filename: str) -> None:
     sys.path.insert(0, str(ROOT / "deploy" / "kserve"))

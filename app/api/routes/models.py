@@ -1,4 +1,5 @@
-"""GET /v1/models, GET /v1/models/{model_id} and GET /v1/models/{model_id}/versions/{version}.
+"""GET /v1/models, GET /v1/models/{model_id} and GET /v1/models/{model_id}/versions/{version};
+TF Serving's GET /v1/models/{model_id}[/versions/{version}]/metadata.
 
 `async def`: they only read the registry, which changes on the event loop.
 """
@@ -13,14 +14,22 @@ from app.api.deps import RegistryDep
 from app.api.openapi_docs import problem_response
 from app.api.schemas import (
     LayerInfo,
+    MetadataBody,
     ModelDetailResponse,
     ModelListResponse,
+    ModelMetadataResponse,
+    ModelSpec,
     ModelSummary,
     ModelVersionStatus,
     OutputInfo,
     RandomizationVerdict,
     RemoteInfo,
     SavedModelInfo,
+    SignatureDef,
+    SignatureDefMap,
+    TensorDim,
+    TensorInfo,
+    TensorShape,
     VersionStatus,
 )
 from app.engine.layers.refs import LayerRef
@@ -62,6 +71,49 @@ async def get_model_version(
     model_id: str, version: str, registry: RegistryDep, request: Request
 ) -> ModelDetailResponse:
     return with_verdicts(request, model_detail(registry, registry.get(model_id, version)))
+
+
+@router.get(
+    "/v1/models/{model_id}/metadata",
+    summary="TF Serving's model metadata: the input and output :predict takes and answers",
+    responses=DETAIL_RESPONSES,
+)
+async def get_metadata(model_id: str, registry: RegistryDep) -> ModelMetadataResponse:
+    return model_metadata(registry.get(model_id))
+
+
+@router.get(
+    "/v1/models/{model_id}/versions/{version}/metadata",
+    summary="As /metadata, of the loaded version named",
+    responses=DETAIL_RESPONSES,
+)
+async def get_version_metadata(
+    model_id: str, version: str, registry: RegistryDep
+) -> ModelMetadataResponse:
+    return model_metadata(registry.get(model_id, version))
+
+
+def model_metadata(served: ServedModel) -> ModelMetadataResponse:
+    """The `serving_default` signature as TF Serving's REST metadata gives it: the input
+    key `:predict`'s named instances use, its dtype and shape (-1: the batch), the output.
+    An image model's `:predict` also takes `{"b64": ...}` images."""
+    key, dtype, shape = served.predict_input
+    output_name, output_shape = served.predict_output
+    signature = SignatureDef(
+        inputs={key: tensor_info(dtype, shape, key)},
+        outputs={"output_0": tensor_info("DT_FLOAT", output_shape, output_name)},
+    )
+    return ModelMetadataResponse(
+        model_spec=ModelSpec(name=served.id, version=served.card.version),
+        metadata=MetadataBody(
+            signature_def=SignatureDefMap(signature_def={"serving_default": signature})
+        ),
+    )
+
+
+def tensor_info(dtype: str, shape: tuple[int | None, ...], name: str) -> TensorInfo:
+    dims = [TensorDim(size=str(-1 if dim is None else dim)) for dim in shape]
+    return TensorInfo(dtype=dtype, tensor_shape=TensorShape(dim=dims), name=name)
 
 
 def with_verdicts(request: Request, detail: ModelDetailResponse) -> ModelDetailResponse:

@@ -59,11 +59,13 @@ def faithfulness(
     metrics: Sequence[str],
     steps: int = DEFAULT_STEPS,
     row_score: RowScore | None = None,
+    chunk: int = CHUNK,
 ) -> dict[str, np.ndarray]:
     """Scores `{name: (N,)}` of N maps `heatmaps` `(N, h, w)` for `pixels` `(B, H, W, C)`.
 
     Row n explains `pixels[sample[n]]` for class `targets[n]`, whose output is `scores[n]`;
-    `row_score` replaces "the output at the target" (a head's score).
+    `row_score` replaces "the output at the target" (a head's score); `chunk` masked
+    images go to `forward` at a time.
     """
     check_metrics(metrics, steps)
     if not metrics:
@@ -84,7 +86,7 @@ def faithfulness(
         keep = affected if probe.kind == "insertion" else ~affected
         return np.asarray(source * keep[..., None].astype(source.dtype))
 
-    values = score_probes(row_score, scaling, probes, image)
+    values = score_probes(row_score, scaling, probes, image, chunk)
     results: dict[str, np.ndarray] = {}
     if curves:
         black_image = scaling(np.zeros((1, *pixels.shape[1:]), pixels.dtype))
@@ -139,13 +141,14 @@ def score_probes(
     scaling: Scaling,
     probes: list[Probe],
     image: Callable[[Probe], np.ndarray],
+    chunk: int = CHUNK,
 ) -> dict[Probe, float]:
     values: dict[Probe, float] = {}
-    for start in range(0, len(probes), CHUNK):
-        chunk = probes[start : start + CHUNK]
-        images = scaling(np.stack([image(probe) for probe in chunk]))
-        scores = row_score(images, np.array([probe.row for probe in chunk]))
-        for probe, value in zip(chunk, scores, strict=True):
+    for start in range(0, len(probes), chunk):
+        part = probes[start : start + chunk]
+        images = scaling(np.stack([image(probe) for probe in part]))
+        scores = row_score(images, np.array([probe.row for probe in part]))
+        for probe, value in zip(part, scores, strict=True):
             values[probe] = float(value)
     return values
 

@@ -24,9 +24,9 @@ def card(**fields: object) -> ModelCard:
     )
 
 
-def metadata(key: str, dims: list[int]) -> dict:
+def metadata(key: str, dims: list[int], dtype: str = "DT_FLOAT") -> dict:
     shape = {"dim": [{"size": str(d)} for d in dims]}
-    inputs = {key: {"dtype": "DT_FLOAT", "tensor_shape": shape, "name": f"{key}:0"}}
+    inputs = {key: {"dtype": dtype, "tensor_shape": shape, "name": f"{key}:0"}}
     signature = {"serving_default": {"inputs": inputs, "outputs": {}}}
     return {
         "model_spec": {"name": "shapes"},
@@ -68,9 +68,63 @@ def test_array_instances_go_under_the_metadatas_input_key() -> None:
 
 
 def test_a_metadata_shape_that_contradicts_the_card_stops_the_load() -> None:
-    with pytest.raises(ModelError, match=r"\[None, 32, 32, 3\]"):
+    with pytest.raises(ModelError, match=r"\[-1, 32, 32, 3\]"):
         RemoteModel.connect(
             card(remote_input="array"), transport(metadata("x", [-1, 32, 32, 3]), [])
+        )
+
+
+def sized_by_metadata(dims: list[int], dtype: str = "DT_FLOAT", **fields: object) -> RemoteModel:
+    bare = ModelCard.model_validate({"id": "r", "task": "image", "remote": URL} | fields)
+    return RemoteModel.connect(bare, transport(metadata("pixels", dims, dtype), []))
+
+
+def test_a_card_without_a_size_takes_the_metadatas_shape() -> None:
+    model = sized_by_metadata([-1, 48, 32, 1], remote_input="array")
+    assert model.input_shape == (None, 48, 32, 1)
+    assert model.card.image is not None
+    assert model.card.image.size == (32, 48) and model.card.image.color_mode == "grayscale"
+    assert model.ready and model.input_key == "pixels"
+
+
+def test_the_card_keeps_its_scaling_when_the_metadata_gives_the_size() -> None:
+    model = sized_by_metadata([-1, 64, 64, 3], image={"scaling": "symmetric"})
+    assert model.card.image is not None
+    assert model.card.image.size == (64, 64) and model.card.image.scaling == "symmetric"
+    assert model.input_key is None  # b64: the images are not named
+
+
+def test_a_cards_size_wins_over_the_metadata_for_b64_images() -> None:
+    seen: list[dict] = []
+    model = RemoteModel.connect(card(), transport(metadata("pixels", [-1, 32, 32, 3]), seen))
+    assert model.input_shape == (None, 64, 64, 3)
+
+
+def test_no_size_and_no_metadata_is_refused_at_load() -> None:
+    bare = ModelCard.model_validate({"id": "r", "task": "image", "remote": URL})
+    with pytest.raises(ModelError, match=r"no \[image\] size.*answered 404.*size = \[width"):
+        RemoteModel.connect(bare, transport(None, []))
+
+
+def test_no_size_and_a_b64_signature_is_refused_saying_why() -> None:
+    with pytest.raises(ModelError, match=r"string tensor of shape \[-1\].*b64 signature"):
+        sized_by_metadata([-1], dtype="DT_STRING")
+
+
+def test_no_size_and_an_open_shape_is_refused() -> None:
+    with pytest.raises(ModelError, match=r"\[-1, -1, -1, 3\], not \[batch, height"):
+        sized_by_metadata([-1, -1, -1, 3])
+
+
+def test_the_metadatas_channels_must_match_a_cards_color_mode() -> None:
+    with pytest.raises(ModelError, match="color_mode = 'rgb'"):
+        sized_by_metadata([-1, 64, 64, 1], image={"color_mode": "rgb"})
+
+
+def test_only_a_remote_card_may_leave_out_the_size() -> None:
+    with pytest.raises(ValidationError, match="size"):
+        ModelCard.model_validate(
+            {"id": "k", "task": "image", "model_file": "m.keras", "image": {"scaling": "unit"}}
         )
 
 

@@ -2,15 +2,22 @@
 
 A `GradCam` to the batcher and the routes (same calls, same results), built without
 TensorFlow: no layer, no compiled function. A gradient method is a 422 saying why.
+The faithfulness metrics score masked images, so they come from the remote's answers too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from app.engine.evaluation.faithfulness import DEFAULT_STEPS, Scaling
+from app.engine.evaluation.faithfulness import (
+    DEFAULT_STEPS,
+    Scaling,
+    check_metrics,
+    faithfulness,
+)
 from app.engine.layers.refs import LayerRef
 from app.engine.methods import BLACKBOX_METHODS, DEFAULT_MAX_CHANNELS, get_method
 from app.engine.methods.blackbox import BlackBoxOptions, explain_blackbox
@@ -112,10 +119,7 @@ class RemoteExplainer(GradCam):
         assert self.method.blackbox is not None
 
         def forward(batch: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-            predictions = self.remote.predict(batch)
-            if predictions.shape[1] != self.n_classes:
-                raise_changed(self.remote, predictions.shape[1])
-            outputs = {PREDICTIONS: np.asarray(predictions, np.float32)}
+            outputs = {PREDICTIONS: self.predictions(batch)}
             return outputs, outputs
 
         limits = self.remote.client.limits
@@ -144,11 +148,38 @@ class RemoteExplainer(GradCam):
         metrics: Sequence[str],
         steps: int = DEFAULT_STEPS,
     ) -> CamBatch:
-        if metrics:
-            raise InvalidInput(
-                f"faithfulness metrics are not computed for remote model {self.name} yet"
-            )
-        return cams
+        """Faithfulness scores from the remote's predictions: every masked image (0..255
+        pixels, scaled or PNG-encoded by `RemoteModel.predict` as the card says) goes
+        out through the same batched calls as the method's perturbations. The four
+        metrics need predictions only, so none is refused here."""
+        check_metrics(metrics, steps)
+        if not metrics:
+            return cams
+        limits = self.remote.client.limits
+        values = faithfulness(
+            self.predictions,
+            unscaled,  # the remote model's `predict` scales (or encodes) the pixels itself
+            np.asarray(pixels, np.float32),
+            cams.sample,
+            cams.targets,
+            cams.scores,
+            cams.heatmaps,
+            metrics,
+            steps,
+            chunk=limits.batch * limits.concurrency,
+        )
+        return replace(cams, metrics=values)
+
+    def predictions(self, pixels: np.ndarray) -> np.ndarray:
+        """The remote's predictions `(M, n)` for pixels `(M, H, W, C)` 0..255."""
+        predictions = self.remote.predict(pixels)
+        if predictions.shape[1] != self.n_classes:
+            raise_changed(self.remote, predictions.shape[1])
+        return np.asarray(predictions, np.float32)
+
+
+def unscaled(pixels: np.ndarray) -> np.ndarray:
+    return pixels
 
 
 def raise_changed(model: RemoteModel, classes: int) -> None:

@@ -1,9 +1,10 @@
 """A remote model as the registry holds it: its client, input key and shape, classes.
 
-At load the endpoint's TF Serving `/metadata` is read when it offers one (the input's
-key and shape; a shape that contradicts the card's `[image]` size stops the load), and
-one black image is sent through `:predict`: the answer gives the number of classes and
-shows the remote is ready. `/ready` asks again (`refresh_ready`).
+At load the endpoint's TF Serving `/metadata` is read when it offers one: the input's
+key, and its shape, which gives the image size when the card's `[image]` has none (an
+array input whose shape contradicts the card's size stops the load). Then one black
+image is sent through `:predict`: the answer gives the number of classes and shows the
+remote is ready. `/ready` asks again (`refresh_ready`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from app.errors import ExplainError, ModelError
 from app.registry.card import ModelCard
 from app.registry.formats.loader import Scaling, image_scaling
 from app.registry.formats.remote.client import RemoteClient, RemoteLimits
+from app.registry.formats.remote.metadata import RemoteInput, image_config, read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class RemoteModel:
     input_shape: tuple[int | None, ...]  # (None, H, W, C)
     scaling: Scaling  # the card's: what "array" instances hold
     n_classes: int = 0  # 0 until the remote answered once
+    signature_key: str | None = None  # the input's name, the card's or the metadata's
     ready: bool = False
     error: str | None = None  # why it is not ready
     name: str = field(init=False)
@@ -47,26 +50,24 @@ class RemoteModel:
 
     @classmethod
     def connect(cls, card: ModelCard, transport: httpx.BaseTransport | None = None) -> RemoteModel:
-        assert card.remote is not None and card.image is not None  # the card validator
+        """The remote of `card`, its metadata read (the card's `image` completed from it
+        when the card gives no size) and probed once."""
+        assert card.remote is not None  # the card validator
         limits = RemoteLimits(
             card.remote_batch, card.remote_concurrency, card.remote_timeout, card.remote_retries
         )
         client = RemoteClient(card.remote, limits, transport)
-        width, height = card.image.size
-        channels = 3 if card.image.color_mode == "rgb" else 1
-        shape: tuple[int | None, ...] = (None, height, width, channels)
+        metadata = read_metadata(client, card.remote_input_key)
+        image = image_config(card, metadata, client.url)
+        card = card.model_copy(update={"image": image})
+        assert image.size is not None
+        width, height = image.size
+        shape = (None, height, width, 3 if image.color_mode == "rgb" else 1)
         key = card.remote_input_key
-        metadata = read_metadata(client, key)
-        if metadata is not None:
-            key = key or metadata[0]
-            offered = metadata[1]
-            if len(offered) == 4 and offered[1:] != shape[1:] and None not in offered[1:]:
-                raise ModelError(
-                    f"model {card.id}: the remote's metadata gives input {key!r} the shape "
-                    f"{list(offered)}; the card's [image] says {list(shape)}"
-                )
+        if key is None and isinstance(metadata, RemoteInput):
+            key = metadata.key
         input_key = key if card.remote_input == "array" else card.remote_input_key
-        model = cls(card, client, input_key, shape, image_scaling(card.image))
+        model = cls(card, client, input_key, shape, image_scaling(image), signature_key=key)
         model.refresh_ready(probe=True)
         return model
 
@@ -117,26 +118,3 @@ def png_b64(pixels: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(values[..., 0] if values.shape[-1] == 1 else values).save(buffer, "PNG")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def read_metadata(
-    client: RemoteClient, key: str | None
-) -> tuple[str, tuple[int | None, ...]] | None:
-    """(input key, input shape) from TF Serving's `GET .../metadata`, or None if not offered."""
-    try:
-        response = client.get("/metadata")
-        if response.status_code != 200:
-            return None
-        signature = response.json()["metadata"]["signature_def"]["signature_def"]
-        inputs = signature["serving_default"]["inputs"]
-    except (ExplainError, ValueError, KeyError, TypeError):
-        return None
-    if not isinstance(inputs, dict) or not inputs or (key is None and len(inputs) != 1):
-        return None
-    name = str(key if key in inputs else next(iter(inputs)))
-    try:
-        dims = inputs[name]["tensor_shape"]["dim"]
-        shape = tuple(None if int(d["size"]) < 0 else int(d["size"]) for d in dims)
-    except (KeyError, TypeError, ValueError):
-        return name, ()
-    return name, shape
