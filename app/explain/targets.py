@@ -4,11 +4,9 @@ each region and box checked for an answer (an empty region, a box matching nothi
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from app.engine.targets.heads import DetectionHead, Head
 from app.engine.targets.results import CamBatch
@@ -22,6 +20,7 @@ from app.errors import (
     TargetNotTaken,
 )
 from app.explain.options import RequestTarget
+from app.preprocess.mask import inside_at_grid, open_mask
 
 Size = tuple[int, int]  # (width, height) of an upload
 Item = int | RequestTarget
@@ -67,23 +66,15 @@ def engine_target(item: Item, head: Head, size: Size | None) -> int | Target:
 
 
 def mask_region(png: bytes, size: Size, grid: tuple[int, ...]) -> np.ndarray:
-    """The mask (non-zero = inside) at the output's grid `(h', w')`, resized nearest."""
-    try:
-        mask = Image.open(io.BytesIO(png))
-        mask.load()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InvalidInput(f"a target's mask is not a readable PNG: {exc}") from None
+    """The mask (non-zero = inside) at the output's grid `(h', w')`, sampled nearest.
+    Its size is checked from the header, before any pixel is decoded."""
+    mask = open_mask(png)
     if mask.size != size:
         raise MaskSizeMismatch(
             f"the mask is {mask.size[0]}x{mask.size[1]}; the image is {size[0]}x{size[1]} "
             "(width x height): send the mask at the uploaded image's size"
         )
-    values = np.asarray(mask)
-    inside = values.any(axis=-1) if values.ndim == 3 else values != 0
-    picture = Image.fromarray(inside.astype(np.uint8) * 255)
-    region: np.ndarray = (
-        np.asarray(picture.resize((grid[1], grid[0]), Image.Resampling.NEAREST)) != 0
-    )
+    region = inside_at_grid(mask, grid)
     if not region.any():
         raise EmptyRegion(f"the mask has no pixel inside at the output's {grid[0]}x{grid[1]} grid")
     return region

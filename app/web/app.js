@@ -1,9 +1,21 @@
 // The page: a form over the public API (see api.js), drawing what the API returns.
 // Server strings reach the page only through textContent and attribute values, never as HTML.
 import { ApiClient, ApiError } from "./api.js";
-import { binaryItems, drawOverlay, errorMessage, formatScore, placeError, predictionItems, removeError, tokenNodes } from "./view.js";
+import { headAnswer, headCaption } from "./answers.js";
+import { boxAt, drawMarks, imagePoint, labelColour, segmentColour } from "./marks.js";
+import { BACKGROUND, cellAt, componentAt, maskPng, presentClasses } from "./regions.js";
+import {
+  binaryItems, detectionItems, drawOverlay, errorMessage, formatScore, legendItems, placeError, predictionItems,
+  removeError, tagItems, tokenNodes,
+} from "./view.js";
 
 const PREFERRED_MODEL = "efficientnet_lite0";
+const PREDICTIONS_HINTS = {
+  classifier: "Choose a class to explain it.",
+  multilabel: "Labels with p ≥ 0.5 are predicted (✓). Choose a label to explain it.",
+  segmentation: "Choose a class to explain every cell predicted as it.",
+  detection: "Choose a class to explain its best box.",
+};
 const MAX_CANVAS_SIDE = 1024;
 
 const $ = (id) => document.getElementById(id);
@@ -18,6 +30,9 @@ const ui = {
   imageResult: $("image-result"), canvas: $("overlay"), opacity: $("opacity"),
   opacityValue: $("opacity-value"), tokens: $("tokens"), details: $("result-details"), elapsed: $("elapsed"),
   predictions: $("predictions"), copyCurl: $("copy-curl"), curlCommand: $("curl-command"),
+  predictionsHeading: $("predictions-heading"), predictionsHint: $("predictions-hint"),
+  marks: $("marks"), pickHint: $("pick-hint"), legend: $("legend"), marksField: $("marks-field"),
+  showMarks: $("show-marks"),
 };
 
 const state = {
@@ -26,7 +41,9 @@ const state = {
   photo: null, // the image of the explanation shown
   heatmap: null, // HTMLImageElement of the overlay layer
   imageSize: null, // {width, height} of the explained image, from the response
-  target: null, // class to explain; null: the top prediction
+  target: null, // class index, or a target object (a region's mask, a box); null: the default
+  pick: null, // the region ({cells}) or box ({index}) clicked for `target`
+  found: null, // {head, segmentation, detections, region, chosen} of the explanation shown
   counterfactual: false, // one-output models: explain the other side ("not <class>")
   sideChosen: false, // one-output models: the user chose a side (else the likelier one)
   request: 0, // sequence number: only the latest answer is shown
@@ -164,7 +181,8 @@ function requestFields() {
   const model = state.model;
   const fields = { layer: ui.layer.value };
   if (!ui.methodField.hidden) fields.method = ui.method.value;
-  if (state.target !== null) fields.targets = String(state.target);
+  if (typeof state.target === "number") fields.targets = String(state.target);
+  else if (state.target !== null) fields.targets = JSON.stringify([state.target]); // a region or a box
   if (state.counterfactual) fields.counterfactual = "true";
   if (model.task === "image") {
     Object.assign(fields, { image: ui.file.files[0], overlay: "layer", colormap: ui.colormap.value });
@@ -186,6 +204,7 @@ async function explain() {
   const sequence = ++state.request;
   const modelId = state.model.id;
   const fields = requestFields();
+  const pick = state.pick;
   setBusy(true);
   const started = performance.now();
   try {
@@ -202,6 +221,7 @@ async function explain() {
     state.heatmap = heatmap;
     state.imageSize = result.explanations[0].image;
     state.shown = { modelId, fields };
+    state.found = headAnswer(result, pick, state.model.outputs);
     showResult(result, performance.now() - started);
   } catch (error) {
     if (sequence === state.request) showError(error, controlFor(error));
@@ -223,6 +243,7 @@ function leansToTheOtherSide(result) {
 
 function resetChoice() {
   state.target = null;
+  state.pick = null;
   state.counterfactual = false;
   state.sideChosen = false;
 }
@@ -238,6 +259,7 @@ function clearResult() {
   state.shown = null;
   state.heatmap = null;
   state.imageSize = null;
+  state.found = null;
   ui.imageResult.hidden = true;
   ui.tokens.hidden = true;
   ui.details.hidden = true;
@@ -252,9 +274,11 @@ function showResult(result, elapsedMs) {
   const explanation = result.explanations[0];
   const target = explanation.targets[0];
   const method = result.method ? `${result.method}, ` : "";
-  ui.caption.textContent = `${classCaption(result, target)}, ${method}layer ${result.layer}.`;
+  const caption = headCaption(target, state.found, labelOf) || classCaption(result, target);
+  ui.caption.textContent = `${caption}, ${method}layer ${result.layer}.`;
   ui.elapsed.textContent = `${Math.round(elapsedMs)} ms`;
   ui.canvas.dataset.target = String(target.target);
+  ui.canvas.dataset.kind = target.kind || "class";
   const isImage = state.model.task === "image";
   ui.imageResult.hidden = !isImage;
   ui.tokens.hidden = isImage;
@@ -263,6 +287,7 @@ function showResult(result, elapsedMs) {
   else ui.tokens.replaceChildren(...tokenNodes(target.weighted_spans));
   const chooseClass = (index) => {
     state.target = index;
+    state.pick = null;
     explain();
   };
   const chooseSide = (counterfactual) => {
@@ -271,11 +296,18 @@ function showResult(result, elapsedMs) {
     explain();
   };
   const scores = result.predictions[0];
+  const multilabel = state.found.head === "multilabel";
+  ui.predictionsHeading.textContent = multilabel ? "Labels" : "Predictions";
+  ui.predictionsHint.textContent = PREDICTIONS_HINTS[state.found.head] || PREDICTIONS_HINTS.classifier;
+  ui.predictions.classList.toggle("tags", multilabel);
   ui.predictions.replaceChildren(
-    ...(scores.length === 1
-      ? binaryItems(scores[0], labelOf(0), state.counterfactual, chooseSide)
-      : predictionItems(scores, labelOf, target.target, chooseClass)),
+    ...(multilabel
+      ? tagItems(scores, labelOf, target.target, chooseClass)
+      : scores.length === 1
+        ? binaryItems(scores[0], labelOf(0), state.counterfactual, chooseSide)
+        : predictionItems(scores, labelOf, target.target, chooseClass)),
   );
+  if (isImage) showFound();
   ui.copyCurl.disabled = false;
   ui.curlCommand.value = api().curl(state.shown.modelId, state.shown.fields);
 }
@@ -284,6 +316,63 @@ function showResult(result, elapsedMs) {
 function redraw() {
   const opacity = Number(ui.opacity.value);
   drawOverlay(ui.canvas, state.photo, state.heatmap, opacity, MAX_CANVAS_SIDE, state.imageSize);
+}
+
+/** What the model found (class map or boxes) and how to pick from it; hidden for other heads. */
+function showFound() {
+  const { segmentation, detections, chosen } = state.found;
+  const pickable = Boolean(segmentation || detections);
+  ui.marksField.hidden = !pickable;
+  ui.legend.hidden = !pickable;
+  ui.pickHint.hidden = !pickable;
+  ui.canvas.classList.toggle("pickable", pickable);
+  ui.pickHint.textContent = segmentation
+    ? "Click a coloured region of the image to explain that region (one object)."
+    : "Click a box to explain it.";
+  if (segmentation) ui.legend.replaceChildren(...legendItems(presentClasses(segmentation), labelOf, segmentColour));
+  if (detections) ui.legend.replaceChildren(...detectionItems(detections, chosen, labelColour, chooseBox));
+  redrawMarks();
+}
+
+function redrawMarks() {
+  const found = state.found;
+  ui.marks.hidden = !found || !(found.segmentation || found.detections) || !ui.showMarks.checked;
+  if (ui.marks.hidden || ui.imageResult.hidden) return;
+  drawMarks(ui.marks, ui.canvas, { ...found, size: state.imageSize, labelOf });
+}
+
+async function pickAt(event) {
+  const found = state.found;
+  const point = found && state.imageSize ? imagePoint(ui.canvas, event, state.imageSize) : null;
+  if (!point) return;
+  if (found.segmentation) await chooseRegion(found.segmentation, point);
+  else if (found.detections) {
+    const index = boxAt(found.detections, point);
+    if (index < 0) ui.pickHint.textContent = "No box there: click inside a box to explain it.";
+    else chooseBox(index);
+  }
+}
+
+/** The object under the click (its connected cells of one class) as a mask target. */
+async function chooseRegion(map, point) {
+  const { row, col } = cellAt(map, point, state.imageSize);
+  const cls = map[row][col];
+  if (cls === BACKGROUND) {
+    ui.pickHint.textContent = `That is ${labelOf(BACKGROUND)}: nothing to explain there. Click a coloured region.`;
+    return;
+  }
+  const cells = componentAt(map, row, col);
+  const b64 = await maskPng(cells, map.length, map[0].length, state.imageSize);
+  state.target = { class: cls, mask: { b64 } };
+  state.pick = { cells };
+  explain();
+}
+
+function chooseBox(index) {
+  const detection = state.found.detections[index];
+  state.target = { class: detection.class, box: detection.box };
+  state.pick = { index };
+  explain();
 }
 
 /** "Class x (score s)"; for the other side of a one-output model, what it explains. */
@@ -351,6 +440,9 @@ ui.example.addEventListener("click", () => {
   save();
   explain();
 });
+ui.canvas.addEventListener("click", pickAt);
+ui.showMarks.addEventListener("change", redrawMarks);
+new ResizeObserver(redrawMarks).observe(ui.canvas);
 ui.opacity.addEventListener("input", () => {
   ui.opacityValue.textContent = `${Math.round(Number(ui.opacity.value) * 100)}%`;
   redraw();

@@ -2,6 +2,7 @@
 // Server strings become text nodes and attribute values only, never HTML.
 
 const TOP_PREDICTIONS = 5;
+const TOP_TAGS = 20;
 
 /**
  * The photo (scaled to at most `maxSide`), then the heatmap layer scaled over it at
@@ -84,6 +85,56 @@ export function binaryItems(score, label, counterfactual, onChoose) {
   return sides.map(({ name, value, other }) =>
     choiceItem(name, value, other === counterfactual, { class: "0", counterfactual: String(other) }, () => onChoose(other)),
   );
+}
+
+/**
+ * A multilabel model's labels as tags, likelier first: "label 0.93", those with p >= 0.5
+ * marked as predicted (`data-predicted`); `onChoose(index)` explains one.
+ */
+export function tagItems(scores, labelOf, explained, onChoose) {
+  const ranked = scores.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score);
+  const count = Math.max(TOP_TAGS, ranked.findIndex((p) => p.index === explained) + 1);
+  return ranked.slice(0, count).map(({ score, index }) => {
+    const predicted = score >= 0.5;
+    const name = `${predicted ? "✓ " : ""}${labelOf(index)}`;
+    const data = { class: String(index), predicted: String(predicted) };
+    return choiceItem(name, score.toFixed(2), index === explained, data, () => onChoose(index));
+  });
+}
+
+/** The legend of a class map: a swatch and the label of each class present. */
+export function legendItems(classes, labelOf, colourOf) {
+  return classes.map((cls) => {
+    const item = document.createElement("li");
+    item.dataset.class = String(cls);
+    item.append(swatch(colourOf(cls)), document.createTextNode(labelOf(cls)));
+    return item;
+  });
+}
+
+/** A detector's boxes as buttons (the keyboard's way to what a click on a box does). */
+export function detectionItems(detections, chosen, colourOf, onChoose) {
+  return detections.map((detection, index) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.class = String(detection.class);
+    button.setAttribute("aria-pressed", String(index === chosen));
+    const [x0, y0, x1, y1] = detection.box.map(Math.round);
+    button.title = `box [${x0}, ${y0}, ${x1}, ${y1}] in image pixels`;
+    button.append(swatch(colourOf(detection.class)), document.createTextNode(`${detection.label ?? detection.class} ${detection.score.toFixed(2)}`));
+    button.addEventListener("click", () => onChoose(index));
+    const item = document.createElement("li");
+    item.append(button);
+    return item;
+  });
+}
+
+function swatch(colour) {
+  const mark = document.createElement("span");
+  mark.className = "swatch";
+  mark.style.backgroundColor = colour;
+  mark.setAttribute("aria-hidden", "true");
+  return mark;
 }
 
 function choiceItem(name, value, pressed, data, onClick) {

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.live_server import free_port, wait_until_ready
+from tests.web.shapes_tagger import write_shapes_tagger
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,6 +33,11 @@ TEXT_MODEL = "keywords"
 # A real text model whose card carries an example (docs/examples/complaint_mortgage.txt).
 EXAMPLE_MODEL = "complaints"
 EXAMPLE_TEXT = ROOT / "docs" / "examples" / "complaint_mortgage.txt"
+# Heads beyond a classifier: the bundled segmenter and detector, and a multilabel tagger
+# made from the segmenter in the test (no multilabel model is bundled).
+SEG_MODEL = "shapes_seg"
+DET_MODEL = "shapes_det"
+TAG_MODEL = "shapes_tags"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -78,9 +84,10 @@ def server(
     tmp = tmp_path_factory.mktemp("web-server")
     models = tmp / "models"
     models.mkdir()
-    for model in {IMAGE_MODEL, TEXT_MODEL, EXAMPLE_MODEL}:
+    for model in {IMAGE_MODEL, TEXT_MODEL, EXAMPLE_MODEL, SEG_MODEL, DET_MODEL}:
         shutil.copytree(ROOT / "models" / model, models / model)  # no symlinks: the
         # registry refuses files that resolve outside its folder
+    write_shapes_tagger(ROOT / "models" / SEG_MODEL / "model.keras", models / TAG_MODEL, TAG_MODEL)
     port = free_port()
     env = os.environ | {
         "GRADCAM_MODELS_DIR": str(models),

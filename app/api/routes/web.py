@@ -19,6 +19,9 @@ WEB_FILES = {
     "app.js": "text/javascript; charset=utf-8",
     "api.js": "text/javascript; charset=utf-8",
     "view.js": "text/javascript; charset=utf-8",
+    "regions.js": "text/javascript; charset=utf-8",
+    "marks.js": "text/javascript; charset=utf-8",
+    "answers.js": "text/javascript; charset=utf-8",
 }
 # data: and blob: images: the chosen photo (object URL) and the overlays (data URLs).
 CONTENT_SECURITY_POLICY = (

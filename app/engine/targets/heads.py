@@ -116,15 +116,14 @@ class SegmentationHead(Head):
         target = tf.where(rows.target < 0, top, rows.target)
         predicted = tf.cast(labels == target[:, None], tf.float32)
         region = tf.where(rows.region[:, :1] < 0, predicted, rows.region)
-
-        def region_sum(values: tf.Tensor) -> tf.Tensor:
-            per_pixel = tf.gather(values, target, axis=2, batch_dims=1)  # (N, P)
-            return tf.reduce_sum(per_pixel * region, axis=1)
-
-        quality = tf.reduce_sum(region, axis=1)
+        # The class's channel by a one-hot product, not a batched gather: for finite outputs
+        # the same values (one non-zero term per sum), and a far smaller gradient graph.
+        channel = tf.one_hot(target, self.n_classes)[:, None, :]  # (N, 1, C)
+        per_output = tf.reduce_sum(out * channel, axis=2)  # (N, P)
+        per_score = tf.where(use_logit, tf.reduce_sum(logit * channel, axis=2), per_output)
         return Scored(
-            region_sum(tf.where(use_logit, logit, out)), region_sum(out), target,
-            -tf.ones_like(target), quality, region,
+            tf.reduce_sum(per_score * region, axis=1), tf.reduce_sum(per_output * region, axis=1),
+            target, -tf.ones_like(target), tf.reduce_sum(region, axis=1), region,
         )  # fmt: skip
 
 
