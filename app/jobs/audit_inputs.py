@@ -7,11 +7,12 @@ model input's size (the image is resized to it without keeping the aspect ratio)
 the maps are compared with them; the pointing margin is in the uploaded image's pixels too.
 
 On a segmentation or detection head the instance's object is also what is explained
-(`explained_targets`): its class over its region (the mask, or the box's pixels, at the
-output's grid: pytorch-grad-cam's `SemanticSegmentationTarget`), or its class on the
-predicted box that best overlaps its box (the mask's bounding box), as a request's region
-and box targets are. A detection instance therefore needs a box or a mask; segmentation
-instances all have one or none (none: each class's predicted pixels, the head's default).
+(`PreparedAudit.target_regions`, `target_boxes`; `app.jobs.audit.row_targets`): its class
+over its region (the mask, or the box's pixels, at the output's grid: pytorch-grad-cam's
+`SemanticSegmentationTarget`), or its class on the predicted box that best overlaps its
+box (the mask's bounding box), as a request's region and box targets are. A detection
+instance therefore needs a box or a mask; segmentation instances all have one or none
+(none: each class's predicted pixels, the head's default).
 """
 
 from __future__ import annotations
@@ -161,7 +162,8 @@ def prepare_image_audit(
             boxes.append(target_box(item, region, original.size))
         elif needs_region:
             raise InvalidInput(f"instances[{index}] has no box or mask; {needs_region}")
-    if regions and len(regions) < len(items):  # segmentation: all or none
+    segmentation = head is not None and head.kind == "segmentation"
+    if segmentation and regions and len(regions) < len(items):  # all or none
         index = next(i for i, item in enumerate(items) if item.box is None and item.mask is None)
         raise InvalidInput(
             f"instances[{index}] has no box or mask; on a segmentation model the instances "
@@ -171,7 +173,8 @@ def prepare_image_audit(
     audit.thumbnails = thumbnails
     if regions and len(regions) == len(items):
         audit.regions, audit.pointing_regions = np.stack(regions), np.stack(grown)
-        if head is not None and head.kind == "segmentation":
+        if segmentation:
+            assert head is not None
             audit.target_regions = grid_regions(audit.regions, head.grid)
         elif head is not None and head.kind == "detection":
             audit.target_boxes = np.array(boxes, dtype=np.float32)

@@ -156,3 +156,17 @@ def test_the_report_outlines_each_worst_instances_object():
     white = drawn.min(axis=-1) == 255
     assert white[4, 4:12].all() and white[4:12, 4].all() and white[11, 4:12].all()
     assert not white[5:11, 5:11].any() and not white[:4].any() and not white[12:].any()
+
+
+def test_a_classifier_still_takes_boxes_on_some_instances(shapes, scenes):
+    """Without a pointing check a box is optional on a classifier (the all-or-none rule is
+    the segmentation head's)."""
+    uploads, labels, boxes = scenes
+    given = [
+        AuditItem(int(labels[0]), image=uploads[0], box=tuple(float(v) for v in boxes[0])),
+        AuditItem(int(labels[1]), image=uploads[1]),
+    ]
+    prepared = prepare_audit(
+        shapes, given, AuditParameters(checks=("random-logit",)), ImageLimits()
+    )
+    assert prepared.regions is None and prepared.target_boxes is None
