@@ -7,6 +7,12 @@ compiled explainer of its own without BatchNormalization folding (folded weights
 copies taken once, so they would not follow the re-drawn weights); the served model
 is only read. Image maps are compared at the model input's size (bilinear, as the
 pointing game resizes them); text maps at their tokens.
+
+On a segmentation or detection head each instance explains its own object (its class
+over its region, or on the predicted box matching its box: `PreparedAudit.target_regions`,
+`target_boxes`), and `predictions` are the head's scores for that object (the mean
+probability of each class over the region; the matched box's class probabilities), so the
+accuracy asks whether the model labels the object, not the whole image.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 
 from app.engine.capture.keras.fold import FoldPlan
 from app.engine.evaluation.faithfulness import upsampled
+from app.engine.evaluation.head_scores import head_row_score
 from app.engine.evaluation.pointing import energy_inside, pointing_hit
 from app.engine.evaluation.randomization import (
     Step,
@@ -29,7 +36,9 @@ from app.engine.evaluation.road import road
 from app.engine.evaluation.similarity import ssim
 from app.engine.methods import DEFAULT_MAX_CHANNELS
 from app.engine.runtime.gradcam import GradCam
+from app.engine.targets.heads import Head
 from app.engine.targets.results import CamBatch
+from app.engine.targets.rows import Target
 from app.jobs.audit_inputs import AuditParameters, PreparedAudit
 from app.jobs.manager import Progress
 from app.jobs.twins import randomizable
@@ -43,7 +52,7 @@ class MethodRecord:
     """What one method's audit measured, per instance (N,) unless said otherwise."""
 
     heatmaps: np.ndarray  # (N, *spatial) at the layer's resolution, for the report
-    predictions: np.ndarray  # (N, n_classes)
+    predictions: np.ndarray  # (N, n_classes) for each instance's object (`explained_scores`)
     class_sums: dict[int, np.ndarray] = field(default_factory=dict)  # label -> summed map
     per_instance: dict[str, np.ndarray] = field(default_factory=dict)  # check -> (N,)
     steps: list[Step] | None = None  # randomisation, one per layer
@@ -70,14 +79,65 @@ def run_audit(
 
 
 def explain_labels(
-    cam: GradCam, inputs: np.ndarray, labels: np.ndarray, params: AuditParameters, score: str
+    cam: GradCam,
+    served: ServedModel,
+    audit: PreparedAudit,
+    rows: slice,
+    labels: np.ndarray,
+    params: AuditParameters,
 ) -> CamBatch:
+    """The maps of the instances `rows`, each for its entry of `labels` (the instance's
+    label, or another class for random-logit) on the instance's own object. The images'
+    pixels go along for the black-box methods (occlusion, RISE), which perturb them."""
     return cam.explain(
-        inputs,
-        [[int(label)] for label in labels],
-        score=score,
+        audit.inputs[rows],
+        row_targets(audit, rows, labels),
+        score=served.card.score,
         max_channels=params.max_channels or DEFAULT_MAX_CHANNELS,
+        pixels=None if audit.pixels is None else audit.pixels[rows],
+        scaling=served.scaling,
     )
+
+
+def row_targets(audit: PreparedAudit, rows: slice, labels: np.ndarray) -> list[list[int | Target]]:
+    """One target per instance: `labels[i]` over its region (segmentation), on its box
+    (detection), else the class alone."""
+    if audit.target_regions is not None:
+        regions = audit.target_regions[rows]
+        return [
+            [Target(int(label), region=region)]
+            for label, region in zip(labels, regions, strict=True)
+        ]
+    if audit.target_boxes is not None:
+        boxes = audit.target_boxes[rows]
+        return [
+            [Target(int(label), box=tuple(float(v) for v in box))]  # type: ignore[arg-type]
+            for label, box in zip(labels, boxes, strict=True)
+        ]
+    return [[int(label)] for label in labels]
+
+
+def dense(head: Head) -> bool:
+    """A head whose rows explain one object of the image (a region, a box)."""
+    return head.kind in ("segmentation", "detection")
+
+
+def explained_scores(cams: CamBatch) -> np.ndarray:
+    """`(N, n_classes)` per map: the head's scores for the object it explains: the
+    sample's predictions; segmentation: each class's mean probability over the row's
+    region; detection: the class probabilities of the row's predicted box."""
+    head = cams.head
+    if head is None or not dense(head):
+        return np.asarray(np.asarray(cams.predictions)[cams.sample])
+    out = np.asarray(cams.outputs[head.output], np.float64)[cams.sample]
+    if head.kind == "detection":
+        assert cams.anchors is not None
+        return np.asarray(out[np.arange(len(out)), cams.anchors])
+    assert cams.regions is not None
+    flat = out.reshape(len(out), -1, out.shape[-1])
+    region = np.asarray(cams.regions, np.float64)
+    pixels = np.maximum(region.sum(axis=1), 1.0)
+    return np.asarray(np.einsum("np,npc->nc", region, flat) / pixels[:, None])
 
 
 def at_input_size(audit: PreparedAudit, heatmaps: np.ndarray) -> np.ndarray:
@@ -94,7 +154,6 @@ def audit_method(
     progress: Progress,
 ) -> MethodRecord:
     cam = served.gradcam(params.layer, method)
-    score = served.card.score
     checks = params.checks
     labels = audit.labels
     others = None
@@ -105,10 +164,10 @@ def audit_method(
     sums: dict[int, np.ndarray] = {}
     for start in range(0, len(labels), CHUNK):
         rows = slice(start, start + CHUNK)
-        cams = explain_labels(cam, audit.inputs[rows], labels[rows], params, score)
+        cams = explain_labels(cam, served, audit, rows, labels[rows], params)
         full = at_input_size(audit, cams.heatmaps)
         heatmaps.append(cams.heatmaps)
-        predictions.append(cams.predictions)
+        predictions.append(explained_scores(cams))
         if "randomization" in checks:
             originals.append(full.astype(np.float32))
         for label, one in zip(labels[rows], full, strict=True):
@@ -116,7 +175,7 @@ def audit_method(
         progress.advance(len(full))
         chunk_checks(served, cam, audit, params, rows, cams, full, values, progress)
         if others is not None:
-            other = explain_labels(cam, audit.inputs[rows], others[rows], params, score)
+            other = explain_labels(cam, served, audit, rows, others[rows], params)
             other_full = at_input_size(audit, other.heatmaps)
             values.setdefault("random_logit", []).extend(
                 ssim(a, b) for a, b in zip(full, other_full, strict=True)
@@ -172,6 +231,7 @@ def chunk_checks(
             cams.targets,
             seed=params.seed + audit.offset + rows.start,
             between=progress.check,
+            row_score=head_row_score(cam.forward, cam.head, cams) if dense(cam.head) else None,
         )
         values.setdefault("road", []).extend(found["road"].tolist())
         progress.advance(len(full))
@@ -202,9 +262,7 @@ def randomization_steps(
             found = []
             for start in range(0, len(audit.labels), CHUNK):
                 rows = slice(start, start + CHUNK)
-                cams = explain_labels(
-                    copy_cam, audit.inputs[rows], audit.labels[rows], params, served.card.score
-                )
+                cams = explain_labels(copy_cam, served, audit, rows, audit.labels[rows], params)
                 found.append(at_input_size(audit, cams.heatmaps))
                 progress.advance(len(cams.heatmaps))
             return np.concatenate(found)

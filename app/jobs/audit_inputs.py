@@ -5,6 +5,14 @@ Boxes are `[x0, y0, x1, y1]` in pixels of the uploaded image (x1, y1 exclusive);
 PNGs of the image's size whose non-zero pixels are the object. Both are carried to the
 model input's size (the image is resized to it without keeping the aspect ratio), where
 the maps are compared with them; the pointing margin is in the uploaded image's pixels too.
+
+On a segmentation or detection head the instance's object is also what is explained
+(`PreparedAudit.target_regions`, `target_boxes`; `app.jobs.audit.row_targets`): its class
+over its region (the mask, or the box's pixels, at the output's grid: pytorch-grad-cam's
+`SemanticSegmentationTarget`), or its class on the predicted box that best overlaps its
+box (the mask's bounding box), as a request's region and box targets are. A detection
+instance therefore needs a box or a mask; segmentation instances all have one or none
+(none: each class's predicted pixels, the head's default).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from scipy.ndimage import distance_transform_edt
 from app.engine.capture.frozen.model import FrozenModel
 from app.engine.evaluation.pointing import box_mask
 from app.engine.methods import model_methods
+from app.engine.targets.heads import Head
 from app.errors import ExplainError, InvalidInput
 from app.explain.images import prepare_images
 from app.explain.options import ExplainOptions, TextInput
@@ -72,6 +81,9 @@ class PreparedAudit:
     pointing_regions: np.ndarray | None = None  # the same, grown by the pointing margin
     thumbnails: list[np.ndarray] = field(default_factory=list)  # uint8 RGB, for the report
     offset: int = 0  # the first instance's place in the whole set (a slice on a Ray actor)
+    # What each instance explains on a segmentation or a detection head (else its label):
+    target_regions: np.ndarray | None = None  # (N, h', w') bool: its object at the grid
+    target_boxes: np.ndarray | None = None  # (N, 4) its box, xyxy in [0, 1] of the input
 
 
 def check_parameters(served: ServedModel, params: AuditParameters) -> None:
@@ -79,6 +91,9 @@ def check_parameters(served: ServedModel, params: AuditParameters) -> None:
     for method in params.methods:
         if method not in available:
             raise InvalidInput(f"method {method} is not available for model {served.id}")
+        # Compiled now (and kept): a method refused on this layer or head (FinerCAM on a
+        # segmentation head, KPCA-CAM on too many positions) is a 422, not a failed job.
+        served.gradcam(params.layer, method)
     unknown = [check for check in params.checks if check not in CHECKS]
     if unknown:
         raise InvalidInput(f"unknown check {unknown[0]!r}; known: {', '.join(CHECKS)}")
@@ -125,8 +140,9 @@ def prepare_image_audit(
     labels: np.ndarray,
     names: list[str],
 ) -> PreparedAudit:
-    inputs, pixels, regions, grown, thumbnails = [], [], [], [], []
-    needs_region = any(check in REGION_CHECKS for check in params.checks)
+    inputs, pixels, regions, grown, thumbnails, boxes = [], [], [], [], [], []
+    head = served_head(served)
+    needs_region = region_reason(head, params)
     for index, item in enumerate(items):
         if item.image is None:
             raise InvalidInput(f"instances[{index}] has no image; model {served.id} takes images")
@@ -139,15 +155,73 @@ def prepare_image_audit(
         original = prepared.images[0]
         thumbnails.append(thumbnail(original))
         size = prepared.pixels.shape[1:3]
-        if needs_region or item.box is not None or item.mask is not None:
+        if item.box is not None or item.mask is not None:
             region, pointing = item_regions(item, index, original.size, size, params)
             regions.append(region)
             grown.append(pointing)
+            boxes.append(target_box(item, region, original.size))
+        elif needs_region:
+            raise InvalidInput(f"instances[{index}] has no box or mask; {needs_region}")
+    segmentation = head is not None and head.kind == "segmentation"
+    if segmentation and regions and len(regions) < len(items):  # all or none
+        index = next(i for i, item in enumerate(items) if item.box is None and item.mask is None)
+        raise InvalidInput(
+            f"instances[{index}] has no box or mask; on a segmentation model the instances "
+            "all have one (the region explained) or none do (the predicted pixels)"
+        )
     audit = PreparedAudit(labels, np.concatenate(inputs), names, np.concatenate(pixels))
     audit.thumbnails = thumbnails
     if regions and len(regions) == len(items):
         audit.regions, audit.pointing_regions = np.stack(regions), np.stack(grown)
+        if segmentation:
+            assert head is not None
+            audit.target_regions = grid_regions(audit.regions, head.grid)
+        elif head is not None and head.kind == "detection":
+            audit.target_boxes = np.array(boxes, dtype=np.float32)
     return audit
+
+
+def region_reason(head: Head | None, params: AuditParameters) -> str | None:
+    """Why every instance needs a box or a mask (None: it need not)."""
+    if head is not None and head.kind == "detection":
+        return "a detection model explains the predicted box that best overlaps it"
+    asked = [check for check in params.checks if check in REGION_CHECKS]
+    return f"the {asked[0]} check needs one" if asked else None
+
+
+def served_head(served: ServedModel) -> Head | None:
+    """The head of the output the audit explains (None: a classifier without a card's)."""
+    return None if served.heads is None else served.heads.head(None)
+
+
+def target_box(
+    item: AuditItem, region: np.ndarray, image_size: tuple[int, int]
+) -> tuple[float, float, float, float]:
+    """The instance's box as xyxy in [0, 1]: its box, or its mask's bounding box."""
+    if item.box is not None:
+        width, height = image_size
+        x0, y0, x1, y1 = item.box
+        return (x0 / width, y0 / height, x1 / width, y1 / height)
+    rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+    height, width = region.shape
+    return (cols[0] / width, rows[0] / height, (cols[-1] + 1) / width, (rows[-1] + 1) / height)
+
+
+def grid_regions(regions: np.ndarray, grid: tuple[int, ...]) -> np.ndarray:
+    """`(N, H, W)` objects at the input size -> `(N, h', w')` at the output's grid
+    (nearest, as a request's mask target); an object that vanishes there is refused."""
+    if tuple(regions.shape[1:]) == tuple(grid):
+        return regions
+    found = []
+    for index, region in enumerate(regions):
+        picture = Image.fromarray(region.astype(np.uint8) * 255)
+        small = np.asarray(picture.resize((grid[1], grid[0]), Image.Resampling.NEAREST)) > 0
+        if not small.any():
+            raise InvalidInput(
+                f"instances[{index}]'s object has no pixel at the output's {grid[0]}x{grid[1]} grid"
+            )
+        found.append(small)
+    return np.stack(found)
 
 
 def item_regions(
@@ -171,8 +245,7 @@ def item_regions(
             (y1 + margin) * scale_y,
         )
         return box_mask(scaled, input_size), box_mask(grown, input_size)
-    if item.mask is None:
-        raise InvalidInput(f"instances[{index}] has no box or mask; the pointing checks need one")
+    assert item.mask is not None  # the caller asks only for an instance with one
     region = read_mask(item.mask, index, image_size, input_size)
     # The margin grows the mask by that distance, in input pixels along the mean axis.
     distance = distance_transform_edt(~region)

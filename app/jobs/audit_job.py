@@ -31,6 +31,7 @@ def audit_work(served: ServedModel, audit: PreparedAudit, params: AuditParameter
             audit.thumbnails,
             records,
             result,
+            audit.regions,
         )
         return result, report
 

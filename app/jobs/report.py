@@ -1,7 +1,8 @@
 """An audit's HTML report: one self-contained page (inline PNG and SVG, no external
 assets) that a person reads in a browser: the scores per method, the randomisation
 curves, each class's mean map per method, and the instances whose maps lie most outside
-their boxes, drawn over their images."""
+their boxes, drawn over their images with their box or mask outlined in white (a scene of
+several objects: which one the instance is)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from scipy.ndimage import binary_erosion
 
 from app.jobs.audit import MethodRecord
 from app.jobs.audit_summary import class_name
@@ -41,6 +43,7 @@ class ReportData:
     thumbnails: list[np.ndarray]
     records: dict[str, MethodRecord]
     result: dict[str, Any]
+    regions: np.ndarray | None = None  # (N, H, W) bool at the input size: outlined
 
 
 def png_url(pixels: np.ndarray) -> str:
@@ -189,6 +192,8 @@ def worst_section(data: ReportData) -> str:
         for index in np.argsort(energy, kind="stable")[:WORST]:
             thumb = shown_size(Image.fromarray(data.thumbnails[index]))
             overlay = blend_overlay(thumb, np.clip(record.heatmaps[index], 0, 1))
+            if data.regions is not None:
+                overlay = outlined(overlay, data.regions[index])
             caption = (
                 f"{html.escape(data.names[index])}: "
                 f"{html.escape(class_name(data.labels, int(data.instance_labels[index])))}, "
@@ -202,6 +207,16 @@ def worst_section(data: ReportData) -> str:
     if not parts:
         return ""
     return "<h2>Least mass inside the box</h2>" + "".join(parts)
+
+
+def outlined(image: Image.Image, region: np.ndarray) -> Image.Image:
+    """`image` with the border pixels of `region` (resized nearest to it) in white."""
+    inside = Image.fromarray(np.asarray(region, np.uint8) * 255)
+    inside_at = np.asarray(inside.resize(image.size, Image.Resampling.NEAREST)) > 0
+    border = inside_at & ~binary_erosion(inside_at, border_value=0)
+    pixels = np.array(image.convert("RGB"))
+    pixels[border] = 255
+    return Image.fromarray(pixels)
 
 
 def shown_size(image: Image.Image, side: int = 128) -> Image.Image:

@@ -23,6 +23,7 @@ class Scripted:
     headers: list[dict[str, str]] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -37,9 +38,13 @@ def stub() -> Iterator[tuple[str, Scripted]]:
             script.bodies.append(self.rfile.read(int(self.headers.get("content-length", "0"))))
             self.answer()
 
+        def do_DELETE(self) -> None:
+            self.answer()
+
         def answer(self) -> None:
             script.arrivals.append(time.monotonic())
             script.paths.append(self.path)
+            script.methods.append(self.command)
             script.headers.append({k.lower(): v for k, v in self.headers.items()})
             index = min(len(script.arrivals), len(script.answers)) - 1
             status, headers, body = script.answers[index]

@@ -35,3 +35,21 @@ def scenes() -> tuple[list[bytes], np.ndarray, np.ndarray]:
     """Ten held-out scenes (a seed the training never used): PNGs, labels, boxes."""
     images, labels, boxes = make_shapes(10, seed=27027)
     return [png(image) for image in images], labels, boxes
+
+
+def served_copy(tmp_path_factory, model: str) -> ServedModel:
+    root = tmp_path_factory.mktemp("models")
+    shutil.copytree(MODELS_DIR / model, root / model)
+    registry = load_registry(root)
+    registry.warm_up()
+    return registry.get(model)
+
+
+@pytest.fixture(scope="session")
+def shapes_seg(tmp_path_factory) -> ServedModel:
+    return served_copy(tmp_path_factory, "shapes_seg")
+
+
+@pytest.fixture(scope="session")
+def shapes_det(tmp_path_factory) -> ServedModel:
+    return served_copy(tmp_path_factory, "shapes_det")

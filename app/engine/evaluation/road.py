@@ -9,8 +9,10 @@ plus Gaussian noise of std `noise` (0.01, in the model-input units). A curve poi
 f(imputed) - f(original) at the target; MoRF and LeRF are their means over p, and
 combined = (LeRF - MoRF) / 2: high when removing the map's top pixels hurts more than
 removing its bottom ones. Maps are `(H, W)` at the input size, inputs `(H, W, C)` as the
-model takes them. One difference, a degenerate case: when no pixel is kept (a constant map)
-pytorch-grad-cam's system is singular (NaN); here the image is filled with zeros.
+model takes them. f is the first output at the target, or `row_score` (a head's score of
+each row's object, as the faithfulness scores use: a segmentation region, a detection box).
+One difference, a degenerate case: when no pixel is kept (a constant map) pytorch-grad-cam's
+system is singular (NaN); here the image is filled with zeros.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ def road(
     noise: float = NOISE,
     seed: int = 0,
     between: Callable[[], None] | None = None,
+    row_score: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """`{"road", "morf", "lerf"}`, each `(N,)`, for inputs `(N, H, W, C)` and maps `(N, H, W)`.
 
@@ -116,7 +119,13 @@ def road(
     rng = np.random.default_rng(seed)
     targets = np.asarray(targets)
     rows = np.arange(len(inputs))
-    original = np.asarray(forward(inputs))[rows, targets].astype(np.float32)
+
+    def f(images: np.ndarray) -> np.ndarray:
+        if row_score is not None:
+            return np.asarray(row_score(images, rows), np.float32)
+        return np.asarray(np.asarray(forward(images))[rows, targets], np.float32)
+
+    original = f(inputs)
     morf = np.zeros((len(percentiles), len(inputs)), np.float32)
     lerf = np.zeros_like(morf)
     for step, percentile in enumerate(percentiles):
@@ -128,7 +137,7 @@ def road(
                     for image, m in zip(inputs, masks, strict=True)
                 ]
             )
-            curve[step] = np.asarray(forward(imputed))[rows, targets] - original
+            curve[step] = f(imputed) - original
         if between is not None:
             between()
     morf_mean, lerf_mean = morf.mean(axis=0), lerf.mean(axis=0)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
 from gradcam_client import protocol
+from gradcam_client.audits import FINISHED, audit_call, job_path
 from gradcam_client.inputs import ImagesInput
 from gradcam_client.protocol import DEFAULT_TIMEOUT, Call, Overlay, RetryPolicy, Target
 from gradcam_client.results import (
@@ -108,6 +111,59 @@ class AsyncClient:
         )
         return parse_explain(await self._call(call), await self.labels(model))
 
+    async def audit(
+        self,
+        model: str,
+        instances: list[dict[str, Any]],
+        *,
+        methods: Sequence[str] | None = None,
+        checks: Sequence[str] | None = None,
+        version: str | None = None,
+        **parameters: Any,
+    ) -> str:
+        """Start an audit job (instances from `gradcam_client.audits.audit_instance`);
+        returns the job's path."""
+        options = dict(
+            parameters, methods=methods and list(methods), checks=checks and list(checks)
+        )
+        answer = await self._call(audit_call(model, instances, options, version))
+        return str(answer["job"])
+
+    async def job(self, job: str) -> dict[str, Any]:
+        """The job's status, progress and (when done) result."""
+        return dict(await self._call(Call("GET", job_path(job))))
+
+    async def cancel_job(self, job: str) -> dict[str, Any]:
+        return dict(await self._call(Call("DELETE", job_path(job))))
+
+    async def audit_report(self, job: str) -> str:
+        """A finished audit's HTML report."""
+        return str(await self._call(Call("GET", f"{job_path(job)}/report", text=True)))
+
+    async def wait_for_job(
+        self,
+        job: str,
+        *,
+        poll: float = 0.5,
+        timeout: float | None = None,
+        on_progress: Callable[[int, int], Awaitable[None] | None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll until the job is done, failed or cancelled (or `timeout` s: TimeoutError),
+        sleeping with `asyncio.sleep` between polls; `on_progress` may be a coroutine
+        function."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            state = await self.job(job)
+            if on_progress is not None:
+                reported = on_progress(state["progress"]["done"], state["progress"]["total"])
+                if inspect.isawaitable(reported):
+                    await reported
+            if state["status"] in FINISHED:
+                return state
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job} still {state['status']} after {timeout} s")
+            await asyncio.sleep(poll)
+
     async def labels(self, model: str) -> tuple[str, ...]:
         """The model's class labels (asked once per model, then remembered)."""
         if model not in self._labels:
@@ -142,7 +198,7 @@ class AsyncClient:
                 raise protocol.transport_error(exc, call, self._http.base_url) from exc
             wait = self.retry.wait_before_retry(response, attempt)
             if wait is None:
-                return protocol.answer(response)
+                return protocol.answer(response, call.text)
             attempt += 1
             await asyncio.sleep(wait)
 
