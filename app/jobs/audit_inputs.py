@@ -21,13 +21,14 @@ import io
 import math
 from dataclasses import dataclass, field
 
+import keras
 import numpy as np
 from PIL import Image
 from scipy.ndimage import distance_transform_edt
 
 from app.engine.capture.frozen.model import FrozenModel
 from app.engine.evaluation.pointing import box_mask
-from app.engine.methods import model_methods
+from app.engine.methods import BLACKBOX_METHODS, model_methods
 from app.engine.targets.heads import Head
 from app.errors import ExplainError, InvalidInput
 from app.explain.images import prepare_images
@@ -87,7 +88,7 @@ class PreparedAudit:
 
 
 def check_parameters(served: ServedModel, params: AuditParameters) -> None:
-    available = model_methods(served.model)
+    available = BLACKBOX_METHODS if served.remote else model_methods(served.model)
     for method in params.methods:
         if method not in available:
             raise InvalidInput(f"method {method} is not available for model {served.id}")
@@ -101,10 +102,15 @@ def check_parameters(served: ServedModel, params: AuditParameters) -> None:
         image_only = [check for check in params.checks if check in IMAGE_CHECKS]
         if image_only:
             raise InvalidInput(f"check {image_only[0]} needs an image model")
-    if "randomization" in params.checks and isinstance(served.model, FrozenModel):
+    if "randomization" in params.checks and not isinstance(served.model, keras.Model):
+        kind = (
+            "a SavedModel's frozen graph"
+            if isinstance(served.model, FrozenModel)
+            else "a remote endpoint (the service holds no weights)"
+        )
         raise InvalidInput(
-            "randomization re-draws a Keras model's weights; a SavedModel's frozen graph "
-            "has none to re-draw"
+            f"randomization re-draws a Keras model's weights; model {served.id} is {kind}, "
+            "with none to re-draw"
         )
     if not math.isfinite(params.pointing_margin) or params.pointing_margin < 0:
         raise InvalidInput("pointing_margin must be a finite number of pixels >= 0")

@@ -57,7 +57,8 @@ def randomizable(
         yield copy, make_cam(copy)
         return
     try:
-        twin.copy.set_weights(served.model.get_weights())
+        source: keras.Model = served.model  # Keras: the check is refused at submit otherwise
+        twin.copy.set_weights(source.get_weights())
         cam = twin.cams.get(key)
         if cam is None:
             cam = twin.cams[key] = make_cam(twin.copy)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -221,6 +222,33 @@ def test_tensor_instances_on_a_remote_model(client):
     assert response.status_code == 422, response.text
     assert "[64, 32, 3]" in response.json()["detail"]
     assert "[64, 64, 3]" in response.json()["detail"]
+
+
+def test_an_audit_of_a_remote_model_runs_its_black_box_checks(client):
+    """Pointing and deletion with occlusion through the remote: the job ends done; the
+    randomisation check, which needs weights, is a 422 at submit naming why."""
+    images, labels, boxes = make_shapes(3, seed=4040)
+    instances = [
+        {"image": {"b64": b64(png(image))}, "label": int(label), "box": [int(v) for v in box]}
+        for image, label, box in zip(images, labels, boxes, strict=True)
+    ]
+    parameters = {"methods": ["occlusion"], "checks": ["pointing", "deletion"]}
+    body = {"instances": instances, "parameters": parameters}
+    accepted = client.post("/v1/models/remote_b64:audit", json=body)
+    assert accepted.status_code == 202, accepted.text
+    job = client.get(accepted.headers["location"]).json()
+    for _ in range(600):
+        if job["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+        job = client.get(accepted.headers["location"]).json()
+    assert job["status"] == "done", job
+    occlusion = job["result"]["methods"]["occlusion"]
+    assert 0 <= occlusion["pointing"] <= 1 and 0 <= occlusion["deletion"] <= 1
+    body["parameters"] = {"methods": ["occlusion"], "checks": ["randomization"]}
+    refused = client.post("/v1/models/remote_b64:audit", json=body)
+    assert refused.status_code == 422
+    assert "remote endpoint" in refused.json()["detail"]
 
 
 def test_rise_points_at_the_shape(client):
