@@ -35,6 +35,7 @@ from app.engine.evaluation.randomization import (
 from app.engine.evaluation.road import road
 from app.engine.evaluation.similarity import ssim
 from app.engine.methods import DEFAULT_MAX_CHANNELS
+from app.engine.methods.pixel.options import PixelOptions
 from app.engine.runtime.gradcam import GradCam
 from app.engine.targets.heads import Head
 from app.engine.targets.results import CamBatch
@@ -88,13 +89,19 @@ def explain_labels(
 ) -> CamBatch:
     """The maps of the instances `rows`, each for its entry of `labels` (the instance's
     label, or another class for random-logit) on the instance's own object. The images'
-    pixels go along for the black-box methods (occlusion, RISE), which perturb them."""
+    pixels go along for the black-box methods (occlusion, RISE), which perturb them, and
+    for Integrated Gradients' black baseline. SmoothGrad's noise is seeded by the audit's
+    seed and the rows' place in the whole set: an audit repeats, and on Ray too."""
+    pixels = None if audit.pixels is None else audit.pixels[rows]
+    pixel = PixelOptions(seed=params.seed + audit.offset + rows.start)
     return cam.explain(
         audit.inputs[rows],
         row_targets(audit, rows, labels),
         score=served.card.score,
         max_channels=params.max_channels or DEFAULT_MAX_CHANNELS,
-        pixels=None if audit.pixels is None else audit.pixels[rows],
+        pixel=pixel,
+        baselines=None if pixels is None else cam.baselines(pixel, pixels, served.scaling),
+        pixels=pixels,
         scaling=served.scaling,
     )
 

@@ -106,6 +106,37 @@ def test_audits_reuse_the_versions_twin_and_trace_it_once(shapes, scenes):
         assert twin is not shapes.model
 
 
+def test_pixel_methods_in_an_audit_repeat_and_equal_the_apis(shapes, scenes):
+    """SmoothGrad's noise comes from the audit's seed (two audits agree to the bit; another
+    seed differs); Integrated Gradients equals the engine's with the baselines the API
+    builds (black pixels, scaled; on shapes' unit scaling that is zeros)."""
+    few = tuple(part[:4] for part in scenes)
+    checks = ("energy-pointing",)
+    params = AuditParameters(methods=("smoothgrad", "integrated-gradients"), checks=checks)
+    prepared, first = audit_of(shapes, few, params)
+    again = audit_of(shapes, few, params)[1]
+    other = audit_of(shapes, few, AuditParameters(methods=("smoothgrad",), checks=checks, seed=9))
+    energy = {name: record.per_instance["energy_pointing"] for name, record in first.items()}
+    np.testing.assert_array_equal(again["smoothgrad"].per_instance["energy_pointing"],
+                                  energy["smoothgrad"])  # fmt: skip
+    assert not np.array_equal(other[1]["smoothgrad"].per_instance["energy_pointing"],
+                              energy["smoothgrad"])  # fmt: skip
+    cam = shapes.gradcam(None, "integrated-gradients")
+    pixels = prepared.pixels
+    from app.engine.methods.pixel.options import PixelOptions
+
+    direct = cam.explain(
+        prepared.inputs,
+        [[int(x)] for x in few[1]],
+        score="logit",
+        baselines=cam.baselines(PixelOptions(), pixels, shapes.scaling),
+    )
+    full = upsampled(direct.heatmaps, (64, 64))
+    boxes = few[2]
+    expected = [energy_inside(m, box_mask(b, (64, 64))) for m, b in zip(full, boxes, strict=True)]
+    np.testing.assert_allclose(energy["integrated-gradients"], expected, rtol=1e-5)
+
+
 def test_a_box_beside_the_object_is_flagged_and_shown_in_the_report(shapes, scenes):
     labels = scenes[1]
     corner = np.array([[0, 0, 6, 6]] * len(labels))  # the shapes are 14..30 px, elsewhere
