@@ -3,7 +3,7 @@
 // region or box the map explains outlined. Drawn at screen resolution, so edges and text
 // stay sharp however small the image is.
 
-import { BACKGROUND } from "./regions.js";
+import { BACKGROUND, classCells, presentClasses } from "./regions.js";
 
 // Colour-blind-safe-ish, distinct on photos; class k of a detector (k + 1 of a segmenter,
 // whose class 0 is the background) takes PALETTE[k], so a label keeps its colour.
@@ -65,8 +65,14 @@ export function drawMarks(marks, overlay, { segmentation, region, detections, ch
   context.setTransform(ratio, 0, 0, ratio, 0, 0);
   const rect = imageRect(overlay);
   if (segmentation) {
+    const [rows, cols] = [segmentation.length, segmentation[0].length];
     drawClassMap(context, segmentation, region, rect);
-    if (region) outlineCells(context, region, segmentation.length, segmentation[0].length, rect);
+    // A tint alone takes the shape's own colour under it (a green tint on a purple
+    // square reads grey): each class's edge in its legend colour, unmixed.
+    for (const cls of presentClasses(segmentation)) {
+      outlineCells(context, classCells(segmentation, cls), rows, cols, rect, segmentColour(cls));
+    }
+    if (region) outlineCells(context, region, rows, cols, rect, CHOSEN);
   }
   if (detections && size) {
     const toScreen = ([x0, y0, x1, y1]) => [
@@ -97,8 +103,8 @@ function drawClassMap(context, map, region, rect) {
   context.restore();
 }
 
-/** The edges between `cells` and the cells outside them: the region explained. */
-function outlineCells(context, cells, rows, cols, rect) {
+/** The edges between `cells` and the cells outside them, in `colour` on a dark line. */
+function outlineCells(context, cells, rows, cols, rect, colour) {
   const w = rect.width / cols;
   const h = rect.height / rows;
   const inside = (r, c) => r >= 0 && r < rows && c >= 0 && c < cols && cells[r * cols + c] === 1;
@@ -118,7 +124,7 @@ function outlineCells(context, cells, rows, cols, rect) {
   context.strokeStyle = "#000";
   context.lineWidth = 4;
   context.stroke(path);
-  context.strokeStyle = CHOSEN;
+  context.strokeStyle = colour;
   context.lineWidth = 2;
   context.stroke(path);
 }
