@@ -168,6 +168,8 @@ def print_speed(
             ]
         label = "gradcam + deletion + insertion (16 steps)" if name == "gradcam+metrics" else name
         print(f"| {label} | " + " | ".join(cells) + " |")
+    if "gradcam aug_smooth" not in times:  # --pixel times the pixel methods alone
+        return
     for batch in BATCHES:
         ratio = times["gradcam aug_smooth"][batch] / times["gradcam"][batch]
         verdict = "meets" if ratio <= AUG_SMOOTH_GOAL else "misses"
