@@ -92,8 +92,12 @@ def open_scene(page, model: str, scene: Scene, kind: str) -> dict:
     page.goto("/")
     expect(page.locator("#model-description")).not_to_be_empty()
     page.get_by_test_id("model-select").select_option(model)
+    # The page takes the model once its details arrive (the description with them): an
+    # upload before that would go to the model chosen before.
+    description = page.request.get(f"/v1/models/{model}").json()["description"]
+    expect(page.locator("#model-description")).to_have_text(description)
     expect(page.locator("#image-field")).to_be_visible()
-    with page.expect_response(EXPLAIN) as answered:
+    with page.expect_response(re.compile(rf".*/v1/models/{model}:explain$")) as answered:
         page.get_by_test_id("file-input").set_input_files(scene.path)
     expect(page.get_by_test_id("overlay")).to_have_attribute("data-kind", kind)
     return answered.value.json()
