@@ -10,6 +10,7 @@ import io
 import numpy as np
 from PIL import Image
 
+from bench.soak.heads import png
 from bench.soak.mix import EXPLAIN, Inputs, Kind, Request, b64, form, json_images
 
 Rng = np.random.Generator
@@ -69,7 +70,7 @@ def audit(rng: Rng, io_: Inputs) -> Request:
 
     images, labels, boxes = make_shapes(4, seed=int(rng.integers(1 << 20)))
     instances = [
-        {"image": b64(encode_png(image)), "label": int(label), "box": [int(v) for v in box]}
+        {"image": b64(png(image)), "label": int(label), "box": [int(v) for v in box]}
         for image, label, box in zip(images, labels, boxes, strict=True)
     ]
     checks = ["pointing", "energy-pointing", "randomization", "random-logit", "deletion"]
@@ -77,12 +78,6 @@ def audit(rng: Rng, io_: Inputs) -> Request:
     body = {"instances": instances, "parameters": parameters}
     path = f"/v1/models/{S}:audit"
     return Request(f"{S} audit", path, {"json": body}, ok=(202,), follow_job=True)
-
-
-def encode_png(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def remote_card(base: str) -> str:
@@ -125,7 +120,7 @@ def bad_extras() -> list[Kind]:
         return Request("bad: box outside", request.path, request.send, bad=True)
 
     def mask_size(rng: Rng, io_: Inputs) -> Request:
-        mask = encode_png(np.full((10, 20), 255, np.uint8))
+        mask = png(np.full((10, 20), 255, np.uint8))
         target = {"class": 1, "mask": b64(mask)}
         request = json_images("shapes_seg", [io_.scenes[0].png], {"targets": [target]})
         return Request("bad: mask size", request.path, request.send, bad=True)

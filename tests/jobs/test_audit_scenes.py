@@ -71,16 +71,18 @@ def test_a_segmentation_instance_explains_its_own_region(shapes_seg, method):
     assert result["accuracy"] == 1.0  # the class of each object's pixels, not the image's
 
 
+def box_maps(cam, items, prepared):
+    """The engine's maps for each item's class on its own box (normalised, as the API)."""
+    boxes = [tuple(v / 64 for v in item.box) for item in items]
+    targets = [[Target(item.label, box=box)] for item, box in zip(items, boxes, strict=True)]
+    return cam.explain(prepared.inputs, targets, score="logit")
+
+
 def test_a_detection_instance_explains_the_box_matching_its_own(shapes_det):
     params = AuditParameters(methods=("hirescam",), checks=("pointing",))
     items, prepared, records = audited(shapes_det, "shapes_det", params)
     cam = shapes_det.gradcam(None, "hirescam")
-    boxes = [tuple(v / 64 for v in item.box) for item in items]
-    direct = cam.explain(
-        prepared.inputs,
-        [[Target(item.label, box=box)] for item, box in zip(items, boxes, strict=True)],
-        score="logit",
-    )
+    direct = box_maps(cam, items, prepared)
     np.testing.assert_allclose(records["hirescam"].heatmaps, direct.heatmaps, atol=1e-6)
     assert np.all(direct.quality >= 0.5)  # each box matched a predicted one
     # Objects of the same scene explain different predicted boxes.
@@ -126,12 +128,7 @@ def test_road_scores_each_objects_head_score_and_occlusion_runs(shapes_det):
     params = AuditParameters(methods=("gradcam", "occlusion"), checks=("road", "pointing"))
     items, prepared, records = audited(shapes_det, "shapes_det", params, n=2)
     cam = shapes_det.gradcam(None, "gradcam")
-    boxes = [tuple(v / 64 for v in item.box) for item in items]
-    cams = cam.explain(
-        prepared.inputs,
-        [[Target(item.label, box=box)] for item, box in zip(items, boxes, strict=True)],
-        score="logit",
-    )
+    cams = box_maps(cam, items, prepared)
     direct = road(
         cam.forward,
         prepared.inputs,
